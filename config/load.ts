@@ -1,0 +1,157 @@
+// Loads the config: YAML file → `${VAR}` interpolation → env overrides → defaults → validation
+// (messages name the field, e.g. `servers[1].url: must be an http(s) URL`) → deep freeze.
+// This file and cli/ are the only readers of the environment; everything else gets a Config.
+import { readFileSync } from 'node:fs'
+import { Value } from '@sinclair/typebox/value'
+import { parse as parseYaml } from 'yaml'
+import { ConfigSchema, type Config } from './schema.ts'
+
+export type Env = Readonly<Record<string, string | undefined>>
+
+export class ConfigError extends Error {
+  readonly code = 'MCPGATE_CONFIG_INVALID'
+  constructor (readonly problems: string[], readonly source = 'config') {
+    super(`${source} is invalid:\n  ${problems.join('\n  ')}`)
+    this.name = 'ConfigError'
+  }
+}
+
+/** `/servers/1/url` → `servers[1].url` */
+function fieldName (pointer: string): string {
+  const parts = pointer.split('/').filter(p => p !== '').map(p => p.replace(/~1/g, '/').replace(/~0/g, '~'))
+  let out = ''
+  for (const p of parts) out += /^\d+$/.test(p) ? `[${p}]` : (out === '' ? p : `.${p}`)
+  return out === '' ? '(root)' : out
+}
+
+function interpolate (value: unknown, env: Env, path: string, problems: string[]): unknown {
+  if (typeof value === 'string') {
+    return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => {
+      const v = env[name]
+      if (v === undefined) {
+        problems.push(`${fieldName(path)}: environment variable ${name} is not set`)
+        return ''
+      }
+      return v
+    })
+  }
+  if (Array.isArray(value)) return value.map((v, i) => interpolate(v, env, `${path}/${i}`, problems))
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {}
+    for (const [k, v] of Object.entries(value)) out[k] = interpolate(v, env, `${path}/${k}`, problems)
+    return out
+  }
+  return value
+}
+
+function setPath (obj: Record<string, unknown>, path: string[], value: unknown): void {
+  let cur = obj
+  for (const key of path.slice(0, -1)) {
+    const next = cur[key]
+    if (next === null || typeof next !== 'object' || Array.isArray(next)) cur[key] = {}
+    cur = cur[key] as Record<string, unknown>
+  }
+  cur[path[path.length - 1] as string] = value
+}
+
+/** The few deploy-time settings that the environment may override. */
+const ENV_OVERRIDES: Array<[string, string[], 'int' | 'string']> = [
+  ['MCPGATE_GATEWAY_HOST', ['gateway', 'host'], 'string'],
+  ['MCPGATE_GATEWAY_PORT', ['gateway', 'port'], 'int'],
+  ['MCPGATE_ADMIN_HOST', ['admin', 'host'], 'string'],
+  ['MCPGATE_ADMIN_PORT', ['admin', 'port'], 'int'],
+  ['MCPGATE_ADMIN_TOKEN', ['admin', 'token'], 'string'],
+  ['MCPGATE_STORE_TYPE', ['store', 'type'], 'string'],
+  ['MCPGATE_STORE_URL', ['store', 'url'], 'string'],
+  ['MCPGATE_STORE_PATH', ['store', 'path'], 'string']
+]
+
+function isHttpUrl (s: string): boolean {
+  try {
+    const u = new URL(s)
+    return (u.protocol === 'http:' || u.protocol === 'https:') && u.username === '' && u.password === ''
+  } catch {
+    return false
+  }
+}
+
+function semanticProblems (config: Config): string[] {
+  const problems: string[] = []
+  const seen = new Set<string>()
+  config.servers.forEach((s, i) => {
+    if (!isHttpUrl(s.url)) problems.push(`servers[${i}].url: must be an http(s) URL without credentials`)
+    if (seen.has(s.id)) problems.push(`servers[${i}].id: duplicate server id "${s.id}"`)
+    seen.add(s.id)
+    for (const name of Object.keys(s.headers)) {
+      if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) problems.push(`servers[${i}].headers.${name}: not a valid header name`)
+    }
+  })
+  if (config.store.type === 'redis' && (config.store.url === undefined || config.store.url === '')) {
+    problems.push('store.url: required when store.type is redis (or set MCPGATE_STORE_URL)')
+  }
+  if (config.admin.oidc?.jwksUrl !== undefined && !isHttpUrl(config.admin.oidc.jwksUrl)) {
+    problems.push('admin.oidc.jwksUrl: must be an http(s) URL')
+  }
+  for (const [i, o] of config.gateway.allowedOrigins.entries()) {
+    if (o !== '*' && !isHttpUrl(o)) problems.push(`gateway.allowedOrigins[${i}]: must be an origin like https://app.example.com`)
+  }
+  return problems
+}
+
+function deepFreeze<T> (value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value)
+    for (const v of Object.values(value)) deepFreeze(v)
+  }
+  return value
+}
+
+/** Validates an already-parsed document. Throws ConfigError listing every problem. */
+export function buildConfig (document: unknown, env: Env = {}, source = 'config'): Readonly<Config> {
+  const problems: string[] = []
+  const raw = document ?? {}
+  if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(['(root): must be a mapping'], source)
+  const doc = interpolate(raw, env, '', problems) as Record<string, unknown>
+  for (const [name, path, kind] of ENV_OVERRIDES) {
+    const v = env[name]
+    if (v === undefined || v === '') continue
+    if (kind === 'int') {
+      if (!/^\d+$/.test(v)) { problems.push(`${name}: must be an integer`); continue }
+      setPath(doc, path, Number(v))
+    } else {
+      setPath(doc, path, v)
+    }
+  }
+  const withDefaults = Value.Default(ConfigSchema, Value.Clone(doc))
+  for (const e of Value.Errors(ConfigSchema, withDefaults)) {
+    const msg = `${fieldName(e.path)}: ${e.message.charAt(0).toLowerCase()}${e.message.slice(1)}`
+    if (!problems.includes(msg)) problems.push(msg)
+    if (problems.length >= 20) break
+  }
+  if (problems.length > 0) throw new ConfigError(problems, source)
+  const config = withDefaults as Config
+  for (const s of config.servers) if (s.name === '') s.name = s.id
+  problems.push(...semanticProblems(config))
+  if (problems.length > 0) throw new ConfigError(problems, source)
+  return deepFreeze(config)
+}
+
+export function parseConfigText (text: string, env: Env = {}, source = 'config'): Readonly<Config> {
+  let doc: unknown
+  try {
+    doc = parseYaml(text)
+  } catch (err) {
+    throw new ConfigError([`(yaml): ${(err as Error).message.split('\n')[0]}`], source)
+  }
+  return buildConfig(doc, env, source)
+}
+
+export function loadConfigFile (path: string, env: Env = {}): Readonly<Config> {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (err) {
+    throw new ConfigError([`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`], path)
+  }
+  return parseConfigText(text, env, path)
+}

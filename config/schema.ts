@@ -1,0 +1,106 @@
+// The one configuration schema: every field, its default and its doc string live here.
+// config/load.ts validates a file against it once at boot and freezes the result;
+// scripts/config-reference.ts renders it into README's configuration reference.
+import { Type, type Static } from '@sinclair/typebox'
+
+const Port = Type.Integer({ minimum: 0, maximum: 65535 })
+const Ms = (def: number, description: string) => Type.Integer({ minimum: 0, default: def, description })
+
+export const ServerId = Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,63}$', description: 'URL slug: /mcp-connect/<id>' })
+
+export const AccessRule = Type.Union([
+  Type.Literal('everyone'),
+  Type.Object({
+    users: Type.Array(Type.String({ minLength: 1 }), { default: [], description: 'user emails or ids' }),
+    groups: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
+    roles: Type.Array(Type.Union([Type.Literal('admin'), Type.Literal('user')]), { default: [] })
+  }, { additionalProperties: false })
+], { default: 'everyone', description: '`everyone`, or lists of users (email or id), groups and roles allowed' })
+
+export const ServerSchema = Type.Object({
+  id: ServerId,
+  name: Type.String({ maxLength: 200, default: '', description: 'display name; defaults to the id' }),
+  description: Type.String({ maxLength: 2000, default: '' }),
+  url: Type.String({ minLength: 1, description: 'upstream MCP endpoint (Streamable HTTP, or legacy HTTP+SSE `/sse`)' }),
+  headers: Type.Record(Type.String(), Type.String(), { default: {}, description: 'headers added to every upstream request ($' + '{ENV} interpolated)' }),
+  access: AccessRule,
+  identityHeaders: Type.Boolean({ default: false, description: 'send x-mcpgate-user-id, x-mcpgate-user-email and x-mcpgate-key-id upstream' }),
+  timeouts: Type.Object({
+    connectMs: Ms(5000, 'upstream connect timeout (→ 503)'),
+    headersMs: Ms(300000, 'time allowed for upstream response headers (→ 504); long tool calls answer late')
+  }, { default: {}, additionalProperties: false })
+}, { additionalProperties: false })
+
+export const ConfigSchema = Type.Object({
+  gateway: Type.Object({
+    host: Type.String({ default: '127.0.0.1' }),
+    port: Type.Integer({ minimum: 0, maximum: 65535, default: 8080, description: 'env MCPGATE_GATEWAY_PORT' }),
+    publicUrl: Type.Optional(Type.String({ description: 'external base URL printed in client snippets (default http://host:port)' })),
+    trustProxy: Type.Boolean({ default: false, description: 'trust X-Forwarded-For for the client IP (rate limits)' }),
+    allowedOrigins: Type.Array(Type.String(), { default: [], description: 'browser Origins allowed (CORS and DNS-rebinding check); requests without Origin are always allowed' }),
+    metricsPort: Type.Optional(Type.Union([Port, Type.Null()], { description: 'serve /metrics on a separate port (never public); omit to serve on the gateway port' })),
+    cache: Type.Object({
+      maxKeys: Type.Integer({ minimum: 1, default: 100000, description: 'verified keys kept in memory' }),
+      maxUsers: Type.Integer({ minimum: 1, default: 100000 }),
+      revalidateMs: Ms(30000, 'a cached key older than this is revalidated with one cheap store read (no argon2)'),
+      graceMs: Ms(60000, 'store unreachable: cached keys keep working this long after the last healthy store contact')
+    }, { default: {}, additionalProperties: false }),
+    guards: Type.Object({
+      maxConcurrentVerifications: Type.Integer({ minimum: 1, default: 4, description: 'argon2 verifications in flight; overflow → 503' }),
+      failuresPerKeyId: Type.Integer({ minimum: 1, default: 10, description: 'failed verifications per keyId per window before 429' }),
+      failuresPerIp: Type.Integer({ minimum: 1, default: 30, description: 'failed authentications per client IP per window before 429' }),
+      failureWindowMs: Ms(60000, 'window of the failure budgets'),
+      negativeCacheSize: Type.Integer({ minimum: 1, default: 10000, description: 'remembered failed (keyId, digest) pairs' })
+    }, { default: {}, additionalProperties: false }),
+    upstream: Type.Object({
+      connections: Type.Integer({ minimum: 1, default: 128, description: 'max sockets per upstream origin' }),
+      pipelining: Type.Integer({ minimum: 1, default: 1 }),
+      keepAliveTimeoutMs: Ms(60000, 'idle upstream socket lifetime')
+    }, { default: {}, additionalProperties: false }),
+    lastUsedFlushMs: Ms(10000, 'how often lastUsedAt is written to the store (and at shutdown)'),
+    shutdownGraceMs: Ms(10000, 'SIGTERM: time in-flight requests get before the process exits')
+  }, { default: {}, additionalProperties: false }),
+  admin: Type.Object({
+    host: Type.String({ default: '127.0.0.1' }),
+    port: Type.Integer({ minimum: 0, maximum: 65535, default: 8081, description: 'env MCPGATE_ADMIN_PORT' }),
+    token: Type.Optional(Type.String({ minLength: 16, description: 'bootstrap admin token; prefer env MCPGATE_ADMIN_TOKEN' })),
+    maxKeysPerUser: Type.Integer({ minimum: 1, default: 100 }),
+    maxKeyLifetimeDays: Type.Optional(Type.Integer({ minimum: 1, description: 'reject keys that expire later than this (and keys that never expire)' })),
+    oidc: Type.Optional(Type.Object({
+      issuer: Type.String({ minLength: 1 }),
+      audience: Type.String({ minLength: 1 }),
+      jwksUrl: Type.Optional(Type.String({ description: 'default: from the issuer discovery document' })),
+      clientId: Type.Optional(Type.String({ description: 'public client id used by the web console (authorization code + PKCE)' })),
+      algorithms: Type.Array(Type.String(), { default: ['RS256', 'ES256', 'PS256', 'EdDSA'] }),
+      claims: Type.Object({
+        email: Type.String({ default: 'email' }),
+        name: Type.String({ default: 'name' }),
+        groups: Type.String({ default: 'groups' })
+      }, { default: {}, additionalProperties: false }),
+      adminGroups: Type.Array(Type.String(), { default: [] })
+    }, { additionalProperties: false }))
+  }, { default: {}, additionalProperties: false }),
+  store: Type.Object({
+    type: Type.Union([Type.Literal('sqlite'), Type.Literal('redis')], { default: 'sqlite' }),
+    path: Type.String({ default: './data/mcpgate.db', description: 'sqlite file (env MCPGATE_STORE_PATH)' }),
+    url: Type.Optional(Type.String({ description: 'redis://, rediss:// or unix socket path (env MCPGATE_STORE_URL)' })),
+    prefix: Type.String({ default: 'mcpgate:', description: 'redis key prefix' }),
+    commandTimeoutMs: Ms(250, 'redis command timeout on the auth path'),
+    connectTimeoutMs: Ms(1000, 'redis connect timeout'),
+    pollMs: Ms(25, 'sqlite: how often the invalidation log is polled (PRAGMA data_version makes it nearly free)')
+  }, { default: {}, additionalProperties: false }),
+  hashing: Type.Object({
+    memoryCost: Type.Integer({ minimum: 1024, default: 19456, description: 'argon2id memory (KiB)' }),
+    timeCost: Type.Integer({ minimum: 1, default: 2 }),
+    parallelism: Type.Integer({ minimum: 1, default: 1 })
+  }, { default: {}, additionalProperties: false }),
+  log: Type.Object({
+    level: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map(l => Type.Literal(l)), { default: 'info' }),
+    accessLog: Type.Boolean({ default: true, description: 'one line per gateway request' })
+  }, { default: {}, additionalProperties: false }),
+  servers: Type.Array(ServerSchema, { default: [] })
+}, { additionalProperties: false })
+
+export type Config = Static<typeof ConfigSchema>
+export type ServerConfig = Static<typeof ServerSchema>
+export type AccessRuleConfig = Static<typeof AccessRule>

@@ -1,0 +1,68 @@
+// Every mcpgate error, declared once: stable MCPGATE_* code, HTTP status and message.
+// Expected outcomes of a request (unknown key, expired, out of scope) are values elsewhere;
+// these are what finally goes on the wire. `test/core/errors.test.ts` checks codes are unique.
+import createError from '@fastify/error'
+
+function define (code: string, message: string, statusCode: number) {
+  return createError(`MCPGATE_${code}`, message, statusCode)
+}
+
+export const errors = {
+  // gateway: authentication (401)
+  KeyMissing: define('KEY_MISSING', 'An API key is required (Authorization: Bearer ok1-… or X-API-Key)', 401),
+  KeyMalformed: define('KEY_MALFORMED', 'The API key is malformed', 401),
+  KeyInvalid: define('KEY_INVALID', 'The API key is not valid', 401),
+  KeyExpired: define('KEY_EXPIRED', 'The API key has expired', 401),
+  OwnerDisabled: define('OWNER_DISABLED', 'The owner of this API key is disabled', 401),
+  // gateway: authorization (403)
+  KeyOutOfScope: define('KEY_OUT_OF_SCOPE', 'The API key is not scoped to MCP server "%s"', 403),
+  AccessDenied: define('ACCESS_DENIED', 'The owner of this API key has no access to MCP server "%s"', 403),
+  OriginForbidden: define('ORIGIN_FORBIDDEN', 'Origin "%s" is not allowed', 403),
+  // gateway: routing
+  ServerIdInvalid: define('SERVER_ID_INVALID', 'The MCP server id in the path is not a valid id', 400),
+  ServerNotFound: define('SERVER_NOT_FOUND', 'MCP server "%s" not found', 404),
+  RouteNotFound: define('ROUTE_NOT_FOUND', 'Route %s %s not found', 404),
+  // gateway: guards and availability
+  RateLimited: define('RATE_LIMITED', 'Too many failed authentication attempts; retry later', 429),
+  Overloaded: define('OVERLOADED', 'Too many key verifications in progress; retry shortly', 503),
+  StoreUnavailable: define('STORE_UNAVAILABLE', 'The key store is unavailable; retry shortly', 503),
+  ShuttingDown: define('SHUTTING_DOWN', 'The server is shutting down', 503),
+  // gateway: upstream failures, mapped in one place (gateway/upstream-errors.ts)
+  UpstreamAuthFailed: define('UPSTREAM_AUTH_FAILED', 'The upstream MCP server refused the gateway\'s credentials (status %s)', 502),
+  UpstreamUnreachable: define('UPSTREAM_UNREACHABLE', 'The upstream MCP server could not be reached', 502),
+  UpstreamConnectTimeout: define('UPSTREAM_CONNECT_TIMEOUT', 'Timed out connecting to the upstream MCP server', 503),
+  UpstreamTimeout: define('UPSTREAM_TIMEOUT', 'The upstream MCP server did not answer in time', 504),
+  // admin API
+  Unauthenticated: define('UNAUTHENTICATED', 'Authentication required: admin token or OIDC bearer token', 401),
+  TokenInvalid: define('TOKEN_INVALID', 'The bearer token is not valid', 401),
+  ApiKeyNotAccepted: define('API_KEY_NOT_ACCEPTED', 'API keys are accepted only by the gateway, not by the admin API', 401),
+  Forbidden: define('FORBIDDEN', 'Admin role required', 403),
+  ValidationFailed: define('VALIDATION_FAILED', '%s', 400),
+  McpServerNotFound: define('MCP_SERVER_NOT_FOUND', 'MCP server "%s" not found', 400),
+  ApiKeyNotFound: define('API_KEY_NOT_FOUND', 'API key "%s" not found', 404),
+  UserNotFound: define('USER_NOT_FOUND', 'User "%s" not found', 404),
+  KeyLimitReached: define('KEY_LIMIT_REACHED', 'User already has the maximum of %s API keys', 409),
+  EmailTaken: define('EMAIL_TAKEN', 'A user with email "%s" already exists', 409),
+  // config
+  ConfigInvalid: define('CONFIG_INVALID', '%s', 500)
+} as const
+
+export type McpgateErrorName = keyof typeof errors
+
+/** Thrown by stores when the backing service cannot be reached or times out. */
+export class StoreUnavailableError extends Error {
+  readonly code = 'MCPGATE_STORE_UNAVAILABLE'
+  constructor (message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'StoreUnavailableError'
+  }
+}
+
+/** Thrown by stores when a unique constraint (user email) would be violated. */
+export class StoreConflictError extends Error {
+  readonly code = 'MCPGATE_STORE_CONFLICT'
+  constructor (message: string, readonly field: string) {
+    super(message)
+    this.name = 'StoreConflictError'
+  }
+}

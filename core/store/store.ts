@@ -1,0 +1,130 @@
+// The KeyStore seam: users, API key records and invalidation events. Implemented by
+// redis.ts (production, shared by replicas) and sqlite.ts (embedded default); both must pass
+// test/core/store-contract.ts. Expected misses are `null`; infrastructure failures throw
+// StoreUnavailableError; a duplicate email throws StoreConflictError.
+import { createHash } from 'node:crypto'
+
+export type Role = 'admin' | 'user'
+
+/** Times are epoch milliseconds throughout the store; the admin API renders them as RFC 3339. */
+export interface User {
+  id: string
+  email: string
+  name: string
+  role: Role
+  groups: string[]
+  disabled: boolean
+  createdAt: number
+}
+
+export interface NewUser {
+  /** Optional: the store's caller may choose the id (1–32 base62); otherwise one is generated. */
+  id?: string
+  email: string
+  name: string
+  role: Role
+  groups: string[]
+  disabled?: boolean
+}
+
+export interface UserPatch {
+  name?: string
+  role?: Role
+  groups?: string[]
+  disabled?: boolean
+}
+
+export interface ApiKeyRecord {
+  id: string
+  userId: string
+  name: string
+  description: string
+  /** `["*"]` = every server the owner can reach, now and later. */
+  mcpServerIds: string[]
+  createdAt: number
+  expiresAt: number | null
+  lastUsedAt: number | null
+  /** argon2id PHC string of the secret. Never leaves the service boundary. */
+  secretHash: string
+}
+
+export interface Page<T> {
+  items: T[]
+  /** Opaque; pass back as `cursor` for the next page. null on the last page. */
+  nextCursor: string | null
+}
+
+export interface PageRequest {
+  limit: number
+  cursor?: string | null
+}
+
+export type InvalidationEvent =
+  | { type: 'key', keyId: string }
+  | { type: 'user', userId: string }
+  | { type: 'all' }
+
+export interface InvalidationListener {
+  onEvent(event: InvalidationEvent): void
+  /** Called on every (re)subscribe: messages may have been lost, so caches must mark all stale. */
+  onResync(): void
+}
+
+export interface KeyStore {
+  readonly kind: 'redis' | 'sqlite'
+
+  createUser(input: NewUser): Promise<User>
+  getUser(id: string): Promise<User | null>
+  getUserByEmail(email: string): Promise<User | null>
+  /** Ordered by createdAt then id, oldest first. */
+  listUsers(page: PageRequest): Promise<Page<User>>
+  /** Publishes `{type:'user'}`. Returns null when the user does not exist. */
+  updateUser(id: string, patch: UserPatch): Promise<User | null>
+  /** Deletes the user and every key of theirs atomically; publishes `{type:'user'}`. */
+  deleteUser(id: string): Promise<boolean>
+
+  /** The record's id and userId are chosen by the caller (key-format). Fails if the owner is gone. */
+  createKey(record: ApiKeyRecord): Promise<void>
+  getKey(id: string): Promise<ApiKeyRecord | null>
+  /** One read for revalidation on the auth path: the record and its owner's current state. */
+  getKeyWithOwner(id: string): Promise<{ key: ApiKeyRecord, owner: User } | null>
+  /** Newest first (createdAt desc, id desc); `userId` filters to one owner. */
+  listKeys(page: PageRequest & { userId?: string }): Promise<Page<ApiKeyRecord>>
+  countKeys(userId: string): Promise<number>
+  /** Deletes the record and its index entries atomically; publishes `{type:'key'}`. */
+  deleteKey(id: string): Promise<ApiKeyRecord | null>
+  /** One batched write; entries for keys deleted meanwhile are ignored, never resurrected. */
+  recordLastUsed(entries: ReadonlyMap<string, number>): Promise<void>
+
+  /** Publishes to every process sharing this store (used for config-driven changes). */
+  publish(event: InvalidationEvent): Promise<void>
+  /** Starts delivering invalidation events; returns an unsubscribe function. */
+  subscribe(listener: InvalidationListener): () => void
+  /** True while invalidation events are being received (readiness). */
+  isSubscribed(): boolean
+  /** Round trip to the backing service; throws StoreUnavailableError when down. */
+  ping(): Promise<void>
+  close(): Promise<void>
+}
+
+/**
+ * What the gateway's cache remembers about a record so that revalidation is a cheap equality
+ * check: any change to the fields that decide authentication or scope changes the fingerprint.
+ */
+export function keyFingerprint (record: ApiKeyRecord): string {
+  return createHash('sha256')
+    .update(JSON.stringify([record.id, record.userId, record.secretHash, record.mcpServerIds, record.expiresAt]))
+    .digest('base64url')
+    .slice(0, 22)
+}
+
+/** Cursor for newest-first key pages: createdAt (fixed width) and id, so ties never skip. */
+export function encodeKeyCursor (createdAt: number, id: string): string {
+  return `${String(createdAt).padStart(15, '0')}.${id}`
+}
+
+export function decodeKeyCursor (cursor: string): { createdAt: number, id: string } | null {
+  const m = /^(\d{15})\.([A-Za-z0-9]{1,32})$/.exec(cursor)
+  if (m === null) return null
+  return { createdAt: Number(m[1]), id: m[2] as string }
+}
