@@ -43,6 +43,11 @@ export const errors = {
   UserNotFound: define('USER_NOT_FOUND', 'User "%s" not found', 404),
   KeyLimitReached: define('KEY_LIMIT_REACHED', 'User already has the maximum of %s API keys', 409),
   EmailTaken: define('EMAIL_TAKEN', 'A user with email "%s" already exists', 409),
+  UserDisabled: define('USER_DISABLED', 'This user account is disabled', 403),
+  NoUserAccount: define('NO_USER_ACCOUNT', 'The bootstrap admin token has no user account to own keys; use POST /api/users/{id}/api-keys', 403),
+  IdentityProviderUnavailable: define('IDP_UNAVAILABLE', 'The identity provider could not be reached to verify the token; retry shortly', 503),
+  BadRequest: define('BAD_REQUEST', '%s', 400),
+  Internal: define('INTERNAL', 'Internal server error', 500),
   // config
   ConfigInvalid: define('CONFIG_INVALID', '%s', 500)
 } as const
