@@ -48,6 +48,8 @@ export const errors = {
   IdentityProviderUnavailable: define('IDP_UNAVAILABLE', 'The identity provider could not be reached to verify the token; retry shortly', 503),
   BadRequest: define('BAD_REQUEST', '%s', 400),
   Internal: define('INTERNAL', 'Internal server error', 500),
+  // gateway (appended)
+  PathInvalid: define('PATH_INVALID', 'The path after the MCP server id is not allowed (encoded separators, dot segments or empty segments)', 400),
   // config
   ConfigInvalid: define('CONFIG_INVALID', '%s', 500)
 } as const
