@@ -23,6 +23,7 @@ Usage:
   mcpgate gateway [--config FILE]            the gateway alone
   mcpgate admin   [--config FILE]            the admin API alone
   mcpgate config check [--config FILE]       validate a config file and exit
+  mcpgate demo-server [--host H] [--port P]  run only the demo MCP server (an example upstream)
   mcpgate users create --email E --name N [--role user|admin] [--groups a,b]
   mcpgate users list
   mcpgate users delete <id|email>
@@ -78,6 +79,20 @@ export async function main (argv: string[], env: Env, io: Io = defaultIo): Promi
         const config = loadConfig(values.config, env)
         io.out(`${values.config}: ok (${config.servers.length} servers, store ${config.store.type})`)
         return 0
+      }
+      case 'demo-server': {
+        const { values } = parseCommandArgs(rest, { host: { type: 'string', default: '127.0.0.1' }, port: { type: 'string', default: '9300' } })
+        if (values.help) {
+          io.out('Usage: mcpgate demo-server [--host 127.0.0.1] [--port 9300]')
+          return 0
+        }
+        const { startDemoServer } = await import('./demo-server.ts')
+        const demo = await startDemoServer({ host: values.host, port: Number(values.port) })
+        io.out(`demo MCP server listening on ${demo.url}`)
+        const stop = () => { demo.close().then(() => process.exit(0), () => process.exit(1)) }
+        process.once('SIGTERM', stop)
+        process.once('SIGINT', stop)
+        return await new Promise<number>(() => {})
       }
       case 'users':
       case 'keys': {

@@ -13,3 +13,9 @@ t.test('config/demo.yaml is valid', async t => {
   t.equal(c.store.type, 'sqlite')
   t.equal(c.servers[0]?.id, 'demo')
 })
+
+t.test('config/compose.yaml (docker-compose) is valid', async t => {
+  const c = loadConfigFile(new URL('../../config/compose.yaml', import.meta.url).pathname, {})
+  t.equal(c.store.type, 'redis')
+  t.equal(c.gateway.host, '0.0.0.0')
+})

@@ -1,0 +1,97 @@
+// `mcpgate start|gateway|admin`: load config, open the store, build the apps, listen, and close
+// with grace on SIGTERM/SIGINT (a second signal exits at once). SIGHUP reloads servers and rules.
+import closeWithGrace from 'close-with-grace'
+import { pino, type Logger } from 'pino'
+import type { FastifyInstance } from 'fastify'
+import { loadConfig, parseCommandArgs, UsageError, type Io } from './main.ts'
+import type { Env } from '../config/load.ts'
+import type { Config } from '../config/schema.ts'
+import { openStore } from '../core/store/open.ts'
+import { buildGateway } from '../gateway/app.ts'
+import { buildAdmin } from '../admin-api/app.ts'
+
+/** Credential-bearing paths that must never reach a log line. */
+export const REDACT = [
+  'req.headers.authorization',
+  'req.headers["x-api-key"]',
+  'req.headers.cookie',
+  'req.headers["proxy-authorization"]',
+  'headers.authorization',
+  'headers["x-api-key"]',
+  'key',
+  'secret',
+  'secretHash',
+  'token'
+]
+
+export function createLogger (config: Readonly<Config>): Logger {
+  return pino({ level: config.log.level, redact: { paths: REDACT, censor: '[redacted]' } })
+}
+
+function urlOf (host: string, port: number): string {
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`
+}
+
+export async function runServices (command: 'start' | 'gateway' | 'admin', args: string[], env: Env, io: Io): Promise<number> {
+  const { values } = parseCommandArgs(args, { demo: { type: 'boolean', default: false } })
+  if (values.help) {
+    io.out(`Usage: mcpgate ${command} [--config FILE]${command === 'start' ? ' [--demo]' : ''}`)
+    return 0
+  }
+  if (values.demo && command !== 'start') throw new UsageError('--demo is only for "mcpgate start"')
+  const configPath = values.config
+  let config = loadConfig(configPath, env)
+  const logger = createLogger(config)
+  const store = openStore(config.store)
+  const apps: FastifyInstance[] = []
+  let closeDemo: (() => Promise<void>) | undefined
+
+  const shutdown = closeWithGrace({ delay: config.gateway.shutdownGraceMs, logger: { error: (m: unknown) => logger.error(m) } }, async ({ signal, err }) => {
+    if (err !== undefined) logger.error({ err }, 'fatal error, shutting down')
+    else logger.info({ signal }, 'shutting down')
+    // Gateway first: it stops accepting, lets in-flight requests finish and flushes last-used.
+    for (const app of apps) await app.close()
+    await closeDemo?.()
+    await store.close()
+  })
+
+  try {
+    if (values.demo) {
+      const { startDemo } = await import('./demo.ts')
+      const demo = await startDemo(config, store, env, io)
+      closeDemo = demo.close
+    }
+    if (command === 'start' || command === 'gateway') {
+      const gateway = await buildGateway(config, { store, logger })
+      apps.push(gateway)
+      await gateway.listen({ host: config.gateway.host, port: config.gateway.port })
+      io.out(`mcpgate gateway listening on ${urlOf(config.gateway.host, config.gateway.port)}/mcp-connect/<serverId>`)
+    }
+    if (command === 'start' || command === 'admin') {
+      const admin = await buildAdmin(config, { store, logger })
+      apps.push(admin)
+      await admin.listen({ host: config.admin.host, port: config.admin.port })
+      io.out(`mcpgate admin API listening on ${urlOf(config.admin.host, config.admin.port)} (OpenAPI: /openapi.json, docs: /docs)`)
+    }
+  } catch (err) {
+    shutdown.uninstall()
+    for (const app of apps) await app.close().catch(() => {})
+    await closeDemo?.().catch(() => {})
+    await store.close().catch(() => {})
+    throw err
+  }
+
+  process.on('SIGHUP', () => {
+    try {
+      const next = loadConfig(configPath, env)
+      for (const app of apps) app.mcpgate?.reload?.(next)
+      config = next
+      logger.info({ servers: next.servers.length }, 'config reloaded')
+    } catch (err) {
+      logger.error({ err: (err as Error).message }, 'config reload rejected; keeping the running config')
+    }
+  })
+
+  // Runs until a signal: close-with-grace exits the process when shutdown completes.
+  return await new Promise<number>(() => {})
+}
