@@ -1,0 +1,55 @@
+// `mcpgate config check`: three different broken files give three clear messages and exit code 2.
+import t from 'tap'
+import { spawnSync } from 'node:child_process'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+
+const bin = new URL('../../bin/mcpgate.js', import.meta.url).pathname
+const dir = mkdtempSync(join(tmpdir(), 'mcpgate-cfg-'))
+
+function check (name: string, text: string) {
+  const file = join(dir, name)
+  writeFileSync(file, text)
+  const r = spawnSync(process.execPath, [bin, 'config', 'check', '--config', file], { encoding: 'utf8', timeout: 30000, env: { PATH: process.env.PATH ?? '' } })
+  return { code: r.status, stderr: r.stderr, stdout: r.stdout }
+}
+
+t.test('a non-http upstream url names servers[1].url', async t => {
+  const r = check('a.yaml', 'servers:\n  - id: a\n    url: http://127.0.0.1:9000/mcp\n  - id: b\n    url: ftp://example/mcp\n')
+  t.equal(r.code, 2)
+  t.match(r.stderr, 'servers[1].url: must be an http(s) URL')
+})
+
+t.test('a wrong type names the field', async t => {
+  const r = check('b.yaml', 'gateway:\n  port: eighty\n')
+  t.equal(r.code, 2)
+  t.match(r.stderr, 'gateway.port: expected integer')
+})
+
+t.test('an unknown field is rejected by name', async t => {
+  const r = check('c.yaml', 'store:\n  type: sqlite\n  pth: ./x.db\n')
+  t.equal(r.code, 2)
+  t.match(r.stderr, 'store.pth: unexpected property')
+})
+
+t.test('a missing file is a config error too', async t => {
+  const r = spawnSync(process.execPath, [bin, 'config', 'check', '--config', join(dir, 'nope.yaml')], { encoding: 'utf8', timeout: 30000 })
+  t.equal(r.status, 2)
+  t.match(r.stderr, /cannot read .*nope\.yaml: ENOENT/)
+})
+
+t.test('a good file passes with exit 0', async t => {
+  const r = check('ok.yaml', 'servers:\n  - id: a\n    url: http://127.0.0.1:9000/mcp\n')
+  t.equal(r.code, 0, r.stderr)
+  t.match(r.stdout, 'ok (1 servers, store sqlite)')
+})
+
+t.test('unknown commands and bad flags are usage errors on stderr with exit 2', async t => {
+  const r = spawnSync(process.execPath, [bin, 'frobnicate'], { encoding: 'utf8', timeout: 30000 })
+  t.equal(r.status, 2)
+  t.match(r.stderr, 'unknown command "frobnicate"')
+  const h = spawnSync(process.execPath, [bin, '--help'], { encoding: 'utf8', timeout: 30000 })
+  t.equal(h.status, 0)
+  t.match(h.stdout, 'mcpgate keys create')
+})
