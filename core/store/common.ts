@@ -1,0 +1,51 @@
+// Small pieces both KeyStore implementations share: page requests and cursors, invalidation
+// messages on the wire, and listener calls that cannot break delivery.
+import { decodeKeyCursor, encodeKeyCursor, type InvalidationEvent, type Page, type PageRequest } from './store.ts'
+
+/** A validated page request; a bad limit or cursor is a TypeError the admin API maps to 400. */
+export function checkPageRequest (page: PageRequest): { limit: number, after: { createdAt: number, id: string } | null } {
+  if (!Number.isInteger(page.limit) || page.limit < 1) {
+    throw new TypeError(`page limit must be a positive integer, got ${String(page.limit)}`)
+  }
+  if (page.cursor === undefined || page.cursor === null) return { limit: page.limit, after: null }
+  const after = typeof page.cursor === 'string' ? decodeKeyCursor(page.cursor) : null
+  if (after === null) throw new TypeError('invalid page cursor: pass back the nextCursor of a previous page')
+  return { limit: page.limit, after }
+}
+
+/** `rows` holds up to limit + 1 items: the extra one only tells that another page exists. */
+export function pageOf<T extends { createdAt: number, id: string }> (rows: T[], limit: number): Page<T> {
+  if (rows.length <= limit) return { items: rows, nextCursor: null }
+  const items = rows.slice(0, limit)
+  const last = items[items.length - 1] as T
+  return { items, nextCursor: encodeKeyCursor(last.createdAt, last.id) }
+}
+
+export function serializeInvalidation (event: InvalidationEvent): string {
+  return JSON.stringify(event)
+}
+
+/** null for anything that is not an event we know (e.g. written by a newer version). */
+export function parseInvalidation (text: string): InvalidationEvent | null {
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch {
+    return null
+  }
+  if (typeof value !== 'object' || value === null) return null
+  const event = value as Record<string, unknown>
+  if (event.type === 'key' && typeof event.keyId === 'string') return { type: 'key', keyId: event.keyId }
+  if (event.type === 'user' && typeof event.userId === 'string') return { type: 'user', userId: event.userId }
+  if (event.type === 'all') return { type: 'all' }
+  return null
+}
+
+/** A throwing listener must not stop delivery to the others, nor kill a poll timer or socket handler. */
+export function notifySafely (fn: () => void): void {
+  try {
+    fn()
+  } catch (err) {
+    process.emitWarning(`mcpgate store: invalidation listener threw: ${err instanceof Error ? err.message : String(err)}`)
+  }
+}

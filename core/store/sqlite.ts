@@ -1,0 +1,505 @@
+// SqliteStore: the embedded KeyStore (single node, no server to run). Other processes (the CLI
+// while `mcpgate start` runs) write the same file, so invalidations go through a log table that
+// subscribers poll; `PRAGMA data_version` makes a poll with nothing new nearly free.
+import { mkdirSync } from 'node:fs'
+import { dirname } from 'node:path'
+import Database from 'better-sqlite3'
+import { systemClock, type Clock } from '../clock.ts'
+import { StoreConflictError, StoreUnavailableError } from '../errors.ts'
+import { isValidUserId, newUserId } from '../key-format.ts'
+import { checkPageRequest, notifySafely, pageOf, parseInvalidation, serializeInvalidation } from './common.ts'
+import {
+  type ApiKeyRecord,
+  type InvalidationEvent,
+  type InvalidationListener,
+  type KeyStore,
+  type NewUser,
+  type Page,
+  type PageRequest,
+  type Role,
+  type User,
+  type UserPatch
+} from './store.ts'
+
+export interface SqliteStoreOptions {
+  /** Database file; its parent directory is created when missing. */
+  path: string
+  clock?: Clock
+  /** How often subscribers poll the invalidation log (default 25 ms). */
+  pollMs?: number
+}
+
+/** Invalidation rows older than this are pruned; a live subscriber reads them within one poll. */
+const LOG_RETENTION_MS = 10 * 60_000
+const PRUNE_EVERY_MS = 60_000
+const BUSY_TIMEOUT_MS = 5000
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS users (
+  id TEXT PRIMARY KEY,
+  email TEXT NOT NULL,
+  email_lower TEXT NOT NULL UNIQUE,
+  name TEXT NOT NULL,
+  role TEXT NOT NULL,
+  groups TEXT NOT NULL,
+  disabled INTEGER NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS users_created ON users (created_at, id);
+CREATE TABLE IF NOT EXISTS api_keys (
+  id TEXT PRIMARY KEY,
+  user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+  name TEXT NOT NULL,
+  description TEXT NOT NULL,
+  mcp_server_ids TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER,
+  last_used_at INTEGER,
+  secret_hash TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS api_keys_user_created ON api_keys (user_id, created_at, id);
+CREATE INDEX IF NOT EXISTS api_keys_created ON api_keys (created_at, id);
+CREATE TABLE IF NOT EXISTS invalidations (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  event TEXT NOT NULL,
+  at INTEGER NOT NULL
+);
+`
+
+interface UserRow {
+  id: string
+  email: string
+  name: string
+  role: string
+  groups: string
+  disabled: number
+  created_at: number
+}
+
+interface KeyRow {
+  id: string
+  user_id: string
+  name: string
+  description: string
+  mcp_server_ids: string
+  created_at: number
+  expires_at: number | null
+  last_used_at: number | null
+  secret_hash: string
+}
+
+type KeyOwnerRow = KeyRow & { [K in keyof UserRow as `owner_${K}`]: UserRow[K] }
+
+interface LogRow {
+  id: number
+  event: string
+}
+
+const KEY_COLUMNS = 'k.id, k.user_id, k.name, k.description, k.mcp_server_ids, k.created_at, k.expires_at, k.last_used_at, k.secret_hash'
+const OWNER_COLUMNS = 'u.id AS owner_id, u.email AS owner_email, u.name AS owner_name, u.role AS owner_role, ' +
+  'u.groups AS owner_groups, u.disabled AS owner_disabled, u.created_at AS owner_created_at'
+
+function toUser (row: UserRow): User {
+  return {
+    id: row.id,
+    email: row.email,
+    name: row.name,
+    role: row.role as Role,
+    groups: JSON.parse(row.groups) as string[],
+    disabled: row.disabled !== 0,
+    createdAt: row.created_at
+  }
+}
+
+function toKey (row: KeyRow): ApiKeyRecord {
+  return {
+    id: row.id,
+    userId: row.user_id,
+    name: row.name,
+    description: row.description,
+    mcpServerIds: JSON.parse(row.mcp_server_ids) as string[],
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+    lastUsedAt: row.last_used_at,
+    secretHash: row.secret_hash
+  }
+}
+
+function ownerOf (row: KeyOwnerRow): User {
+  return toUser({
+    id: row.owner_id,
+    email: row.owner_email,
+    name: row.owner_name,
+    role: row.owner_role,
+    groups: row.owner_groups,
+    disabled: row.owner_disabled,
+    created_at: row.owner_created_at
+  })
+}
+
+/**
+ * SQLite's own failures (locked past busy_timeout, I/O, corrupt file) mean the store is unusable
+ * right now; our own errors (conflict, missing owner, bad input) pass through unchanged.
+ */
+function rethrow (err: unknown): never {
+  if (err instanceof Database.SqliteError) {
+    throw new StoreUnavailableError(`sqlite store: ${err.message}`, { cause: err })
+  }
+  throw err
+}
+
+export class SqliteStore implements KeyStore {
+  readonly kind = 'sqlite'
+  readonly path: string
+  private readonly db: Database.Database
+  private readonly clock: Clock
+  private readonly pollMs: number
+  private readonly listeners = new Set<InvalidationListener>()
+  private timer: NodeJS.Timeout | null = null
+  private lastSeenId = 0
+  private lastDataVersion = 0
+  /** Log rows this connection wrote and already delivered in-process, skipped by the poll. */
+  private readonly ownIds = new Set<number>()
+  private lastPruneAt = 0
+  private pollFailing = false
+  private closed = false
+
+  private readonly stmt: {
+    userById: Database.Statement<[string], UserRow>
+    userByEmail: Database.Statement<[string], UserRow>
+    usersFirst: Database.Statement<[number], UserRow>
+    usersAfter: Database.Statement<[number, string, number], UserRow>
+    insertUser: Database.Statement<[UserRow & { email_lower: string }]>
+    updateUser: Database.Statement<[string, string, string, number, string]>
+    deleteUser: Database.Statement<[string]>
+    keyById: Database.Statement<[string], KeyRow>
+    keyWithOwner: Database.Statement<[string], KeyOwnerRow>
+    keysFirst: Database.Statement<[number], KeyRow>
+    keysAfter: Database.Statement<[number, string, number], KeyRow>
+    userKeysFirst: Database.Statement<[string, number], KeyRow>
+    userKeysAfter: Database.Statement<[string, number, string, number], KeyRow>
+    countKeys: Database.Statement<[string], number>
+    insertKey: Database.Statement<[KeyRow]>
+    deleteKey: Database.Statement<[string]>
+    touchKey: Database.Statement<[number, string]>
+    insertEvent: Database.Statement<[string, number]>
+    pruneEvents: Database.Statement<[number]>
+    lastEventId: Database.Statement<[], number>
+    eventsAfter: Database.Statement<[number], LogRow>
+    dataVersion: Database.Statement<[], number>
+  }
+
+  constructor (options: SqliteStoreOptions) {
+    if (typeof options.path !== 'string' || options.path === '') throw new TypeError('SqliteStore: options.path must be a file path')
+    const pollMs = options.pollMs ?? 25
+    if (!Number.isInteger(pollMs) || pollMs < 1) throw new TypeError('SqliteStore: options.pollMs must be a positive integer')
+    this.path = options.path
+    this.clock = options.clock ?? systemClock
+    this.pollMs = pollMs
+    if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true })
+    this.db = new Database(options.path, { timeout: BUSY_TIMEOUT_MS })
+    this.db.pragma('journal_mode = WAL')
+    // NORMAL is durable across application crashes in WAL mode; only an OS crash may lose the
+    // last transactions, which for revocations the operator simply repeats.
+    this.db.pragma('synchronous = NORMAL')
+    this.db.pragma('foreign_keys = ON')
+    this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`)
+    this.db.exec(SCHEMA)
+
+    const db = this.db
+    this.stmt = {
+      userById: db.prepare('SELECT * FROM users WHERE id = ?'),
+      userByEmail: db.prepare('SELECT * FROM users WHERE email_lower = ?'),
+      usersFirst: db.prepare('SELECT * FROM users ORDER BY created_at, id LIMIT ?'),
+      usersAfter: db.prepare('SELECT * FROM users WHERE (created_at, id) > (?, ?) ORDER BY created_at, id LIMIT ?'),
+      insertUser: db.prepare('INSERT INTO users (id, email, email_lower, name, role, groups, disabled, created_at) ' +
+        'VALUES (@id, @email, @email_lower, @name, @role, @groups, @disabled, @created_at)'),
+      updateUser: db.prepare('UPDATE users SET name = ?, role = ?, groups = ?, disabled = ? WHERE id = ?'),
+      deleteUser: db.prepare('DELETE FROM users WHERE id = ?'),
+      keyById: db.prepare(`SELECT ${KEY_COLUMNS} FROM api_keys k WHERE k.id = ?`),
+      keyWithOwner: db.prepare(`SELECT ${KEY_COLUMNS}, ${OWNER_COLUMNS} FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.id = ?`),
+      keysFirst: db.prepare(`SELECT ${KEY_COLUMNS} FROM api_keys k ORDER BY k.created_at DESC, k.id DESC LIMIT ?`),
+      keysAfter: db.prepare(`SELECT ${KEY_COLUMNS} FROM api_keys k WHERE (k.created_at, k.id) < (?, ?) ORDER BY k.created_at DESC, k.id DESC LIMIT ?`),
+      userKeysFirst: db.prepare(`SELECT ${KEY_COLUMNS} FROM api_keys k WHERE k.user_id = ? ORDER BY k.created_at DESC, k.id DESC LIMIT ?`),
+      userKeysAfter: db.prepare(`SELECT ${KEY_COLUMNS} FROM api_keys k WHERE k.user_id = ? AND (k.created_at, k.id) < (?, ?) ORDER BY k.created_at DESC, k.id DESC LIMIT ?`),
+      countKeys: db.prepare<[string], number>('SELECT count(*) FROM api_keys WHERE user_id = ?').pluck(),
+      insertKey: db.prepare('INSERT INTO api_keys (id, user_id, name, description, mcp_server_ids, created_at, expires_at, last_used_at, secret_hash) ' +
+        'VALUES (@id, @user_id, @name, @description, @mcp_server_ids, @created_at, @expires_at, @last_used_at, @secret_hash)'),
+      deleteKey: db.prepare('DELETE FROM api_keys WHERE id = ?'),
+      // max() of the stored and the new value: batches from several replicas may arrive out of order.
+      touchKey: db.prepare('UPDATE api_keys SET last_used_at = max(coalesce(last_used_at, 0), ?) WHERE id = ?'),
+      insertEvent: db.prepare('INSERT INTO invalidations (event, at) VALUES (?, ?)'),
+      pruneEvents: db.prepare('DELETE FROM invalidations WHERE at < ?'),
+      // The highest id ever assigned (survives pruning), so a gap after it always means lost rows.
+      lastEventId: db.prepare<[], number>("SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'invalidations'").pluck(),
+      eventsAfter: db.prepare('SELECT id, event FROM invalidations WHERE id > ? ORDER BY id'),
+      dataVersion: db.prepare<[], number>('PRAGMA data_version').pluck()
+    }
+  }
+
+  async createUser (input: NewUser): Promise<User> {
+    const id = input.id ?? newUserId()
+    if (!isValidUserId(id)) throw new TypeError('createUser: id must be 1-32 base62 characters')
+    const user: User = {
+      id,
+      email: input.email,
+      name: input.name,
+      role: input.role,
+      groups: [...input.groups],
+      disabled: input.disabled ?? false,
+      createdAt: this.clock.now()
+    }
+    const emailLower = input.email.toLowerCase()
+    this.write(() => {
+      if (this.stmt.userByEmail.get(emailLower) !== undefined) {
+        throw new StoreConflictError(`A user with email "${input.email}" already exists`, 'email')
+      }
+      if (this.stmt.userById.get(id) !== undefined) throw new StoreConflictError(`A user with id "${id}" already exists`, 'id')
+      this.stmt.insertUser.run({
+        id,
+        email: user.email,
+        email_lower: emailLower,
+        name: user.name,
+        role: user.role,
+        groups: JSON.stringify(user.groups),
+        disabled: user.disabled ? 1 : 0,
+        created_at: user.createdAt
+      })
+      return []
+    })
+    return user
+  }
+
+  async getUser (id: string): Promise<User | null> {
+    const row = this.read(() => this.stmt.userById.get(id))
+    return row === undefined ? null : toUser(row)
+  }
+
+  async getUserByEmail (email: string): Promise<User | null> {
+    const row = this.read(() => this.stmt.userByEmail.get(email.toLowerCase()))
+    return row === undefined ? null : toUser(row)
+  }
+
+  async listUsers (page: PageRequest): Promise<Page<User>> {
+    const { limit, after } = checkPageRequest(page)
+    const rows = this.read(() => after === null
+      ? this.stmt.usersFirst.all(limit + 1)
+      : this.stmt.usersAfter.all(after.createdAt, after.id, limit + 1))
+    return pageOf(rows.map(toUser), limit)
+  }
+
+  async updateUser (id: string, patch: UserPatch): Promise<User | null> {
+    let updated: User | null = null
+    this.write(() => {
+      const row = this.stmt.userById.get(id)
+      if (row === undefined) return []
+      const user = { ...toUser(row) }
+      if (patch.name !== undefined) user.name = patch.name
+      if (patch.role !== undefined) user.role = patch.role
+      if (patch.groups !== undefined) user.groups = [...patch.groups]
+      if (patch.disabled !== undefined) user.disabled = patch.disabled
+      this.stmt.updateUser.run(user.name, user.role, JSON.stringify(user.groups), user.disabled ? 1 : 0, id)
+      updated = user
+      return [{ type: 'user', userId: id }]
+    })
+    return updated
+  }
+
+  async deleteUser (id: string): Promise<boolean> {
+    let deleted = false
+    this.write(() => {
+      // api_keys rows go with it: ON DELETE CASCADE, in this same transaction.
+      deleted = this.stmt.deleteUser.run(id).changes > 0
+      return deleted ? [{ type: 'user', userId: id }] : []
+    })
+    return deleted
+  }
+
+  async createKey (record: ApiKeyRecord): Promise<void> {
+    this.write(() => {
+      if (this.stmt.userById.get(record.userId) === undefined) {
+        throw new Error(`createKey: owner user "${record.userId}" does not exist`)
+      }
+      if (this.stmt.keyById.get(record.id) !== undefined) throw new StoreConflictError(`An API key with id "${record.id}" already exists`, 'id')
+      this.stmt.insertKey.run({
+        id: record.id,
+        user_id: record.userId,
+        name: record.name,
+        description: record.description,
+        mcp_server_ids: JSON.stringify(record.mcpServerIds),
+        created_at: record.createdAt,
+        expires_at: record.expiresAt,
+        last_used_at: record.lastUsedAt,
+        secret_hash: record.secretHash
+      })
+      return []
+    })
+  }
+
+  async getKey (id: string): Promise<ApiKeyRecord | null> {
+    const row = this.read(() => this.stmt.keyById.get(id))
+    return row === undefined ? null : toKey(row)
+  }
+
+  async getKeyWithOwner (id: string): Promise<{ key: ApiKeyRecord, owner: User } | null> {
+    const row = this.read(() => this.stmt.keyWithOwner.get(id))
+    return row === undefined ? null : { key: toKey(row), owner: ownerOf(row) }
+  }
+
+  async listKeys (page: PageRequest & { userId?: string }): Promise<Page<ApiKeyRecord>> {
+    const { limit, after } = checkPageRequest(page)
+    const userId = page.userId
+    const rows = this.read(() => {
+      if (userId === undefined) {
+        return after === null
+          ? this.stmt.keysFirst.all(limit + 1)
+          : this.stmt.keysAfter.all(after.createdAt, after.id, limit + 1)
+      }
+      return after === null
+        ? this.stmt.userKeysFirst.all(userId, limit + 1)
+        : this.stmt.userKeysAfter.all(userId, after.createdAt, after.id, limit + 1)
+    })
+    return pageOf(rows.map(toKey), limit)
+  }
+
+  async countKeys (userId: string): Promise<number> {
+    return this.read(() => this.stmt.countKeys.get(userId) ?? 0)
+  }
+
+  async deleteKey (id: string): Promise<ApiKeyRecord | null> {
+    let deleted: ApiKeyRecord | null = null
+    this.write(() => {
+      const row = this.stmt.keyById.get(id)
+      if (row === undefined) return []
+      this.stmt.deleteKey.run(id)
+      deleted = toKey(row)
+      return [{ type: 'key', keyId: id }]
+    })
+    return deleted
+  }
+
+  async recordLastUsed (entries: ReadonlyMap<string, number>): Promise<void> {
+    if (entries.size === 0) return
+    // UPDATE only: a key deleted since it was used has no row to resurrect.
+    this.write(() => {
+      for (const [id, at] of entries) this.stmt.touchKey.run(at, id)
+      return []
+    })
+  }
+
+  async publish (event: InvalidationEvent): Promise<void> {
+    this.write(() => [event])
+  }
+
+  subscribe (listener: InvalidationListener): () => void {
+    if (this.closed) throw new StoreUnavailableError('sqlite store is closed')
+    if (this.timer === null) {
+      this.lastSeenId = this.read(() => this.stmt.lastEventId.get() ?? 0)
+      this.lastDataVersion = this.read(() => this.stmt.dataVersion.get() ?? 0)
+      this.ownIds.clear()
+      this.timer = setInterval(() => this.poll(), this.pollMs)
+      this.timer.unref()
+    }
+    this.listeners.add(listener)
+    // Events before this point were never seen by this listener: it must treat its state as stale.
+    notifySafely(() => listener.onResync())
+    return () => {
+      this.listeners.delete(listener)
+      if (this.listeners.size === 0) this.stopPolling()
+    }
+  }
+
+  isSubscribed (): boolean {
+    return this.timer !== null && !this.closed
+  }
+
+  async ping (): Promise<void> {
+    this.read(() => this.db.prepare('SELECT 1').get())
+  }
+
+  async close (): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    this.stopPolling()
+    this.listeners.clear()
+    this.db.close()
+  }
+
+  private stopPolling (): void {
+    if (this.timer !== null) clearInterval(this.timer)
+    this.timer = null
+  }
+
+  private read<T> (fn: () => T): T {
+    if (this.closed) throw new StoreUnavailableError('sqlite store is closed')
+    try {
+      return fn()
+    } catch (err) {
+      rethrow(err)
+    }
+  }
+
+  /**
+   * One IMMEDIATE transaction (the write lock up front, so concurrent writers queue on
+   * busy_timeout instead of failing to upgrade); the events it returns are logged in the same
+   * transaction and delivered in-process right after commit.
+   */
+  private write (fn: () => InvalidationEvent[]): void {
+    if (this.closed) throw new StoreUnavailableError('sqlite store is closed')
+    const now = this.clock.now()
+    let logged: Array<{ id: number, event: InvalidationEvent }> = []
+    const tx = this.db.transaction(() => {
+      logged = []
+      for (const event of fn()) {
+        const id = Number(this.stmt.insertEvent.run(serializeInvalidation(event), now).lastInsertRowid)
+        logged.push({ id, event })
+      }
+      if (logged.length > 0 && now - this.lastPruneAt >= PRUNE_EVERY_MS) {
+        this.stmt.pruneEvents.run(now - LOG_RETENTION_MS)
+        this.lastPruneAt = now
+      }
+    })
+    try {
+      tx.immediate()
+    } catch (err) {
+      rethrow(err)
+    }
+    if (this.timer === null) return
+    for (const { id, event } of logged) {
+      // With no foreign rows pending, just move past ours; otherwise the poll must skip it.
+      if (id === this.lastSeenId + 1) this.lastSeenId = id
+      else this.ownIds.add(id)
+      this.deliver(event)
+    }
+  }
+
+  private poll (): void {
+    if (this.closed) return
+    try {
+      // data_version changes only for commits by other connections, so our own writes
+      // (already delivered) never wake the poll.
+      const version = this.stmt.dataVersion.get() ?? 0
+      this.pollFailing = false
+      if (version === this.lastDataVersion) return
+      this.lastDataVersion = version
+      const rows = this.stmt.eventsAfter.all(this.lastSeenId)
+      // AUTOINCREMENT ids have no gaps except pruned rows: a gap means we missed events.
+      const missed = rows.length > 0 && (rows[0] as LogRow).id !== this.lastSeenId + 1
+      for (const row of rows) {
+        this.lastSeenId = row.id
+        if (this.ownIds.delete(row.id)) continue
+        const event = parseInvalidation(row.event) ?? { type: 'all' }
+        this.deliver(event)
+      }
+      if (missed) for (const listener of this.listeners) notifySafely(() => listener.onResync())
+    } catch (err) {
+      // A locked or vanished file: try again next tick (warn once, not every 25 ms).
+      if (!this.pollFailing) process.emitWarning(`mcpgate sqlite store: invalidation poll failed: ${err instanceof Error ? err.message : String(err)}`)
+      this.pollFailing = true
+    }
+  }
+
+  private deliver (event: InvalidationEvent): void {
+    for (const listener of this.listeners) notifySafely(() => listener.onEvent(event))
+  }
+}

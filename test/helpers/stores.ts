@@ -1,0 +1,67 @@
+// Fresh, isolated stores for tests: a SQLite file in a temp dir, or a unique key prefix on a real
+// redis-server. Each is closed (and its files removed) in the calling test's teardown.
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { Test } from 'tap'
+import type { Clock } from '../../core/clock.ts'
+import type { KeyStore } from '../../core/store/store.ts'
+import { randomBase62 } from '../../core/key-format.ts'
+import { RedisStore } from '../../core/store/redis.ts'
+import { SqliteStore } from '../../core/store/sqlite.ts'
+import { startRedis, type RedisHandle } from './redis-server.ts'
+
+export interface TestStoreOptions {
+  clock?: Clock
+}
+
+/** A temp directory removed in t's teardown. */
+export function tempDir (t: Test, prefix = 'mcpgate-test-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  return dir
+}
+
+/** A SqliteStore on a new file (in a not-yet-existing subdirectory, as a real deployment may be). */
+export async function sqliteStore (t: Test, opts: TestStoreOptions & { pollMs?: number, path?: string } = {}): Promise<SqliteStore> {
+  const path = opts.path ?? join(tempDir(t, 'mcpgate-sqlite-'), 'data', 'mcpgate.db')
+  const store = new SqliteStore({ path, clock: opts.clock, pollMs: opts.pollMs })
+  t.teardown(() => store.close())
+  return store
+}
+
+const serversByTest = new WeakMap<Test, Promise<RedisHandle>>()
+
+/** One redis-server per test object (e.g. pass the file's root `t`), stopped in its teardown. */
+export function testRedis (t: Test): Promise<RedisHandle> {
+  let server = serversByTest.get(t)
+  if (server === undefined) {
+    server = startRedis()
+    serversByTest.set(t, server)
+    const started = server
+    t.teardown(async () => (await started).stop())
+  }
+  return server
+}
+
+/**
+ * A RedisStore with a unique key prefix, connected before it is returned. Without `redis`, uses
+ * (and starts on first use) the redis-server of this `t`; share one across subtests by passing it.
+ */
+export async function redisStore (
+  t: Test,
+  redis?: RedisHandle,
+  opts: TestStoreOptions & { prefix?: string, commandTimeoutMs?: number, connectTimeoutMs?: number, url?: string } = {}
+): Promise<KeyStore> {
+  const server = redis ?? await testRedis(t)
+  const store = new RedisStore({
+    url: opts.url ?? server.url,
+    prefix: opts.prefix ?? `test-${randomBase62(8)}:`,
+    commandTimeoutMs: opts.commandTimeoutMs,
+    connectTimeoutMs: opts.connectTimeoutMs,
+    clock: opts.clock
+  })
+  t.teardown(() => store.close())
+  await store.ping()
+  return store
+}
