@@ -3,8 +3,6 @@
 // (mode 0600) so that later runs print the same key; real deployments never store keys.
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
-import type { Io } from './main.ts'
-import type { Env } from '../config/load.ts'
 import type { Config } from '../config/schema.ts'
 import type { KeyStore } from '../core/store/store.ts'
 import { parseKey } from '../core/key-format.ts'
@@ -15,6 +13,8 @@ const DEMO_EMAIL = 'demo@mcpgate.local'
 
 export interface DemoHandle {
   close: () => Promise<void>
+  /** What to print once the gateway listens (its URL is known only then). */
+  banner: (gatewayUrl: string) => string
 }
 
 function stateDir (config: Readonly<Config>): string {
@@ -47,7 +47,7 @@ export function clientSnippets (gatewayUrl: string, serverId: string, key: strin
   ].join('\n')
 }
 
-export async function startDemo (config: Readonly<Config>, store: KeyStore, _env: Env, io: Io): Promise<DemoHandle> {
+export async function startDemo (config: Readonly<Config>, store: KeyStore): Promise<DemoHandle> {
   const server = config.servers[0]
   if (server === undefined) throw new Error('--demo needs at least one server in the config')
   const upstream = new URL(server.url)
@@ -75,14 +75,14 @@ export async function startDemo (config: Readonly<Config>, store: KeyStore, _env
     writeSecretFile(keyFile, key)
   }
 
-  const gatewayUrl = config.gateway.publicUrl ?? `http://${config.gateway.host}:${config.gateway.port}`
-  io.out([
+  const demoKey = key
+  const banner = (gatewayUrl: string) => [
     '',
     `mcpgate demo — demo MCP server "${server.id}" at ${demo.url}, user ${DEMO_EMAIL}`,
-    clientSnippets(gatewayUrl, server.id, key),
+    clientSnippets(gatewayUrl, server.id, demoKey),
     '',
     `  The demo key is kept in ${keyFile}. Admin API: http://${config.admin.host}:${config.admin.port} (set MCPGATE_ADMIN_TOKEN to use it).`,
     ''
-  ].join('\n'))
-  return { close: demo.close }
+  ].join('\n')
+  return { close: demo.close, banner }
 }

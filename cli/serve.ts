@@ -28,8 +28,12 @@ export function createLogger (config: Readonly<Config>): Logger {
   return pino({ level: config.log.level, redact: { paths: REDACT, censor: '[redacted]' } })
 }
 
-function urlOf (host: string, port: number): string {
-  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`
+/** The URL a listening app is reachable at (the real port when the config said 0). */
+function urlOf (app: FastifyInstance): string {
+  const address = app.server.address()
+  if (address === null || typeof address === 'string') return String(address)
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
+  return `http://${host}:${address.port}`
 }
 
 export async function runServices (command: 'start' | 'gateway' | 'admin', args: string[], env: Env, io: Io): Promise<number> {
@@ -45,6 +49,7 @@ export async function runServices (command: 'start' | 'gateway' | 'admin', args:
   const store = openStore(config.store)
   const apps: FastifyInstance[] = []
   let closeDemo: (() => Promise<void>) | undefined
+  let demoBanner: ((gatewayUrl: string) => string) | undefined
 
   const shutdown = closeWithGrace({ delay: config.gateway.shutdownGraceMs, logger: { error: (m: unknown) => logger.error(m) } }, async ({ signal, err }) => {
     if (err !== undefined) logger.error({ err }, 'fatal error, shutting down')
@@ -58,20 +63,22 @@ export async function runServices (command: 'start' | 'gateway' | 'admin', args:
   try {
     if (values.demo) {
       const { startDemo } = await import('./demo.ts')
-      const demo = await startDemo(config, store, env, io)
+      const demo = await startDemo(config, store)
       closeDemo = demo.close
+      demoBanner = demo.banner
     }
     if (command === 'start' || command === 'gateway') {
       const gateway = await buildGateway(config, { store, logger })
       apps.push(gateway)
       await gateway.listen({ host: config.gateway.host, port: config.gateway.port })
-      io.out(`mcpgate gateway listening on ${urlOf(config.gateway.host, config.gateway.port)}/mcp-connect/<serverId>`)
+      io.out(`mcpgate gateway listening on ${urlOf(gateway)}/mcp-connect/<serverId>`)
+      if (demoBanner !== undefined) io.out(demoBanner(config.gateway.publicUrl ?? urlOf(gateway)))
     }
     if (command === 'start' || command === 'admin') {
       const admin = await buildAdmin(config, { store, logger })
       apps.push(admin)
       await admin.listen({ host: config.admin.host, port: config.admin.port })
-      io.out(`mcpgate admin API listening on ${urlOf(config.admin.host, config.admin.port)} (OpenAPI: /openapi.json, docs: /docs)`)
+      io.out(`mcpgate admin API listening on ${urlOf(admin)} (OpenAPI: /openapi.json, docs: /docs)`)
     }
   } catch (err) {
     shutdown.uninstall()
