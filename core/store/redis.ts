@@ -1,19 +1,517 @@
-// RedisStore: placeholder until the implementation lands (same constructor options).
-import type { Clock } from '../clock.ts'
-import type { KeyStore } from './store.ts'
+// RedisStore: the production KeyStore, shared by every gateway replica. Multi-key writes are Lua
+// scripts (atomic, and they PUBLISH the invalidation in the same step); reads on the auth path are
+// one round trip; every ioredis failure or timeout becomes StoreUnavailableError.
+//
+// Layout (all under `prefix`): u:<id> user hash · email:<lowercased> → user id · users zset ·
+// k:<id> key hash · keys zset · uk:<userId> zset. Zsets hold lex members `<createdAt 15 digits>.<id>`
+// (score 0) so pages are ZRANGEBYLEX with an exclusive cursor. Scripts reach keys they derive
+// from the data (a user's key hashes); on Redis Cluster give the prefix a hash tag, e.g. `{mcpgate}:`.
+import { createHash } from 'node:crypto'
+import { Redis, type RedisOptions } from 'ioredis'
+import { systemClock, type Clock } from '../clock.ts'
+import { StoreConflictError, StoreUnavailableError } from '../errors.ts'
+import { isValidUserId, newUserId } from '../key-format.ts'
+import { checkPageRequest, notifySafely, pageOf, parseInvalidation, serializeInvalidation } from './common.ts'
+import {
+  encodeKeyCursor,
+  type ApiKeyRecord,
+  type InvalidationEvent,
+  type InvalidationListener,
+  type KeyStore,
+  type NewUser,
+  type Page,
+  type PageRequest,
+  type Role,
+  type User,
+  type UserPatch
+} from './store.ts'
 
 export interface RedisStoreOptions {
+  /** redis://…, rediss://… or a unix socket path (/path/redis.sock or unix:///path/redis.sock). */
   url: string
+  /** Prefix of every key and of the invalidation channel (default `mcpgate:`). */
   prefix?: string
+  /** Per-command timeout (default 250 ms): the auth path must fail fast, not hang. */
   commandTimeoutMs?: number
+  /** TCP connect timeout (default 1000 ms). */
   connectTimeoutMs?: number
   clock?: Clock
 }
 
-class Placeholder {
-  constructor (options: RedisStoreOptions) {
-    throw new Error(`RedisStore (${options.url}) is not implemented yet`)
+/** How often the subscriber connection is pinged, so a silently dead one is noticed and replaced. */
+const SUBSCRIBER_HEARTBEAT_MS = 1000
+/** recordLastUsed sends at most this many keys per script call. */
+const TOUCH_BATCH = 500
+
+interface Script {
+  lua: string
+  sha: string
+}
+
+function script (lua: string): Script {
+  return { lua, sha: createHash('sha1').update(lua).digest('hex') }
+}
+
+const HASH_OF = `
+local function hashOf(flat)
+  local h = {}
+  for i = 1, #flat, 2 do h[flat[i]] = flat[i + 1] end
+  return h
+end
+`
+
+const scripts = {
+  // KEYS: u:<id>, email:<lower>, users · ARGV: id, zset member, field, value, … → 1 | 0 email taken | -1 id taken
+  createUser: script(`
+if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+if redis.call('EXISTS', KEYS[1]) == 1 then return -1 end
+redis.call('SET', KEYS[2], ARGV[1])
+redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+redis.call('ZADD', KEYS[3], 0, ARGV[2])
+return 1
+`),
+  // KEYS: k:<id>, u:<userId>, keys, uk:<userId> · ARGV: zset member, field, value, … → 1 | 0 no owner | -1 id taken
+  createKey: script(`
+if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
+if redis.call('EXISTS', KEYS[1]) == 1 then return -1 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+redis.call('ZADD', KEYS[3], 0, ARGV[1])
+redis.call('ZADD', KEYS[4], 0, ARGV[1])
+return 1
+`),
+  // KEYS: k:<id>, keys · ARGV: prefix, channel, event → the deleted hash (flat) | nil
+  deleteKey: script(HASH_OF + `
+local flat = redis.call('HGETALL', KEYS[1])
+if #flat == 0 then return false end
+local h = hashOf(flat)
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], h.zm)
+redis.call('ZREM', ARGV[1] .. 'uk:' .. h.userId, h.zm)
+redis.call('PUBLISH', ARGV[2], ARGV[3])
+return flat
+`),
+  // KEYS: u:<id> · ARGV: channel, event, field, value, … → the updated hash (flat) | nil
+  updateUser: script(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+if #ARGV > 2 then redis.call('HSET', KEYS[1], unpack(ARGV, 3)) end
+redis.call('PUBLISH', ARGV[1], ARGV[2])
+return redis.call('HGETALL', KEYS[1])
+`),
+  // KEYS: u:<id>, users, keys, uk:<id> · ARGV: prefix, channel, event → 1 | 0
+  deleteUser: script(HASH_OF + `
+local flat = redis.call('HGETALL', KEYS[1])
+if #flat == 0 then return 0 end
+local h = hashOf(flat)
+for _, m in ipairs(redis.call('ZRANGE', KEYS[4], 0, -1)) do
+  redis.call('DEL', ARGV[1] .. 'k:' .. string.match(m, '%.(%w+)$'))
+  redis.call('ZREM', KEYS[3], m)
+end
+redis.call('DEL', KEYS[4], KEYS[1])
+local emailKey = ARGV[1] .. 'email:' .. h.emailLower
+if redis.call('GET', emailKey) == h.id then redis.call('DEL', emailKey) end
+redis.call('ZREM', KEYS[2], h.zm)
+redis.call('PUBLISH', ARGV[2], ARGV[3])
+return 1
+`),
+  // KEYS: k:<id>… · ARGV: lastUsedAt… (same order). Existing keys only, and only ever forward.
+  touchKeys: script(`
+for i, k in ipairs(KEYS) do
+  if redis.call('EXISTS', k) == 1 then
+    local old = tonumber(redis.call('HGET', k, 'lastUsedAt'))
+    if old == nil or tonumber(ARGV[i]) > old then redis.call('HSET', k, 'lastUsedAt', ARGV[i]) end
+  end
+end
+return 0
+`),
+  // KEYS: k:<id> · ARGV: prefix → { key hash, owner hash } | nil — one round trip for revalidation
+  keyWithOwner: script(HASH_OF + `
+local k = redis.call('HGETALL', KEYS[1])
+if #k == 0 then return false end
+local u = redis.call('HGETALL', ARGV[1] .. 'u:' .. hashOf(k).userId)
+if #u == 0 then return false end
+return { k, u }
+`),
+  // KEYS: email:<lower> · ARGV: prefix → user hash | nil
+  userByEmail: script(`
+local id = redis.call('GET', KEYS[1])
+if not id then return false end
+return redis.call('HGETALL', ARGV[1] .. 'u:' .. id)
+`),
+  // KEYS: zset · ARGV: hash prefix, from, to, count, 'rev'|'fwd' → { hash (flat, empty if gone) … }
+  page: script(`
+local members
+if ARGV[5] == 'rev' then
+  members = redis.call('ZREVRANGEBYLEX', KEYS[1], ARGV[2], ARGV[3], 'LIMIT', 0, tonumber(ARGV[4]))
+else
+  members = redis.call('ZRANGEBYLEX', KEYS[1], ARGV[2], ARGV[3], 'LIMIT', 0, tonumber(ARGV[4]))
+end
+local out = {}
+for i, m in ipairs(members) do out[i] = redis.call('HGETALL', ARGV[1] .. string.match(m, '%.(%w+)$')) end
+return out
+`)
+} as const
+
+type Hash = Record<string, string>
+
+function hashFromFlat (value: unknown): Hash | null {
+  if (!Array.isArray(value) || value.length === 0) return null
+  const hash: Hash = {}
+  for (let i = 0; i + 1 < value.length; i += 2) hash[String(value[i])] = String(value[i + 1])
+  return hash
+}
+
+function flatten (fields: Record<string, string>): string[] {
+  return Object.entries(fields).flat()
+}
+
+function nullableNumber (text: string | undefined): number | null {
+  return text === undefined || text === '' ? null : Number(text)
+}
+
+function toUser (h: Hash): User {
+  return {
+    id: h.id ?? '',
+    email: h.email ?? '',
+    name: h.name ?? '',
+    role: (h.role ?? 'user') as Role,
+    groups: JSON.parse(h.groups ?? '[]') as string[],
+    disabled: h.disabled === '1',
+    createdAt: Number(h.createdAt)
   }
 }
 
-export const RedisStore = Placeholder as unknown as new (options: RedisStoreOptions) => KeyStore
+function toKey (h: Hash): ApiKeyRecord {
+  return {
+    id: h.id ?? '',
+    userId: h.userId ?? '',
+    name: h.name ?? '',
+    description: h.description ?? '',
+    mcpServerIds: JSON.parse(h.mcpServerIds ?? '[]') as string[],
+    createdAt: Number(h.createdAt),
+    expiresAt: nullableNumber(h.expiresAt),
+    lastUsedAt: nullableNumber(h.lastUsedAt),
+    secretHash: h.secretHash ?? ''
+  }
+}
+
+function positiveInt (value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback
+  if (!Number.isInteger(value) || value < 1) throw new TypeError(`RedisStore: options.${name} must be a positive integer (ms)`)
+  return value
+}
+
+/** ioredis connection target: a URL it parses itself, or a unix socket path. */
+function connectionTarget (url: string): { url: string } | { path: string } {
+  if (/^rediss?:\/\//i.test(url)) return { url }
+  if (url.startsWith('/')) return { path: url }
+  if (url.startsWith('unix:')) return { path: new URL(url).pathname }
+  throw new TypeError('RedisStore: options.url must be redis://…, rediss://… or a unix socket path')
+}
+
+export class RedisStore implements KeyStore {
+  readonly kind = 'redis'
+  readonly prefix: string
+  private readonly channel: string
+  private readonly clock: Clock
+  private readonly target: { url: string } | { path: string }
+  private readonly options: RedisOptions
+  private readonly redis: Redis
+  /** True until the first connection attempt settles: calls made right after construction wait for it. */
+  private connecting = true
+  private closed = false
+
+  private subscriber: Redis | null = null
+  private subscribed = false
+  private heartbeat: NodeJS.Timeout | null = null
+  private readonly listeners = new Set<InvalidationListener>()
+
+  constructor (options: RedisStoreOptions) {
+    if (typeof options.url !== 'string' || options.url === '') throw new TypeError('RedisStore: options.url is required')
+    this.target = connectionTarget(options.url)
+    this.prefix = options.prefix ?? 'mcpgate:'
+    this.channel = `${this.prefix}invalidate`
+    this.clock = options.clock ?? systemClock
+    const commandTimeout = positiveInt(options.commandTimeoutMs, 250, 'commandTimeoutMs')
+    this.options = {
+      commandTimeout,
+      connectTimeout: positiveInt(options.connectTimeoutMs, 1000, 'connectTimeoutMs'),
+      // Fail fast while disconnected instead of queueing requests behind an outage; the gateway
+      // answers 503 (or serves cached keys) and ioredis keeps reconnecting in the background.
+      maxRetriesPerRequest: 1,
+      enableOfflineQueue: false,
+      // Capped backoff that never gives up: a Redis restart must heal without restarting us.
+      retryStrategy: (times: number) => Math.min(50 * 2 ** Math.min(times, 10), 1000),
+      lazyConnect: false,
+      autoResubscribe: false
+    }
+    this.redis = this.connect('mcpgate-store')
+    const settle = (): void => { this.connecting = false }
+    this.redis.once('ready', settle)
+    this.redis.once('close', settle)
+  }
+
+  async createUser (input: NewUser): Promise<User> {
+    const id = input.id ?? newUserId()
+    if (!isValidUserId(id)) throw new TypeError('createUser: id must be 1-32 base62 characters')
+    const user: User = {
+      id,
+      email: input.email,
+      name: input.name,
+      role: input.role,
+      groups: [...input.groups],
+      disabled: input.disabled ?? false,
+      createdAt: this.clock.now()
+    }
+    const emailLower = input.email.toLowerCase()
+    const member = encodeKeyCursor(user.createdAt, id)
+    const result = await this.run(scripts.createUser,
+      [this.key('u:', id), this.key('email:', emailLower), this.key('users')],
+      [id, member, ...flatten({
+        id,
+        email: user.email,
+        emailLower,
+        name: user.name,
+        role: user.role,
+        groups: JSON.stringify(user.groups),
+        disabled: user.disabled ? '1' : '0',
+        createdAt: String(user.createdAt),
+        zm: member
+      })])
+    if (result === 0) throw new StoreConflictError(`A user with email "${input.email}" already exists`, 'email')
+    if (result === -1) throw new StoreConflictError(`A user with id "${id}" already exists`, 'id')
+    return user
+  }
+
+  async getUser (id: string): Promise<User | null> {
+    const hash = await this.command(r => r.hgetall(this.key('u:', id)))
+    return Object.keys(hash).length === 0 ? null : toUser(hash)
+  }
+
+  async getUserByEmail (email: string): Promise<User | null> {
+    const hash = hashFromFlat(await this.run(scripts.userByEmail, [this.key('email:', email.toLowerCase())], [this.prefix]))
+    return hash === null ? null : toUser(hash)
+  }
+
+  async listUsers (page: PageRequest): Promise<Page<User>> {
+    const { limit, after } = checkPageRequest(page)
+    const from = after === null ? '-' : `(${encodeKeyCursor(after.createdAt, after.id)}`
+    const hashes = await this.page(this.key('users'), this.key('u:'), from, '+', limit + 1, 'fwd')
+    return pageOf(hashes.map(toUser), limit)
+  }
+
+  async updateUser (id: string, patch: UserPatch): Promise<User | null> {
+    const fields: Record<string, string> = {}
+    if (patch.name !== undefined) fields.name = patch.name
+    if (patch.role !== undefined) fields.role = patch.role
+    if (patch.groups !== undefined) fields.groups = JSON.stringify(patch.groups)
+    if (patch.disabled !== undefined) fields.disabled = patch.disabled ? '1' : '0'
+    const hash = hashFromFlat(await this.run(scripts.updateUser, [this.key('u:', id)],
+      [this.channel, serializeInvalidation({ type: 'user', userId: id }), ...flatten(fields)]))
+    return hash === null ? null : toUser(hash)
+  }
+
+  async deleteUser (id: string): Promise<boolean> {
+    const result = await this.run(scripts.deleteUser,
+      [this.key('u:', id), this.key('users'), this.key('keys'), this.key('uk:', id)],
+      [this.prefix, this.channel, serializeInvalidation({ type: 'user', userId: id })])
+    return result === 1
+  }
+
+  async createKey (record: ApiKeyRecord): Promise<void> {
+    const member = encodeKeyCursor(record.createdAt, record.id)
+    const result = await this.run(scripts.createKey,
+      [this.key('k:', record.id), this.key('u:', record.userId), this.key('keys'), this.key('uk:', record.userId)],
+      [member, ...flatten({
+        id: record.id,
+        userId: record.userId,
+        name: record.name,
+        description: record.description,
+        mcpServerIds: JSON.stringify(record.mcpServerIds),
+        createdAt: String(record.createdAt),
+        expiresAt: record.expiresAt === null ? '' : String(record.expiresAt),
+        lastUsedAt: record.lastUsedAt === null ? '' : String(record.lastUsedAt),
+        secretHash: record.secretHash,
+        zm: member
+      })])
+    if (result === 0) throw new Error(`createKey: owner user "${record.userId}" does not exist`)
+    if (result === -1) throw new StoreConflictError(`An API key with id "${record.id}" already exists`, 'id')
+  }
+
+  async getKey (id: string): Promise<ApiKeyRecord | null> {
+    const hash = await this.command(r => r.hgetall(this.key('k:', id)))
+    return Object.keys(hash).length === 0 ? null : toKey(hash)
+  }
+
+  async getKeyWithOwner (id: string): Promise<{ key: ApiKeyRecord, owner: User } | null> {
+    const result = await this.run(scripts.keyWithOwner, [this.key('k:', id)], [this.prefix])
+    if (!Array.isArray(result)) return null
+    const key = hashFromFlat(result[0])
+    const owner = hashFromFlat(result[1])
+    return key === null || owner === null ? null : { key: toKey(key), owner: toUser(owner) }
+  }
+
+  async listKeys (page: PageRequest & { userId?: string }): Promise<Page<ApiKeyRecord>> {
+    const { limit, after } = checkPageRequest(page)
+    const zset = page.userId === undefined ? this.key('keys') : this.key('uk:', page.userId)
+    const from = after === null ? '+' : `(${encodeKeyCursor(after.createdAt, after.id)}`
+    const hashes = await this.page(zset, this.key('k:'), from, '-', limit + 1, 'rev')
+    return pageOf(hashes.map(toKey), limit)
+  }
+
+  async countKeys (userId: string): Promise<number> {
+    return this.command(r => r.zcard(this.key('uk:', userId)))
+  }
+
+  async deleteKey (id: string): Promise<ApiKeyRecord | null> {
+    const hash = hashFromFlat(await this.run(scripts.deleteKey, [this.key('k:', id), this.key('keys')],
+      [this.prefix, this.channel, serializeInvalidation({ type: 'key', keyId: id })]))
+    return hash === null ? null : toKey(hash)
+  }
+
+  async recordLastUsed (entries: ReadonlyMap<string, number>): Promise<void> {
+    const all = [...entries]
+    for (let i = 0; i < all.length; i += TOUCH_BATCH) {
+      const batch = all.slice(i, i + TOUCH_BATCH)
+      await this.run(scripts.touchKeys, batch.map(([id]) => this.key('k:', id)), batch.map(([, at]) => String(at)))
+    }
+  }
+
+  async publish (event: InvalidationEvent): Promise<void> {
+    await this.command(r => r.publish(this.channel, serializeInvalidation(event)))
+  }
+
+  subscribe (listener: InvalidationListener): () => void {
+    if (this.closed) throw new StoreUnavailableError('redis store is closed')
+    this.listeners.add(listener)
+    if (this.subscriber === null) this.startSubscriber()
+    // Already subscribed: this listener missed everything before now. Otherwise onResync comes
+    // when the subscription is (re)established.
+    else if (this.subscribed) notifySafely(() => listener.onResync())
+    return () => {
+      this.listeners.delete(listener)
+      if (this.listeners.size === 0) this.stopSubscriber()
+    }
+  }
+
+  isSubscribed (): boolean {
+    return this.subscribed
+  }
+
+  async ping (): Promise<void> {
+    await this.command(r => r.ping())
+  }
+
+  async close (): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    this.listeners.clear()
+    this.stopSubscriber()
+    try {
+      await this.redis.quit()
+    } catch {
+      // Not connected (outage): nothing to say goodbye to; stop reconnecting.
+      this.redis.disconnect()
+    }
+  }
+
+  private key (kind: string, id = ''): string {
+    return `${this.prefix}${kind}${id}`
+  }
+
+  private connect (connectionName: string): Redis {
+    const client = new Redis({ ...this.options, ...this.target, connectionName })
+    // ioredis emits connection errors as events (and logs them when nobody listens); commands
+    // already reject with them, and the subscriber reacts to 'close'.
+    client.on('error', () => {})
+    return client
+  }
+
+  /** One command, with every failure (down, timeout, refused) as StoreUnavailableError. */
+  private async command<T> (fn: (redis: Redis) => Promise<T>): Promise<T> {
+    if (this.closed) throw new StoreUnavailableError('redis store is closed')
+    if (this.connecting && this.redis.status !== 'ready') await this.firstConnection()
+    try {
+      return await fn(this.redis)
+    } catch (err) {
+      throw new StoreUnavailableError(`redis store: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
+    }
+  }
+
+  /** EVALSHA, falling back to EVAL once when the server lost its script cache (restart, FLUSH). */
+  private run (s: Script, keys: string[], args: string[]): Promise<unknown> {
+    return this.command(async r => {
+      try {
+        return await r.evalsha(s.sha, keys.length, ...keys, ...args)
+      } catch (err) {
+        if (err instanceof Error && err.message.startsWith('NOSCRIPT')) return await r.eval(s.lua, keys.length, ...keys, ...args)
+        throw err
+      }
+    })
+  }
+
+  private async page (zset: string, hashPrefix: string, from: string, to: string, count: number, dir: 'fwd' | 'rev'): Promise<Hash[]> {
+    const result = await this.run(scripts.page, [zset], [hashPrefix, from, to, String(count), dir])
+    if (!Array.isArray(result)) return []
+    return result.map(hashFromFlat).filter((h): h is Hash => h !== null)
+  }
+
+  private firstConnection (): Promise<void> {
+    const redis = this.redis
+    return new Promise<void>((resolve, reject) => {
+      const done = (err?: Error): void => {
+        clearTimeout(timer)
+        redis.off('ready', onReady)
+        redis.off('close', onClose)
+        if (err === undefined) resolve()
+        else reject(err)
+      }
+      const onReady = (): void => done()
+      const onClose = (): void => done(new StoreUnavailableError('redis store: could not connect'))
+      const timer = setTimeout(() => done(new StoreUnavailableError('redis store: connect timed out')), this.options.connectTimeout)
+      redis.once('ready', onReady)
+      redis.once('close', onClose)
+    })
+  }
+
+  private startSubscriber (): void {
+    const sub = this.connect('mcpgate-subscriber')
+    this.subscriber = sub
+    sub.on('ready', () => { this.resubscribe(sub).catch(() => {}) })
+    sub.on('close', () => { this.subscribed = false })
+    sub.on('message', (channel: string, message: string) => {
+      if (channel !== this.channel) return
+      // An event we cannot read (a newer version's?) is treated as "drop everything".
+      const event = parseInvalidation(message) ?? { type: 'all' }
+      for (const listener of this.listeners) notifySafely(() => listener.onEvent(event))
+    })
+    // A subscriber gets no replies unless something is published, so a dead socket (e.g. a
+    // network partition) would go unnoticed: ping it, and reconnect when the ping fails.
+    this.heartbeat = setInterval(() => {
+      if (sub.status !== 'ready') return
+      sub.ping().catch(() => { if (this.subscriber === sub) sub.disconnect(true) })
+    }, SUBSCRIBER_HEARTBEAT_MS)
+    this.heartbeat.unref()
+  }
+
+  /** On every (re)connect: subscribe, then tell listeners to resync — messages may have been lost meanwhile. */
+  private async resubscribe (sub: Redis): Promise<void> {
+    try {
+      await sub.subscribe(this.channel)
+    } catch {
+      if (this.subscriber === sub) sub.disconnect(true)
+      return
+    }
+    if (this.subscriber !== sub) return
+    this.subscribed = true
+    for (const listener of this.listeners) notifySafely(() => listener.onResync())
+  }
+
+  private stopSubscriber (): void {
+    if (this.heartbeat !== null) clearInterval(this.heartbeat)
+    this.heartbeat = null
+    this.subscribed = false
+    const sub = this.subscriber
+    this.subscriber = null
+    sub?.disconnect()
+  }
+}

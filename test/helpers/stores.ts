@@ -5,7 +5,6 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Test } from 'tap'
 import type { Clock } from '../../core/clock.ts'
-import type { KeyStore } from '../../core/store/store.ts'
 import { randomBase62 } from '../../core/key-format.ts'
 import { RedisStore } from '../../core/store/redis.ts'
 import { SqliteStore } from '../../core/store/sqlite.ts'
@@ -52,7 +51,7 @@ export async function redisStore (
   t: Test,
   redis?: RedisHandle,
   opts: TestStoreOptions & { prefix?: string, commandTimeoutMs?: number, connectTimeoutMs?: number, url?: string } = {}
-): Promise<KeyStore> {
+): Promise<RedisStore> {
   const server = redis ?? await testRedis(t)
   const store = new RedisStore({
     url: opts.url ?? server.url,
