@@ -1,0 +1,260 @@
+// The admin API as a Fastify app built from config and injected deps (not listening): who may
+// call (principal.ts), what they may do (key-service.ts), the routes, one error format, the
+// audit log and the OpenAPI document generated from the route schemas.
+import { randomUUID } from 'node:crypto'
+import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
+import { registerAjvFormats, TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
+import { pino, type LoggerOptions } from 'pino'
+import type { Config } from '../config/schema.ts'
+import { systemClock, type Clock } from '../core/clock.ts'
+import { errors, StoreConflictError, StoreUnavailableError } from '../core/errors.ts'
+import type { KeyStore } from '../core/store/store.ts'
+import { audit } from './audit.ts'
+import { createKeyService, type KeyService } from './key-service.ts'
+import { AuthenticationFailure, createAuthenticator, type Principal } from './principal.ts'
+import { adminApiKeyRoutes } from './routes/admin-api-keys.ts'
+import { apiKeyRoutes } from './routes/api-keys.ts'
+import { meRoutes } from './routes/me.ts'
+import { userRoutes } from './routes/users.ts'
+import { ErrorBody, Health, ok } from './schemas.ts'
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set by the /api onRequest hook; every /api handler runs with a principal. */
+    adminPrincipal: Principal
+  }
+}
+
+export interface AdminDeps {
+  store: KeyStore
+  clock?: Clock
+  /** A pino logger; build it with adminLoggerOptions() so credentials are redacted. */
+  logger?: FastifyBaseLogger
+  /** Overrides config.admin.token. */
+  adminToken?: string
+  /** Minimum time between JWKS refetches triggered by an unknown `kid` (default 30 s). */
+  jwksCooldownMs?: number
+  /** Reuse an existing key service (the CLI's); by default one is made from store/config/clock. */
+  service?: KeyService
+}
+
+const RETRY_AFTER_SECONDS = '5'
+
+/** Logger settings for the admin API: credential headers and key material are never written. */
+export function adminLoggerOptions (config: Readonly<Config>): LoggerOptions {
+  return {
+    level: config.log.level,
+    base: { service: 'mcpgate-admin' },
+    redact: {
+      paths: [
+        'req.headers.authorization',
+        'req.headers["x-api-key"]',
+        'req.headers.cookie',
+        'headers.authorization',
+        'headers["x-api-key"]',
+        'headers.cookie',
+        'key',
+        '*.key',
+        'secretHash',
+        '*.secretHash'
+      ],
+      censor: '[redacted]'
+    }
+  }
+}
+
+function validationMessage (err: FastifyError): string {
+  const list = err.validation ?? []
+  const where = err.validationContext === 'querystring' ? 'query ' : err.validationContext === 'params' ? 'path ' : ''
+  const name = (path: string) => path.replace(/^\//, '').replace(/\//g, '.')
+  for (const e of list) {
+    const params = e.params as Record<string, unknown>
+    if (e.keyword === 'additionalProperties') {
+      const extra = Array.isArray(params.additionalProperties) ? String(params.additionalProperties[0]) : '?'
+      const parent = name(e.instancePath)
+      return `${where}${parent === '' ? extra : `${parent}.${extra}`}: unknown field`
+    }
+    if (e.keyword === 'minProperties') return `${where}(${err.validationContext ?? 'body'}): must contain at least one field`
+    if (e.keyword === 'required') {
+      const missing = Array.isArray(params.requiredProperties) ? String(params.requiredProperties[0]) : String(params.missingProperty ?? '?')
+      return `${where}${missing}: is required`
+    }
+  }
+  // Skip the summary keywords of unions: the first concrete problem names the field best.
+  const e = list.find(x => x.keyword !== 'anyOf' && x.keyword !== 'boolean') ?? list[0]
+  if (e === undefined) return err.message
+  const field = name(e.instancePath)
+  return `${where}${field === '' ? '(' + (err.validationContext ?? 'body') + ')' : field}: ${e.message ?? 'is invalid'}`
+}
+
+interface WireError {
+  statusCode: number
+  code: string
+  error: string
+  message: string
+}
+
+/** Every error leaves in one shape: `{statusCode, code, error, message}` with a stable code. */
+function toWire (err: FastifyError | Error): WireError {
+  let e: FastifyError
+  if ((err as FastifyError).validation !== undefined) e = new errors.ValidationFailed(validationMessage(err as FastifyError))
+  else if (err instanceof StoreUnavailableError) e = new errors.StoreUnavailable({ cause: err })
+  else if (err instanceof StoreConflictError) e = new errors.EmailTaken(err.field)
+  else if (typeof (err as FastifyError).code === 'string' && (err as FastifyError).code.startsWith('MCPGATE_')) e = err as FastifyError
+  else {
+    const status = (err as FastifyError).statusCode
+    // Fastify's own request errors (bad JSON, wrong content type, body too large).
+    if (status !== undefined && status >= 400 && status < 500) {
+      const wrapped = new errors.BadRequest(err.message)
+      wrapped.statusCode = status
+      e = wrapped
+    } else {
+      e = new errors.Internal({ cause: err })
+    }
+  }
+  const statusCode = e.statusCode ?? 500
+  return { statusCode, code: e.code, error: httpStatusText(statusCode), message: e.message }
+}
+
+const STATUS_TEXT: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  406: 'Not Acceptable',
+  409: 'Conflict',
+  413: 'Payload Too Large',
+  415: 'Unsupported Media Type',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable'
+}
+
+function httpStatusText (status: number): string {
+  return STATUS_TEXT[status] ?? (status >= 500 ? 'Server Error' : 'Client Error')
+}
+
+function sendError (err: FastifyError | Error, request: FastifyRequest, reply: FastifyReply) {
+  const wire = toWire(err)
+  if (wire.statusCode >= 500) request.log.error({ err }, 'admin request failed')
+  if (wire.statusCode === 401) {
+    const invalid = wire.code === 'MCPGATE_TOKEN_INVALID' || wire.code === 'MCPGATE_API_KEY_NOT_ACCEPTED'
+    reply.header('www-authenticate', `Bearer realm="mcpgate-admin"${invalid ? ', error="invalid_token"' : ''}`)
+  }
+  if (wire.statusCode === 503) reply.header('retry-after', RETRY_AFTER_SECONDS)
+  return reply.code(wire.statusCode).type('application/json; charset=utf-8').send(wire)
+}
+
+export async function buildAdmin (config: Readonly<Config>, deps: AdminDeps): Promise<FastifyInstance> {
+  const { store } = deps
+  const clock = deps.clock ?? systemClock
+  const service = deps.service ?? createKeyService({ store, config, clock })
+  const authenticator = createAuthenticator({
+    config,
+    store,
+    clock,
+    ...(deps.adminToken === undefined ? {} : { adminToken: deps.adminToken }),
+    ...(deps.jwksCooldownMs === undefined ? {} : { jwksCooldownMs: deps.jwksCooldownMs })
+  })
+  // `date-time` and friends for the TypeBox validator (idempotent, process-wide registry).
+  registerAjvFormats()
+
+  const app = Fastify({
+    loggerInstance: deps.logger ?? pino(adminLoggerOptions(config)),
+    // Server-made ids: a client-chosen request id could forge audit correlation.
+    genReqId: () => randomUUID(),
+    bodyLimit: 64 * 1024,
+    return503OnClosing: true
+  }).withTypeProvider<TypeBoxTypeProvider>()
+
+  // TypeBox validator: bodies are checked as sent (no coercion, unknown fields rejected rather
+  // than silently dropped as Fastify's default Ajv would); query and path params are converted
+  // from strings first.
+  app.setValidatorCompiler(TypeBoxValidatorCompiler)
+  app.addSchema(ErrorBody)
+  app.decorateRequest('adminPrincipal', null as never)
+  app.setErrorHandler(sendError)
+  app.setNotFoundHandler((request, reply) => {
+    sendError(new errors.RouteNotFound(request.method, request.url.split('?')[0]), request, reply)
+  })
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id)
+  })
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'mcpgate admin API',
+        version: '1',
+        description: 'Users and API keys of the mcpgate MCP gateway. Authenticate with the bootstrap admin token or an OIDC JWT as a Bearer token; API keys are refused here.'
+      },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', description: 'bootstrap admin token, or a JWT from the configured OIDC issuer' }
+        }
+      },
+      security: [{ bearer: [] }],
+      tags: [
+        { name: 'api-keys', description: 'your own API keys' },
+        { name: 'me', description: 'the caller' },
+        { name: 'admin', description: 'admin role required' },
+        { name: 'health', description: 'probes' }
+      ]
+    },
+    refResolver: {
+      buildLocalReference: (json, _baseUri, _fragment, i) => typeof json.$id === 'string' ? json.$id : `def-${i}`
+    }
+  })
+  await app.register(swaggerUi, { routePrefix: '/docs' })
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
+
+  app.get('/healthz', {
+    schema: { tags: ['health'], summary: 'Liveness', security: [], response: { 200: ok(Health, 'Alive') } }
+  }, async () => ({ status: 'ok' }))
+
+  app.get('/readyz', {
+    schema: { tags: ['health'], summary: 'Readiness: the store answers', security: [], response: { 200: ok(Health, 'Ready'), 503: { $ref: 'Error', description: 'store unavailable' } } }
+  }, async () => {
+    await store.ping()
+    return { status: 'ready' }
+  })
+
+  await app.register(async api => {
+    api.addHook('onRequest', async (request, reply) => {
+      // Responses may carry a freshly minted key: never let a cache keep them.
+      reply.header('cache-control', 'no-store')
+      try {
+        const { principal, change } = await authenticator.authenticate(request.headers)
+        request.adminPrincipal = principal
+        if (change !== undefined && principal.user !== null) {
+          audit(request, change.event, { userId: principal.user.id, email: principal.user.email, fields: change.fields, reason: 'oidc sign-in' })
+        }
+      } catch (err) {
+        if (err instanceof AuthenticationFailure) {
+          audit(request, 'admin.auth_failed', { reason: err.reason }, null)
+          throw err.error
+        }
+        throw err
+      }
+    })
+
+    await api.register(apiKeyRoutes, { service })
+    await api.register(meRoutes, { service })
+
+    await api.register(async adminOnly => {
+      adminOnly.addHook('onRequest', async request => {
+        if (request.adminPrincipal.role !== 'admin') {
+          audit(request, 'admin.forbidden', { reason: `${request.method} ${request.routeOptions.url ?? ''}` })
+          throw new errors.Forbidden()
+        }
+      })
+      await adminOnly.register(adminApiKeyRoutes, { service })
+      await adminOnly.register(userRoutes, { service })
+    })
+  })
+
+  return app
+}

@@ -1,0 +1,118 @@
+// Serves the web console (console/dist, built by `vite build console`) on the admin API's port,
+// under a strict Content-Security-Policy, plus /console-config.json that tells it where to sign in.
+import { existsSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import fastifyStatic from '@fastify/static'
+import type { FastifyInstance, FastifyReply } from 'fastify'
+import type { Config } from '../config/schema.ts'
+
+export interface ConsoleConfigBody {
+  oidc: { issuer: string, clientId: string, scopes: string[], audience: string } | null
+  /** Base URL MCP clients use; printed in the snippets shown with a new key. */
+  gatewayUrl: string
+}
+
+export interface ConsoleOptions {
+  /** The built console; default console/dist next to this file's folder. */
+  root?: string
+}
+
+export const DEFAULT_CONSOLE_ROOT = fileURLToPath(new URL('../console/dist/', import.meta.url))
+
+// No standard scope asks for groups; IdPs put the groups claim in the ID token by their own
+// configuration (a groups scope where one exists must be mapped there by the IdP admin).
+const SCOPES = ['openid', 'profile', 'email']
+
+/** What the console needs to know; public by nature (no secrets: a public client has none). */
+export function consoleConfig (config: Readonly<Config>): ConsoleConfigBody {
+  const oidc = config.admin.oidc
+  const host = config.gateway.host === '0.0.0.0' || config.gateway.host === '::' ? '127.0.0.1' : config.gateway.host
+  const gatewayUrl = config.gateway.publicUrl ?? `http://${host.includes(':') ? `[${host}]` : host}:${config.gateway.port}`
+  return {
+    oidc: oidc === undefined || oidc.clientId === undefined
+      ? null
+      : { issuer: oidc.issuer, clientId: oidc.clientId, scopes: SCOPES, audience: oidc.audience },
+    gatewayUrl: gatewayUrl.replace(/\/+$/, '')
+  }
+}
+
+function origin (url: string): string | null {
+  try {
+    return new URL(url).origin
+  } catch {
+    return null
+  }
+}
+
+/**
+ * Only files from this origin run or load. The IdP's origin is allowed for fetch() alone: the
+ * console reads its discovery document and swaps the authorization code at its token endpoint
+ * (a token endpoint on another origin than the issuer needs `connect-src` widened here).
+ */
+export function contentSecurityPolicy (config: Readonly<Config>): string {
+  const idp = config.admin.oidc === undefined ? null : origin(config.admin.oidc.issuer)
+  return [
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self'",
+    "font-src 'self'",
+    `connect-src 'self'${idp === null ? '' : ` ${idp}`}`,
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'none'"
+  ].join('; ')
+}
+
+export async function registerConsole (app: FastifyInstance, config: Readonly<Config>, options: ConsoleOptions = {}): Promise<void> {
+  const root = options.root ?? DEFAULT_CONSOLE_ROOT
+  const csp = contentSecurityPolicy(config)
+  const body = consoleConfig(config)
+
+  const secure = (reply: FastifyReply) => {
+    reply.header('content-security-policy', csp)
+    reply.header('x-content-type-options', 'nosniff')
+    reply.header('x-frame-options', 'DENY')
+    // The OIDC redirect carries a code in the URL: never hand it to another site as a Referer.
+    reply.header('referrer-policy', 'no-referrer')
+    reply.header('cross-origin-opener-policy', 'same-origin')
+  }
+
+  // Encapsulated: the headers hook and the static wildcard route touch nothing of the API.
+  await app.register(async scope => {
+    scope.addHook('onSend', async (_request, reply, payload) => {
+      secure(reply)
+      return payload
+    })
+
+    scope.get('/console-config.json', { schema: { hide: true } }, async (_request, reply) => {
+      reply.header('cache-control', 'no-store')
+      return body
+    })
+
+    if (!existsSync(`${root}/index.html`)) {
+      scope.log.warn({ root }, 'web console is not built (run `npm run build`); serving a placeholder at /')
+      scope.get('/', { schema: { hide: true } }, async (_request, reply) => {
+        return reply.code(503).type('text/plain; charset=utf-8')
+          .send('The mcpgate web console is not built. Run `npm run build`, then restart. The admin API is at /api, its documentation at /docs.\n')
+      })
+      return
+    }
+
+    await scope.register(fastifyStatic, {
+      root,
+      prefix: '/',
+      index: ['index.html'],
+      // Another @fastify/static (the API docs UI) may decorate the reply already.
+      decorateReply: false,
+      // Dotfiles, directory listings and the sourcemaps are never served.
+      dotfiles: 'deny',
+      list: false,
+      setHeaders: (res, filePath) => {
+        // Vite names assets by content hash: cache them forever; always revalidate the page.
+        res.setHeader('cache-control', filePath.includes('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache')
+      }
+    })
+  })
+}

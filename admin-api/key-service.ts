@@ -1,0 +1,418 @@
+// The one key and user service: every rule about creating, listing and deleting API keys and
+// users lives here, shared by the REST routes and the CLI (so nothing here knows about HTTP).
+// Expected failures are thrown as the typed errors of core/errors.ts; results are public views
+// that can never carry a secret hash.
+import type { Config, ServerConfig } from '../config/schema.ts'
+import { userCanReach, type AccessSubject } from '../core/access.ts'
+import { systemClock, type Clock } from '../core/clock.ts'
+import { errors, StoreConflictError } from '../core/errors.ts'
+import { hashSecret } from '../core/hashing.ts'
+import { generateKey, isValidKeyId, isValidUserId } from '../core/key-format.ts'
+import { decodeKeyCursor, type ApiKeyRecord, type KeyStore, type Page, type Role, type User, type UserPatch } from '../core/store/store.ts'
+
+export const NAME_MAX = 100
+export const DESCRIPTION_MAX = 500
+export const USER_NAME_MAX = 200
+export const EMAIL_MAX = 254
+export const GROUP_MAX = 200
+export const GROUPS_MAX = 500
+export const PAGE_LIMIT_DEFAULT = 50
+export const PAGE_LIMIT_MAX = 100
+const DAY_MS = 86_400_000
+
+/** What a key looks like outside the store: no secret hash, times as RFC 3339. */
+export interface ApiKeyView {
+  id: string
+  userId: string
+  name: string
+  description: string
+  mcpServerIds: string[]
+  createdAt: string
+  expiresAt: string | null
+  lastUsedAt: string | null
+}
+
+export interface UserSummary {
+  id: string
+  email: string
+  name: string
+}
+
+/** An admin's view of a key: the record and who owns it. */
+export interface AdminApiKeyView extends ApiKeyView {
+  user: UserSummary
+}
+
+export interface UserView {
+  id: string
+  email: string
+  name: string
+  role: Role
+  groups: string[]
+  disabled: boolean
+  createdAt: string
+}
+
+export interface CreatedKey {
+  record: ApiKeyView
+  /** The full key. Returned here once and never again: only its hash is stored. */
+  key: string
+}
+
+export interface NewKeyInput {
+  name: string
+  description?: string
+  /** RFC 3339 date-time with a time zone, or null/absent for a key that never expires. */
+  expiresAt?: string | null
+  mcpServerIds: string[]
+}
+
+export interface NewUserInput {
+  id?: string
+  email: string
+  name?: string
+  role?: Role
+  groups?: string[]
+  disabled?: boolean
+}
+
+export interface PageInput {
+  limit?: number
+  cursor?: string | null
+}
+
+export interface ServerView {
+  id: string
+  name: string
+  description: string
+  /** Where MCP clients connect, relative to the gateway's base URL. */
+  connectPath: string
+  /** Whether the caller could scope a key of theirs to this server now. */
+  reachable: boolean
+  /** Admins only: the server's access rule from config. */
+  access?: ServerConfig['access']
+}
+
+function iso (ms: number | null): string | null {
+  return ms === null ? null : new Date(ms).toISOString()
+}
+
+export function keyView (record: ApiKeyRecord): ApiKeyView {
+  return {
+    id: record.id,
+    userId: record.userId,
+    name: record.name,
+    description: record.description,
+    mcpServerIds: [...record.mcpServerIds],
+    createdAt: new Date(record.createdAt).toISOString(),
+    expiresAt: iso(record.expiresAt),
+    lastUsedAt: iso(record.lastUsedAt)
+  }
+}
+
+export function userView (user: User): UserView {
+  return {
+    id: user.id,
+    email: user.email,
+    name: user.name,
+    role: user.role,
+    groups: [...user.groups],
+    disabled: user.disabled,
+    createdAt: new Date(user.createdAt).toISOString()
+  }
+}
+
+function invalid (field: string, problem: string): Error {
+  return new errors.ValidationFailed(`${field}: ${problem}`)
+}
+
+// RFC 3339 §5.6 date-time; a zone is required so "2026-01-01T00:00" cannot mean different
+// instants on different machines.
+const RFC3339 = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])[Tt]([01]\d|2[0-3]):[0-5]\d:([0-5]\d|60)(\.\d+)?([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d)$/
+
+export function parseRfc3339 (value: string): number | null {
+  if (!RFC3339.test(value)) return null
+  const ms = Date.parse(value)
+  return Number.isFinite(ms) ? ms : null
+}
+
+// Deliberately simple: one @, no spaces, a dot in the domain. The IdP or the admin is the
+// authority on whether the mailbox exists; this only keeps obvious garbage out of the store.
+const EMAIL = /^[^\s@]+@[^\s@.]+(\.[^\s@.]+)+$/
+
+export function normalizeEmail (value: string): string {
+  const email = value.trim().toLowerCase()
+  if (email.length > EMAIL_MAX || !EMAIL.test(email)) throw invalid('email', 'must be a valid email address')
+  return email
+}
+
+function cleanName (field: string, value: string, max: number): string {
+  const name = value.trim()
+  if (name.length < 1 || name.length > max) throw invalid(field, `must be 1-${max} characters (after trimming)`)
+  return name
+}
+
+function cleanGroups (value: readonly string[]): string[] {
+  if (value.length > GROUPS_MAX) throw invalid('groups', `at most ${GROUPS_MAX} groups`)
+  const out: string[] = []
+  for (const g of value) {
+    if (typeof g !== 'string' || g.length < 1 || g.length > GROUP_MAX) throw invalid('groups', `each group must be 1-${GROUP_MAX} characters`)
+    if (!out.includes(g)) out.push(g)
+  }
+  return out
+}
+
+function cleanRole (value: unknown): Role {
+  if (value !== 'admin' && value !== 'user') throw invalid('role', 'must be "admin" or "user"')
+  return value
+}
+
+function pageLimit (limit: number | undefined): number {
+  if (limit === undefined) return PAGE_LIMIT_DEFAULT
+  if (!Number.isInteger(limit) || limit < 1 || limit > PAGE_LIMIT_MAX) throw invalid('limit', `must be an integer from 1 to ${PAGE_LIMIT_MAX}`)
+  return limit
+}
+
+export interface KeyServiceOptions {
+  store: KeyStore
+  config: Readonly<Config>
+  clock?: Clock
+}
+
+export type KeyService = ReturnType<typeof createKeyService>
+
+export function createKeyService ({ store, config, clock = systemClock }: KeyServiceOptions) {
+  const servers = new Map(config.servers.map(s => [s.id, s]))
+
+  async function requireUser (id: string): Promise<User> {
+    const user = isValidUserId(id) ? await store.getUser(id) : null
+    if (user === null) throw new errors.UserNotFound(id)
+    return user
+  }
+
+  function validateExpiry (value: string | null | undefined): number | null {
+    const maxDays = config.admin.maxKeyLifetimeDays
+    if (value === undefined || value === null) {
+      if (maxDays !== undefined) throw invalid('expiresAt', `required: keys must expire within ${maxDays} days`)
+      return null
+    }
+    if (typeof value !== 'string') throw invalid('expiresAt', 'must be an RFC 3339 date-time string or null')
+    const ms = parseRfc3339(value)
+    if (ms === null) throw invalid('expiresAt', 'must be an RFC 3339 date-time with a time zone, e.g. 2030-01-31T00:00:00Z')
+    const now = clock.now()
+    if (ms <= now) throw invalid('expiresAt', 'must be in the future')
+    if (maxDays !== undefined && ms > now + maxDays * DAY_MS) throw invalid('expiresAt', `must be within ${maxDays} days from now`)
+    return ms
+  }
+
+  /** Deduplicated scope; every id must exist and be reachable by the owner. */
+  function validateScope (value: readonly string[], owner: AccessSubject): string[] {
+    if (!Array.isArray(value) || value.length === 0) throw invalid('mcpServerIds', 'must list at least one MCP server id, or "*"')
+    const ids: string[] = []
+    for (const id of value) {
+      if (typeof id !== 'string') throw invalid('mcpServerIds', 'must be strings')
+      if (!ids.includes(id)) ids.push(id)
+    }
+    if (ids.includes('*')) {
+      if (ids.length > 1) throw invalid('mcpServerIds', '"*" (every server the owner can reach) must be the only entry')
+      return ids
+    }
+    for (const id of ids) {
+      const server = servers.get(id)
+      // Missing and unreachable answer alike, so the form cannot be used to discover servers.
+      if (server === undefined || !userCanReach(server.access, owner)) throw new errors.McpServerNotFound(id)
+    }
+    return ids
+  }
+
+  async function createKey (ownerUserId: string, input: NewKeyInput): Promise<CreatedKey> {
+    const owner = await requireUser(ownerUserId)
+    const name = cleanName('name', String(input.name ?? ''), NAME_MAX)
+    const description = (input.description ?? '').trim()
+    if (description.length > DESCRIPTION_MAX) throw invalid('description', `must be at most ${DESCRIPTION_MAX} characters`)
+    const expiresAt = validateExpiry(input.expiresAt)
+    const mcpServerIds = validateScope(input.mcpServerIds, owner)
+    // A check-then-write: two concurrent creates can exceed the limit by one. The limit is an
+    // abuse brake, not a security boundary, so a store-side lock is not worth its cost.
+    const max = config.admin.maxKeysPerUser
+    if (await store.countKeys(owner.id) >= max) throw new errors.KeyLimitReached(max)
+    const generated = generateKey(owner.id)
+    const record: ApiKeyRecord = {
+      id: generated.keyId,
+      userId: owner.id,
+      name,
+      description,
+      mcpServerIds,
+      createdAt: clock.now(),
+      expiresAt,
+      lastUsedAt: null,
+      secretHash: await hashSecret(generated.secret, config.hashing)
+    }
+    await store.createKey(record)
+    return { record: keyView(record), key: generated.key }
+  }
+
+  /** Both pages (keys and users) use the store's `createdAt.id` cursors. */
+  function keyCursor (cursor: string | null | undefined): string | null {
+    if (cursor === undefined || cursor === null || cursor === '') return null
+    if (decodeKeyCursor(cursor) === null) throw invalid('cursor', 'is not a cursor returned by this API')
+    return cursor
+  }
+
+  /** Newest first. `userId` limits the page to one owner (own keys, or an admin's filter). */
+  async function listKeys (query: PageInput & { userId?: string }): Promise<Page<ApiKeyView>> {
+    const limit = pageLimit(query.limit)
+    const cursor = keyCursor(query.cursor)
+    if (query.userId !== undefined && !isValidUserId(query.userId)) return { items: [], nextCursor: null }
+    const page = await store.listKeys({ limit, cursor, ...(query.userId === undefined ? {} : { userId: query.userId }) })
+    return { items: page.items.map(keyView), nextCursor: page.nextCursor }
+  }
+
+  /** Every key with its owner's id, email and name (admin listing). */
+  async function listKeysWithOwners (query: PageInput & { userId?: string }): Promise<Page<AdminApiKeyView>> {
+    const limit = pageLimit(query.limit)
+    const cursor = keyCursor(query.cursor)
+    if (query.userId !== undefined && !isValidUserId(query.userId)) return { items: [], nextCursor: null }
+    const page = await store.listKeys({ limit, cursor, ...(query.userId === undefined ? {} : { userId: query.userId }) })
+    const owners = new Map<string, User | null>()
+    const items: AdminApiKeyView[] = []
+    for (const record of page.items) {
+      if (!owners.has(record.userId)) owners.set(record.userId, await store.getUser(record.userId))
+      const owner = owners.get(record.userId)
+      // A key whose owner vanished between the two reads is being deleted with its owner.
+      if (owner === null || owner === undefined) continue
+      items.push({ ...keyView(record), user: { id: owner.id, email: owner.email, name: owner.name } })
+    }
+    return { items, nextCursor: page.nextCursor }
+  }
+
+  /**
+   * With `ownerId`, a key of someone else answers exactly like a missing one (no BOLA oracle:
+   * same status, same message, same store work).
+   */
+  async function findKey (id: string, ownerId: string | undefined): Promise<ApiKeyRecord> {
+    const record = isValidKeyId(id) ? await store.getKey(id) : null
+    if (record === null || (ownerId !== undefined && record.userId !== ownerId)) throw new errors.ApiKeyNotFound(id)
+    return record
+  }
+
+  async function getKey (id: string, opts: { ownerId?: string } = {}): Promise<ApiKeyView> {
+    return keyView(await findKey(id, opts.ownerId))
+  }
+
+  async function getKeyWithOwner (id: string): Promise<AdminApiKeyView> {
+    const record = await findKey(id, undefined)
+    const owner = await store.getUser(record.userId)
+    if (owner === null) throw new errors.ApiKeyNotFound(id)
+    return { ...keyView(record), user: { id: owner.id, email: owner.email, name: owner.name } }
+  }
+
+  /** The store publishes the invalidation event itself; publishing here too would double it. */
+  async function deleteKey (id: string, opts: { ownerId?: string } = {}): Promise<ApiKeyView> {
+    await findKey(id, opts.ownerId)
+    const deleted = await store.deleteKey(id)
+    if (deleted === null) throw new errors.ApiKeyNotFound(id)
+    return keyView(deleted)
+  }
+
+  async function createUser (input: NewUserInput): Promise<UserView> {
+    if (input.id !== undefined && !isValidUserId(input.id)) throw invalid('id', 'must be 1-32 letters or digits')
+    const email = normalizeEmail(String(input.email ?? ''))
+    const name = input.name === undefined ? email : cleanName('name', String(input.name), USER_NAME_MAX)
+    const role = input.role === undefined ? 'user' : cleanRole(input.role)
+    const groups = cleanGroups(input.groups ?? [])
+    if (await store.getUserByEmail(email) !== null) throw new errors.EmailTaken(email)
+    try {
+      const user = await store.createUser({
+        ...(input.id === undefined ? {} : { id: input.id }),
+        email,
+        name,
+        role,
+        groups,
+        disabled: input.disabled === true
+      })
+      return userView(user)
+    } catch (err) {
+      // Lost a race with another create of the same email (or id).
+      if (err instanceof StoreConflictError) throw err.field === 'email' ? new errors.EmailTaken(email) : invalid('id', 'a user with this id already exists')
+      throw err
+    }
+  }
+
+  async function listUsers (query: PageInput = {}): Promise<Page<UserView>> {
+    const limit = pageLimit(query.limit)
+    const page = await store.listUsers({ limit, cursor: keyCursor(query.cursor) })
+    return { items: page.items.map(userView), nextCursor: page.nextCursor }
+  }
+
+  async function getUser (id: string): Promise<UserView> {
+    return userView(await requireUser(id))
+  }
+
+  async function getUserByEmail (email: string): Promise<UserView> {
+    const normalized = normalizeEmail(email)
+    const user = await store.getUserByEmail(normalized)
+    if (user === null) throw new errors.UserNotFound(normalized)
+    return userView(user)
+  }
+
+  /** The store publishes `{type:'user'}` so every gateway re-reads the user's access at once. */
+  async function updateUser (id: string, patch: UserPatch): Promise<UserView> {
+    const clean: UserPatch = {}
+    if (patch.name !== undefined) clean.name = cleanName('name', String(patch.name), USER_NAME_MAX)
+    if (patch.role !== undefined) clean.role = cleanRole(patch.role)
+    if (patch.groups !== undefined) clean.groups = cleanGroups(patch.groups)
+    if (patch.disabled !== undefined) {
+      if (typeof patch.disabled !== 'boolean') throw invalid('disabled', 'must be true or false')
+      clean.disabled = patch.disabled
+    }
+    if (Object.keys(clean).length === 0) throw invalid('(body)', 'nothing to change: give name, role, groups or disabled')
+    const updated = isValidUserId(id) ? await store.updateUser(id, clean) : null
+    if (updated === null) throw new errors.UserNotFound(id)
+    return userView(updated)
+  }
+
+  /** Deletes the user and every key of theirs (atomically, in the store). */
+  async function deleteUser (id: string): Promise<void> {
+    const deleted = isValidUserId(id) ? await store.deleteUser(id) : false
+    if (!deleted) throw new errors.UserNotFound(id)
+  }
+
+  /**
+   * Servers for the key form. A user sees the servers they can reach now; an admin sees every
+   * server with its access rule. Upstream URLs and headers (credentials) never leave config.
+   */
+  function listServers (viewer: AccessSubject): ServerView[] {
+    const admin = viewer.role === 'admin'
+    const out: ServerView[] = []
+    for (const s of config.servers) {
+      const reachable = userCanReach(s.access, viewer)
+      if (!reachable && !admin) continue
+      out.push({
+        id: s.id,
+        name: s.name,
+        description: s.description,
+        connectPath: `/mcp-connect/${s.id}`,
+        reachable,
+        ...(admin ? { access: s.access } : {})
+      })
+    }
+    return out
+  }
+
+  return {
+    createKey,
+    listKeys,
+    listKeysWithOwners,
+    getKey,
+    getKeyWithOwner,
+    deleteKey,
+    createUser,
+    listUsers,
+    getUser,
+    getUserByEmail,
+    updateUser,
+    deleteUser,
+    listServers
+  }
+}

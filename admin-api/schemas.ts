@@ -1,0 +1,144 @@
+// Request and response schemas of the admin API (TypeBox). They validate input (unknown fields
+// are rejected, never stripped), shape output (fast-json-stringify writes only listed fields, so
+// a secret hash could not leak even if a record reached a reply) and generate /openapi.json.
+import { Type, type TSchema } from '@fastify/type-provider-typebox'
+import { DESCRIPTION_MAX, EMAIL_MAX, GROUP_MAX, GROUPS_MAX, NAME_MAX, PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX, USER_NAME_MAX } from './key-service.ts'
+
+const DateTime = (description: string) => Type.String({ format: 'date-time', description })
+const NullableDateTime = (description: string) => Type.Union([Type.String({ format: 'date-time' }), Type.Null()], { description })
+const Role = Type.Union([Type.Literal('admin'), Type.Literal('user')])
+
+export const ErrorBody = Type.Object({
+  statusCode: Type.Integer(),
+  code: Type.String({ description: 'stable MCPGATE_* code', examples: ['MCPGATE_VALIDATION_FAILED'] }),
+  error: Type.String({ description: 'HTTP status text' }),
+  message: Type.String()
+}, { $id: 'Error', title: 'Error' })
+
+const ErrorRef = Type.Unsafe<{ statusCode: number, code: string, error: string, message: string }>(Type.Ref('Error'))
+
+const errorDescriptions: Record<number, string> = {
+  400: 'Invalid input; the message names the field',
+  401: 'Missing or invalid credentials (an API key is never accepted here)',
+  403: 'Authenticated, but not allowed (admin role required, or account disabled)',
+  404: 'Not found (another user\'s resource answers the same)',
+  409: 'Conflict (key limit reached, email taken)',
+  503: 'Store or identity provider unavailable; retry after Retry-After seconds'
+}
+
+/** A success response with a description for the OpenAPI document. */
+export function ok<T extends TSchema> (schema: T, description: string): T {
+  return { ...schema, description }
+}
+
+/** Every route lists the error responses it can produce, with the shared error body. */
+export function errorResponses (...statuses: number[]): Record<number, TSchema> {
+  const out: Record<number, TSchema> = {}
+  for (const s of [401, 503, ...statuses]) out[s] = Type.Unsafe({ ...ErrorRef, description: errorDescriptions[s] ?? 'Error' })
+  return out
+}
+
+export const IdParams = Type.Object({
+  id: Type.String({ minLength: 1, maxLength: 64 })
+}, { additionalProperties: false })
+
+export const PageQuery = Type.Object({
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: PAGE_LIMIT_MAX, default: PAGE_LIMIT_DEFAULT, description: `page size, 1-${PAGE_LIMIT_MAX}` })),
+  cursor: Type.Optional(Type.String({ maxLength: 200, description: 'nextCursor of the previous page' }))
+}, { additionalProperties: false })
+
+export const AdminKeyQuery = Type.Object({
+  ...PageQuery.properties,
+  userId: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'only keys of this user' }))
+}, { additionalProperties: false })
+
+export const NewKeyBody = Type.Object({
+  name: Type.String({ minLength: 1, maxLength: NAME_MAX, description: `1-${NAME_MAX} characters, trimmed` }),
+  description: Type.Optional(Type.String({ maxLength: DESCRIPTION_MAX })),
+  expiresAt: Type.Optional(NullableDateTime('RFC 3339, in the future; null or absent = never (unless the server sets a maximum lifetime)')),
+  mcpServerIds: Type.Array(Type.String({ minLength: 1, maxLength: 64 }), {
+    minItems: 1,
+    maxItems: 1000,
+    description: '["*"] = every server the owner can reach, now and later; otherwise ids the owner can reach'
+  })
+}, { additionalProperties: false })
+
+const keyProperties = {
+  id: Type.String(),
+  userId: Type.String(),
+  name: Type.String(),
+  description: Type.String(),
+  mcpServerIds: Type.Array(Type.String()),
+  createdAt: DateTime('RFC 3339'),
+  expiresAt: NullableDateTime('RFC 3339; null = never'),
+  lastUsedAt: NullableDateTime('RFC 3339; recorded in batches, may lag by a few seconds')
+}
+
+export const ApiKey = Type.Object(keyProperties, { title: 'ApiKey' })
+
+export const CreatedApiKey = Type.Object({
+  ...keyProperties,
+  key: Type.String({ description: 'the full API key: shown in this response only, never again' })
+}, { title: 'CreatedApiKey' })
+
+const UserSummary = Type.Object({ id: Type.String(), email: Type.String(), name: Type.String() })
+
+export const AdminApiKey = Type.Object({ ...keyProperties, user: UserSummary }, { title: 'AdminApiKey' })
+
+export const User = Type.Object({
+  id: Type.String(),
+  email: Type.String(),
+  name: Type.String(),
+  role: Role,
+  groups: Type.Array(Type.String()),
+  disabled: Type.Boolean(),
+  createdAt: DateTime('RFC 3339')
+}, { title: 'User' })
+
+const Groups = Type.Array(Type.String({ minLength: 1, maxLength: GROUP_MAX }), { maxItems: GROUPS_MAX })
+
+export const NewUserBody = Type.Object({
+  email: Type.String({ minLength: 3, maxLength: EMAIL_MAX, description: 'unique; stored and compared lowercase' }),
+  name: Type.Optional(Type.String({ minLength: 1, maxLength: USER_NAME_MAX, description: 'default: the email' })),
+  role: Type.Optional(Role),
+  groups: Type.Optional(Groups),
+  disabled: Type.Optional(Type.Boolean())
+}, { additionalProperties: false })
+
+export const UserPatchBody = Type.Object({
+  name: Type.Optional(Type.String({ minLength: 1, maxLength: USER_NAME_MAX })),
+  role: Type.Optional(Role),
+  groups: Type.Optional(Groups),
+  disabled: Type.Optional(Type.Boolean({ description: 'true stops every key of the user at once' }))
+}, { additionalProperties: false, minProperties: 1 })
+
+export function pageOf<T extends TSchema> (item: T) {
+  return Type.Object({
+    items: Type.Array(item),
+    nextCursor: Type.Union([Type.String(), Type.Null()], { description: 'pass as ?cursor= for the next page; null on the last page' })
+  })
+}
+
+const AccessRule = Type.Union([
+  Type.Literal('everyone'),
+  Type.Object({ users: Type.Array(Type.String()), groups: Type.Array(Type.String()), roles: Type.Array(Role) })
+])
+
+export const McpServer = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  description: Type.String(),
+  connectPath: Type.String({ description: 'path on the gateway, e.g. /mcp-connect/github' }),
+  reachable: Type.Boolean({ description: 'whether the caller may scope a key to it now' }),
+  access: Type.Optional(Type.Unsafe({ ...AccessRule, description: 'admins only: the access rule from config' }))
+})
+
+export const Me = Type.Object({
+  authMethod: Type.Union([Type.Literal('admin-token'), Type.Literal('oidc')]),
+  role: Role,
+  user: Type.Union([User, Type.Null()], { description: 'null for the bootstrap admin token' })
+})
+
+export const Health = Type.Object({ status: Type.String() })
+
+export const NoContent = Type.Null({ description: 'Done; no body' })
