@@ -1,0 +1,172 @@
+// buildGateway(config, deps): the gateway as a Fastify app, not listening (cli/ listens and
+// closes it with grace). Encapsulation is the architecture:
+//   root      origin check + CORS, preflights, /healthz, /readyz, JSON errors, fast JSON 404
+//   └ authed  onRequest authentication → GET /api/me
+//     └ proxy catch-all raw-body parser + reply-from; preHandler authorization → upstream
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import type { Config } from '../config/schema.ts'
+import { systemClock, type Clock } from '../core/clock.ts'
+import type { InvalidationEvent, KeyStore } from '../core/store/store.ts'
+import { Authenticator, authenticationHook, newAuthStats, StoreHealth, type AuthStats } from './auth.ts'
+import { OriginPolicy, originHook, preflight } from './cors.ts'
+import { healthRoutes } from './health.ts'
+import { KeyCache } from './key-cache.ts'
+import { LastUsedRecorder } from './last-used.ts'
+import { meRoute } from './me.ts'
+import { proxyRoutes } from './proxy.ts'
+import { ServerRegistry } from './registry.ts'
+import { redactKeys, sendError, sendNotFound } from './reply-error.ts'
+import { UpstreamDispatcher } from './upstream-dispatcher.ts'
+
+type LoggerOptions = Exclude<FastifyServerOptions['logger'], boolean | undefined>
+
+export interface GatewayDeps {
+  store: KeyStore
+  clock?: Clock
+  /** A pino instance (used as is), or pino options merged over ours (e.g. `{ stream }` in tests). */
+  logger?: FastifyBaseLogger | LoggerOptions
+}
+
+/** What later issues (metrics, hot reload) and tests reach through `app.mcpgate`. */
+export interface GatewayControl {
+  readonly stats: AuthStats
+  readonly cache: KeyCache
+  readonly lastUsed: LastUsedRecorder
+  readonly registry: ServerRegistry
+  readonly health: StoreHealth
+  /** Hot reload: servers, access rules and allowed origins; in-flight streams are not dropped. */
+  reload (config: Readonly<Config>): void
+}
+
+/** Credentials never reach the log: headers are redacted and keys masked in URLs. */
+export function gatewayLoggerOptions (config: Readonly<Config>): LoggerOptions {
+  return {
+    level: config.log.level,
+    redact: {
+      paths: [
+        'req.headers.authorization', 'req.headers["x-api-key"]', 'req.headers.cookie', 'req.headers["proxy-authorization"]',
+        'headers.authorization', 'headers["x-api-key"]', 'headers.cookie', 'headers["proxy-authorization"]'
+      ],
+      censor: '[redacted]'
+    },
+    serializers: {
+      req (request: { method: string, url: string, ip?: string, socket?: { remotePort?: number } }) {
+        return { method: request.method, url: redactKeys(request.url), remoteAddress: request.ip, remotePort: request.socket?.remotePort }
+      }
+    }
+  }
+}
+
+function isLoggerInstance (logger: GatewayDeps['logger']): logger is FastifyBaseLogger {
+  return typeof logger === 'object' && logger !== null && typeof (logger as { child?: unknown }).child === 'function' &&
+    typeof (logger as { info?: unknown }).info === 'function'
+}
+
+function publicPathPrefix (config: Readonly<Config>): string {
+  if (config.gateway.publicUrl === undefined) return ''
+  try {
+    return new URL(config.gateway.publicUrl).pathname.replace(/\/+$/, '')
+  } catch {
+    return ''
+  }
+}
+
+export async function buildGateway (config: Readonly<Config>, deps: GatewayDeps): Promise<FastifyInstance> {
+  const { store } = deps
+  const clock = deps.clock ?? systemClock
+  const gw = config.gateway
+
+  const app = Fastify({
+    ...(isLoggerInstance(deps.logger)
+      ? { loggerInstance: deps.logger }
+      : { logger: { ...gatewayLoggerOptions(config), ...(deps.logger ?? {}) } }),
+    trustProxy: gw.trustProxy,
+    disableRequestLogging: !config.log.accessLog,
+    // Only the methods MCP uses; an automatic HEAD route would be proxied too.
+    exposeHeadRoutes: false,
+    return503OnClosing: true
+  })
+
+  const stats = newAuthStats()
+  const health = new StoreHealth(clock)
+  const cache = new KeyCache({
+    maxKeys: gw.cache.maxKeys,
+    maxUsers: gw.cache.maxUsers,
+    negativeSize: gw.guards.negativeCacheSize,
+    negativeTtlMs: gw.guards.failureWindowMs
+  })
+  const registry = new ServerRegistry(config.servers)
+  const dispatcher = new UpstreamDispatcher(gw.upstream)
+  const origins = new OriginPolicy(gw.allowedOrigins)
+  const lastUsed = new LastUsedRecorder({
+    store,
+    clock,
+    flushMs: gw.lastUsedFlushMs,
+    onFlushed: () => health.markHealthy(),
+    onError: err => app.log.warn({ err }, 'could not record lastUsedAt; will retry')
+  })
+  const authenticator = new Authenticator({ store, cache, clock, health, stats, config: gw })
+
+  // Invalidation events evict at once; a (re)subscribe may have lost some, so all goes stale.
+  const unsubscribe = store.subscribe({
+    onEvent (event: InvalidationEvent) {
+      if (event.type === 'key') cache.evictKey(event.keyId)
+      else if (event.type === 'user') cache.evictUser(event.userId)
+      else cache.clear()
+    },
+    onResync () {
+      cache.markAllStale()
+    }
+  })
+
+  const control: GatewayControl = {
+    stats,
+    cache,
+    lastUsed,
+    registry,
+    health,
+    reload (next) {
+      registry.update(next.servers)
+      dispatcher.retain(new Set(next.servers.map(s => s.id)))
+      origins.update(next.gateway.allowedOrigins)
+    }
+  }
+  app.decorate('mcpgate', control)
+  app.decorateRequest('principal', null as never)
+  app.decorateRequest('mcpServer', null as never)
+
+  app.setErrorHandler(sendError)
+  app.setNotFoundHandler(sendNotFound)
+  app.addHook('onRequest', originHook(origins))
+
+  for (const url of ['/mcp-connect/:serverId', '/mcp-connect/:serverId/*', '/api/me']) {
+    app.options(url, preflight)
+  }
+  await app.register(healthRoutes, { store, health })
+
+  await app.register(async function authenticated (authed) {
+    authed.addHook('onRequest', authenticationHook(authenticator, lastUsed))
+    await authed.register(meRoute)
+    await authed.register(proxyRoutes, {
+      registry,
+      dispatcher,
+      trustProxy: gw.trustProxy,
+      publicPathPrefix: publicPathPrefix(config)
+    })
+  })
+
+  lastUsed.start()
+  app.addHook('onClose', async () => {
+    unsubscribe()
+    await lastUsed.close()
+    await dispatcher.destroy()
+  })
+
+  return app
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    mcpgate: GatewayControl
+  }
+}

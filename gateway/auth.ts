@@ -1,0 +1,342 @@
+// Authentication (onRequest, before any body is read): API key from the headers → parse (no I/O)
+// → key cache (sha256 compared in constant time) → on a miss: guards, one store read, argon2.
+// Expected outcomes are values (AuthResult); the hook turns failures into errors from core/errors.
+import type { FastifyRequest, onRequestAsyncHookHandler } from 'fastify'
+import type { Config } from '../config/schema.ts'
+import type { Clock } from '../core/clock.ts'
+import { errors } from '../core/errors.ts'
+import { safeEqual, sha256, verifySecret } from '../core/hashing.ts'
+import { parseKey, type ParsedKey } from '../core/key-format.ts'
+import { keyFingerprint, type ApiKeyRecord, type KeyStore, type User } from '../core/store/store.ts'
+import { FailureBudget, SingleFlight, VerificationLimiter } from './guards.ts'
+import type { CachedKey, CachedUser, KeyCache, UserState } from './key-cache.ts'
+import type { LastUsedRecorder } from './last-used.ts'
+
+/** Who is calling: the key's scope and its owner's current state, both from invalidatable cache. */
+export interface Principal {
+  readonly keyId: string
+  readonly userId: string
+  readonly scope: readonly string[]
+  readonly user: UserState
+  readonly key: {
+    readonly id: string
+    readonly name: string
+    readonly mcpServerIds: readonly string[]
+    readonly expiresAt: number | null
+    readonly createdAt: number
+  }
+}
+
+export type AuthFailureName = 'KeyMissing' | 'KeyMalformed' | 'KeyInvalid' | 'KeyExpired' | 'OwnerDisabled'
+export type AuthUnavailableName = 'RateLimited' | 'Overloaded' | 'StoreUnavailable'
+
+export type AuthResult =
+  | { ok: true, principal: Principal }
+  | { ok: false, error: AuthFailureName }
+  | { ok: false, error: AuthUnavailableName, retryAfter: number }
+
+/** Plain counters for tests and, later, metrics. */
+export interface AuthStats {
+  argon2Verifications: number
+  storeReads: number
+  cacheHits: number
+  cacheMisses: number
+  revalidations: number
+  /** Requests served from cache while the store was unreachable (grace window). */
+  graceServed: number
+  storeErrors: number
+  /** Outcome → count: `ok`, or an error name such as `KeyInvalid`. */
+  outcomes: Record<string, number>
+}
+
+export function newAuthStats (): AuthStats {
+  return { argon2Verifications: 0, storeReads: 0, cacheHits: 0, cacheMisses: 0, revalidations: 0, graceServed: 0, storeErrors: 0, outcomes: {} }
+}
+
+/** When the store last answered (clock ms): the grace window for cached keys counts from here. */
+export class StoreHealth {
+  lastHealthyAt: number
+  constructor (private readonly clock: Clock) {
+    this.lastHealthyAt = clock.now()
+  }
+
+  markHealthy (): void {
+    this.lastHealthyAt = this.clock.now()
+  }
+}
+
+const STORE_RETRY_AFTER_S = 2
+const OVERLOADED_RETRY_AFTER_S = 1
+
+type Verdict = AuthResult | { ok: false, error: 'Changed', found: { key: ApiKeyRecord, owner: User } }
+
+export interface AuthenticatorOptions {
+  store: KeyStore
+  cache: KeyCache
+  clock: Clock
+  health: StoreHealth
+  stats: AuthStats
+  config: Readonly<Config['gateway']>
+}
+
+export class Authenticator {
+  readonly #store: KeyStore
+  readonly #cache: KeyCache
+  readonly #clock: Clock
+  readonly #health: StoreHealth
+  readonly #stats: AuthStats
+  readonly #revalidateMs: number
+  readonly #graceMs: number
+  readonly #keyBudget: FailureBudget
+  readonly #ipBudget: FailureBudget
+  readonly #limiter: VerificationLimiter
+  readonly #verifications = new SingleFlight<AuthResult>()
+  readonly #revalidations = new SingleFlight<Verdict>()
+
+  constructor (options: AuthenticatorOptions) {
+    this.#store = options.store
+    this.#cache = options.cache
+    this.#clock = options.clock
+    this.#health = options.health
+    this.#stats = options.stats
+    const { cache, guards } = options.config
+    this.#revalidateMs = cache.revalidateMs
+    this.#graceMs = cache.graceMs
+    this.#keyBudget = new FailureBudget(guards.failuresPerKeyId, guards.failureWindowMs, options.clock)
+    this.#ipBudget = new FailureBudget(guards.failuresPerIp, guards.failureWindowMs, options.clock)
+    this.#limiter = new VerificationLimiter(guards.maxConcurrentVerifications)
+  }
+
+  /** `rawKey` undefined = no key sent. `ip` is the client address used for the failure budget. */
+  async authenticate (rawKey: string | undefined, ip: string): Promise<AuthResult> {
+    const result = await this.#authenticate(rawKey, ip)
+    const name = result.ok ? 'ok' : result.error
+    this.#stats.outcomes[name] = (this.#stats.outcomes[name] ?? 0) + 1
+    return result
+  }
+
+  async #authenticate (rawKey: string | undefined, ip: string): Promise<AuthResult> {
+    if (rawKey === undefined) return { ok: false, error: 'KeyMissing' }
+    const parsed = parseKey(rawKey)
+    if (!parsed.ok) return { ok: false, error: 'KeyMalformed' }
+    const { keyId } = parsed.key
+    const digest = sha256(rawKey)
+    const cached = this.#cache.getKey(keyId)
+    if (cached !== undefined) {
+      if (safeEqual(cached.digest, digest)) {
+        this.#stats.cacheHits++
+        return this.#fromCache(cached, parsed.key)
+      }
+      // Same keyId, different key: the cached record already proves the secret or the userId
+      // segment wrong (a keyId's key never changes), so no store read and no argon2.
+      const limited = this.#limited(keyId, ip)
+      if (limited !== null) return limited
+      this.#keyBudget.fail(keyId)
+      this.#ipBudget.fail(ip)
+      return { ok: false, error: 'KeyInvalid' }
+    }
+    this.#stats.cacheMisses++
+    return this.#miss(parsed.key, digest, ip)
+  }
+
+  #limited (keyId: string, ip: string): AuthResult | null {
+    const retryAfter = Math.max(this.#keyBudget.retryAfter(keyId), this.#ipBudget.retryAfter(ip))
+    return retryAfter > 0 ? { ok: false, error: 'RateLimited', retryAfter } : null
+  }
+
+  async #fromCache (entry: CachedKey, key: ParsedKey): Promise<AuthResult> {
+    const now = this.#clock.now()
+    // Expiry first and on every request: it needs no store and must never wait for revalidation.
+    if (entry.expiresAt !== null && entry.expiresAt <= now) return { ok: false, error: 'KeyExpired' }
+    const user = this.#cache.getUser(entry.userId)
+    if (user !== undefined && this.#fresh(entry, now) && this.#fresh(user, now)) return evaluate(entry, user.user, now)
+
+    const verdict = await this.#revalidations.run(entry.keyId, () => this.#revalidate(entry))
+    if (verdict.ok || verdict.error !== 'Changed') return verdict
+    // The record changed under the same keyId: verify it like a first use, reusing this read.
+    return this.#verifications.run(`${entry.keyId}:${entry.digest.toString('hex')}`,
+      () => this.#verifyRecord(key, entry.digest, verdict.found))
+  }
+
+  #fresh (entry: { checkedAt: number, epoch: number }, now: number): boolean {
+    return !this.#cache.isStale(entry) && now - entry.checkedAt < this.#revalidateMs
+  }
+
+  /** One cheap store read (no argon2): same record, same owner, owner's current state. */
+  async #revalidate (entry: CachedKey): Promise<Verdict> {
+    this.#stats.revalidations++
+    const generation = this.#cache.generation
+    let found: { key: ApiKeyRecord, owner: User } | null
+    try {
+      this.#stats.storeReads++
+      found = await this.#store.getKeyWithOwner(entry.keyId)
+      this.#health.markHealthy()
+    } catch {
+      this.#stats.storeErrors++
+      const now = this.#clock.now()
+      const user = this.#cache.getUser(entry.userId)
+      // Grace: a known-good key keeps working for a bounded time after the last healthy store
+      // contact; expiry was checked already and scope is checked by authorize as usual.
+      if (user !== undefined && now - this.#health.lastHealthyAt <= this.#graceMs && this.#cache.getKey(entry.keyId) === entry) {
+        this.#stats.graceServed++
+        return evaluate(entry, user.user, now)
+      }
+      return { ok: false, error: 'StoreUnavailable', retryAfter: STORE_RETRY_AFTER_S }
+    }
+    const now = this.#clock.now()
+    if (found === null || found.key.userId !== entry.userId || found.owner.id !== entry.userId) {
+      this.#cache.evictKey(entry.keyId)
+      return { ok: false, error: 'KeyInvalid' }
+    }
+    if (keyFingerprint(found.key) !== entry.fingerprint) {
+      this.#cache.evictKey(entry.keyId)
+      return { ok: false, error: 'Changed', found }
+    }
+    const user = toUserState(found.owner)
+    // An invalidation that arrived while we were reading wins: do not re-cache what it evicted.
+    if (this.#cache.generation === generation) {
+      entry.checkedAt = now
+      entry.epoch = this.#cache.epoch
+      this.#cache.setUser({ user, checkedAt: now, epoch: this.#cache.epoch })
+    }
+    return evaluate(entry, user, now)
+  }
+
+  async #miss (key: ParsedKey, digest: Buffer, ip: string): Promise<AuthResult> {
+    const digestHex = digest.toString('hex')
+    const limited = this.#limited(key.keyId, ip)
+    if (limited !== null) return limited
+    if (this.#cache.hasFailed(key.keyId, digestHex, this.#clock.now())) {
+      this.#ipBudget.fail(ip)
+      return { ok: false, error: 'KeyInvalid' }
+    }
+    const result = await this.#verifications.run(`${key.keyId}:${digestHex}`, () => this.#verify(key, digest))
+    if (!result.ok && result.error === 'KeyInvalid') this.#ipBudget.fail(ip)
+    return result
+  }
+
+  async #verify (key: ParsedKey, digest: Buffer): Promise<AuthResult> {
+    let found: { key: ApiKeyRecord, owner: User } | null
+    try {
+      this.#stats.storeReads++
+      found = await this.#store.getKeyWithOwner(key.keyId)
+      this.#health.markHealthy()
+    } catch {
+      // A user's key is not "bad" because the store is down: 503, never 401.
+      this.#stats.storeErrors++
+      return { ok: false, error: 'StoreUnavailable', retryAfter: STORE_RETRY_AFTER_S }
+    }
+    return this.#verifyRecord(key, digest, found)
+  }
+
+  async #verifyRecord (key: ParsedKey, digest: Buffer, found: { key: ApiKeyRecord, owner: User } | null): Promise<AuthResult> {
+    const { userId, keyId } = key
+    const digestHex = digest.toString('hex')
+    const generation = this.#cache.generation
+    // Unknown keyId, or the userId segment is not the stored owner (a swapped userId): answered
+    // from the store read alone, no hashing.
+    if (found === null || found.key.userId !== userId || found.owner.id !== userId) {
+      return this.#rejected(keyId, digestHex)
+    }
+    if (!this.#limiter.tryAcquire()) return { ok: false, error: 'Overloaded', retryAfter: OVERLOADED_RETRY_AFTER_S }
+    let valid: boolean
+    try {
+      this.#stats.argon2Verifications++
+      valid = await verifySecret(found.key.secretHash, key.secret)
+    } finally {
+      this.#limiter.release()
+    }
+    if (!valid) return this.#rejected(keyId, digestHex)
+    const now = this.#clock.now()
+    const entry: CachedKey = {
+      keyId,
+      digest,
+      userId,
+      scope: Object.freeze([...found.key.mcpServerIds]),
+      expiresAt: found.key.expiresAt,
+      fingerprint: keyFingerprint(found.key),
+      name: found.key.name,
+      createdAt: found.key.createdAt,
+      checkedAt: now,
+      epoch: this.#cache.epoch
+    }
+    const user = toUserState(found.owner)
+    // Cached even when expired or the owner is disabled: later requests are then answered from
+    // memory instead of paying argon2 again. Skipped if an invalidation raced the read.
+    if (this.#cache.generation === generation) {
+      this.#cache.setKey(entry)
+      this.#cache.setUser({ user, checkedAt: now, epoch: this.#cache.epoch } satisfies CachedUser)
+    }
+    return evaluate(entry, user, now)
+  }
+
+  #rejected (keyId: string, digestHex: string): AuthResult {
+    this.#keyBudget.fail(keyId)
+    this.#cache.rememberFailure(keyId, digestHex, this.#clock.now())
+    return { ok: false, error: 'KeyInvalid' }
+  }
+}
+
+function evaluate (entry: CachedKey, user: UserState, now: number): AuthResult {
+  if (entry.expiresAt !== null && entry.expiresAt <= now) return { ok: false, error: 'KeyExpired' }
+  if (user.disabled) return { ok: false, error: 'OwnerDisabled' }
+  return {
+    ok: true,
+    principal: {
+      keyId: entry.keyId,
+      userId: entry.userId,
+      scope: entry.scope,
+      user,
+      key: { id: entry.keyId, name: entry.name, mcpServerIds: entry.scope, expiresAt: entry.expiresAt, createdAt: entry.createdAt }
+    }
+  }
+}
+
+function toUserState (u: User): UserState {
+  return Object.freeze({ id: u.id, email: u.email, name: u.name, role: u.role, groups: [...u.groups], disabled: u.disabled })
+}
+
+const BEARER = /^Bearer[ \t]+([^ \t]+)[ \t]*$/i
+
+/**
+ * The key from `Authorization: Bearer …` or `X-API-Key` — never from the query string, where
+ * it would end up in access logs and browser history. undefined = no key sent.
+ */
+export function extractKey (headers: FastifyRequest['headers']): string | undefined {
+  const auth = headers.authorization
+  if (typeof auth === 'string' && auth !== '') {
+    const m = BEARER.exec(auth)
+    if (m !== null) return m[1]
+    // A bearer with an odd shape is still an attempt with a key (→ malformed, invalid_token).
+    if (/^bearer\b/i.test(auth)) return auth.slice(6).trim()
+  }
+  const apiKey = headers['x-api-key']
+  if (typeof apiKey === 'string' && apiKey !== '') return apiKey.trim()
+  if (Array.isArray(apiKey) && apiKey.length > 0) return apiKey.join(',')
+  return undefined
+}
+
+/** True when the request carried something meant as a key (for `error="invalid_token"`). */
+export function keyWasSent (headers: FastifyRequest['headers']): boolean {
+  return extractKey(headers) !== undefined
+}
+
+export function authenticationHook (authenticator: Authenticator, lastUsed: LastUsedRecorder): onRequestAsyncHookHandler {
+  return async function authenticate (request, reply) {
+    const result = await authenticator.authenticate(extractKey(request.headers), request.ip)
+    if (result.ok) {
+      request.principal = result.principal
+      lastUsed.touch(result.principal.keyId)
+      return
+    }
+    if ('retryAfter' in result) reply.header('retry-after', String(result.retryAfter))
+    throw new errors[result.error]()
+  }
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set by the authentication hook on every authenticated route. */
+    principal: Principal
+  }
+}

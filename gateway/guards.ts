@@ -1,0 +1,80 @@
+// Guards that run before any argon2 work: failure budgets (per keyId, per client IP), a cap on
+// concurrent verifications and single-flight for concurrent misses of the same key. Argon2 costs
+// ~20 ms of CPU, so without these a flood of wrong secrets would starve valid traffic.
+import { LRUCache } from 'lru-cache'
+import type { Clock } from '../core/clock.ts'
+
+interface Window {
+  start: number
+  failures: number
+}
+
+/** Fixed-window failure counter per subject; bounded by count so a key-id spray cannot grow it. */
+export class FailureBudget {
+  readonly #windows: LRUCache<string, Window>
+
+  constructor (
+    private readonly limit: number,
+    private readonly windowMs: number,
+    private readonly clock: Clock,
+    maxSubjects = 50000
+  ) {
+    this.#windows = new LRUCache<string, Window>({ max: maxSubjects })
+  }
+
+  #current (subject: string): Window | undefined {
+    const w = this.#windows.get(subject)
+    if (w === undefined) return undefined
+    if (this.clock.now() - w.start >= this.windowMs) {
+      this.#windows.delete(subject)
+      return undefined
+    }
+    return w
+  }
+
+  /** Seconds until the subject may try again, or 0 when it is within budget. */
+  retryAfter (subject: string): number {
+    const w = this.#current(subject)
+    if (w === undefined || w.failures < this.limit) return 0
+    return Math.max(1, Math.ceil((w.start + this.windowMs - this.clock.now()) / 1000))
+  }
+
+  fail (subject: string): void {
+    const w = this.#current(subject)
+    if (w === undefined) this.#windows.set(subject, { start: this.clock.now(), failures: 1 })
+    else w.failures++
+  }
+}
+
+/** Non-blocking semaphore: a request that cannot start a verification now is answered 503. */
+export class VerificationLimiter {
+  #inFlight = 0
+  constructor (private readonly max: number) {}
+
+  get inFlight (): number { return this.#inFlight }
+
+  tryAcquire (): boolean {
+    if (this.#inFlight >= this.max) return false
+    this.#inFlight++
+    return true
+  }
+
+  release (): void {
+    this.#inFlight--
+  }
+}
+
+/** Concurrent callers with the same key share one in-flight promise. */
+export class SingleFlight<T> {
+  readonly #inFlight = new Map<string, Promise<T>>()
+
+  get size (): number { return this.#inFlight.size }
+
+  run (key: string, work: () => Promise<T>): Promise<T> {
+    const existing = this.#inFlight.get(key)
+    if (existing !== undefined) return existing
+    const p = work().finally(() => this.#inFlight.delete(key))
+    this.#inFlight.set(key, p)
+    return p
+  }
+}

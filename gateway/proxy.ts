@@ -1,0 +1,188 @@
+// The proxied MCP routes: an encapsulated plugin (its catch-all content-type parser and reply-from
+// touch nothing else) streaming raw bytes both ways through @fastify/reply-from over undici.
+import { pipeline, type Readable } from 'node:stream'
+import type { IncomingHttpHeaders } from 'node:http'
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import replyFrom from '@fastify/reply-from'
+import { errors } from '../core/errors.ts'
+import { authorizationHook } from './authorize.ts'
+import type { RegisteredServer, ServerRegistry } from './registry.ts'
+import { SseEndpointRewrite } from './sse-endpoint-rewrite.ts'
+import { upstreamContext, type UpstreamDispatcher } from './upstream-dispatcher.ts'
+import { fromUpstreamAuthFailure, fromUpstreamFailure, isUpstreamAuthFailure } from './upstream-errors.ts'
+
+interface UpstreamResponse {
+  statusCode: number
+  headers: IncomingHttpHeaders
+  stream: Readable
+}
+
+export interface ProxyOptions {
+  registry: ServerRegistry
+  dispatcher: UpstreamDispatcher
+  trustProxy: boolean
+  /** Path prefix of the public URL (e.g. `/gw` behind a path-routing proxy), '' for none. */
+  publicPathPrefix: string
+}
+
+/** Never forwarded: credentials meant for the gateway, hop-by-hop headers, and spoofable identity. */
+const DROPPED_REQUEST_HEADERS = new Set([
+  'authorization', 'x-api-key', 'cookie', 'proxy-authorization',
+  'connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade',
+  'http2-settings', 'expect', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'forwarded'
+])
+
+/** Never relayed to the client: the gateway owns authentication challenges, CORS and cookies. */
+const DROPPED_RESPONSE_HEADERS = new Set([
+  'www-authenticate', 'set-cookie', 'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding',
+  'upgrade', 'proxy-authenticate', 'trailer'
+])
+
+/** Configured server headers may not override framing. */
+const PROTECTED_HEADERS = new Set(['host', 'content-length', 'transfer-encoding', 'connection'])
+
+/** `/mcp-connect/<id>` → the configured url; `/mcp-connect/<id>/<rest>` → rest in the url's directory. */
+export function upstreamUrl (server: RegisteredServer, rest: string | null): URL {
+  if (rest === null) return new URL(server.url.href)
+  const target = new URL(rest, server.directory)
+  // checkRawPath already refused dot segments and encodings; this is the belt to those braces.
+  if (target.origin !== server.directory.origin || !target.pathname.startsWith(server.directory.pathname)) {
+    throw new errors.PathInvalid()
+  }
+  return target
+}
+
+function mergeQuery (configured: string, client: string): string {
+  if (configured === '') return client
+  if (client === '') return configured
+  return `${configured}&${client}`
+}
+
+function upstreamRequestHeaders (request: FastifyRequest, server: RegisteredServer, input: IncomingHttpHeaders, trustProxy: boolean): IncomingHttpHeaders {
+  const out: IncomingHttpHeaders = {}
+  for (const [name, value] of Object.entries(input)) {
+    if (value === undefined || DROPPED_REQUEST_HEADERS.has(name) || name.startsWith('x-mcpgate-')) continue
+    out[name] = value
+  }
+  const remote = request.socket.remoteAddress ?? ''
+  const chain = input['x-forwarded-for']
+  out['x-forwarded-for'] = trustProxy && typeof chain === 'string' && chain !== '' ? `${chain}, ${remote}` : remote
+  out['x-forwarded-proto'] = request.protocol
+  out['x-forwarded-host'] = request.host
+  if (server.config.identityHeaders) {
+    out['x-mcpgate-user-id'] = request.principal.userId
+    out['x-mcpgate-user-email'] = request.principal.user.email
+    out['x-mcpgate-key-id'] = request.principal.keyId
+  }
+  for (const [name, value] of Object.entries(server.headers)) {
+    if (!PROTECTED_HEADERS.has(name)) out[name] = value
+  }
+  return out
+}
+
+/** Strip characters invalid in a header value so a broken upstream header cannot crash a reply. */
+function sanitize (value: string): string {
+  return value.replace(/[^\t\x20-\x7E\x80-\xFF]/g, '')
+}
+
+function clientResponseHeaders (headers: IncomingHttpHeaders): IncomingHttpHeaders {
+  const out: IncomingHttpHeaders = {}
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined || DROPPED_RESPONSE_HEADERS.has(name) || name.startsWith('access-control-')) continue
+    if (typeof value === 'string') out[name] = sanitize(value)
+    else out[name] = value.map(sanitize) as never
+  }
+  return out
+}
+
+function isEventStream (contentType: unknown): boolean {
+  return typeof contentType === 'string' && contentType.toLowerCase().startsWith('text/event-stream')
+}
+
+/** The legacy endpoint URL, if it lies under this server's directory, as a gateway path. */
+export function gatewayEndpoint (server: RegisteredServer, requested: URL, data: string, publicPathPrefix: string): string | null {
+  let target: URL
+  try {
+    target = new URL(data.trim(), requested)
+  } catch {
+    return null
+  }
+  if (target.origin !== server.url.origin) return null
+  const base = `${publicPathPrefix}/mcp-connect/${server.id}`
+  if (target.pathname === server.url.pathname) return base + target.search
+  if (!target.pathname.startsWith(server.directory.pathname)) return null
+  return `${base}/${target.pathname.slice(server.directory.pathname.length)}${target.search}`
+}
+
+export const proxyRoutes: FastifyPluginAsync<ProxyOptions> = async function proxyRoutes (app, opts) {
+  const { registry, dispatcher, trustProxy, publicPathPrefix } = opts
+
+  // Raw bytes: every body, whatever its content type, stays an unread stream for undici to pipe.
+  app.removeAllContentTypeParsers()
+  app.addContentTypeParser('*', (_request, payload, done) => { done(null, payload) })
+
+  await app.register(replyFrom, {
+    undici: dispatcher as unknown as { request: import('undici').Dispatcher['request'] },
+    disableRequestLogging: true,
+    disableCache: true
+  })
+
+  const handler = function proxy (request: FastifyRequest, reply: FastifyReply): FastifyReply {
+    const server = request.mcpServer
+    const rest = (request.params as { '*'?: string })['*']
+    const target = upstreamUrl(server, rest === undefined ? null : rest)
+    const clientQuery = request.raw.url?.includes('?') === true ? (request.raw.url.slice(request.raw.url.indexOf('?') + 1)) : ''
+    const query = mergeQuery(target.search.slice(1), clientQuery)
+
+    // Client gone → abort the upstream request (before or after its response headers).
+    const controller = new AbortController()
+    reply.raw.once('close', () => { if (!reply.raw.writableFinished) controller.abort() })
+
+    const source = target.origin + target.pathname
+    return upstreamContext.run({ server, signal: controller.signal }, () => reply.from(source, {
+      queryString: () => query,
+      // Never retry: a POST is not idempotent, and reply-from would otherwise retry GETs on 503.
+      retryDelay: () => null,
+      rewriteRequestHeaders: (_req, headers) => upstreamRequestHeaders(request, server, headers as IncomingHttpHeaders, trustProxy),
+      rewriteHeaders: (headers) => clientResponseHeaders(headers as IncomingHttpHeaders),
+      onError: (rep, { error }) => {
+        if (controller.signal.aborted) request.log.debug('client went away before the upstream answered')
+        else request.log.warn({ err: error, serverId: server.id }, 'upstream request failed')
+        rep.send(fromUpstreamFailure(error))
+      },
+      onResponse: (_req, rep, upstream) => {
+        const res = upstream as unknown as UpstreamResponse
+        const { stream } = res
+        if (isUpstreamAuthFailure(res.statusCode)) {
+          stream.destroy()
+          // reply-from already copied the upstream headers: drop them, then answer ourselves.
+          for (const name of Object.keys(res.headers)) rep.removeHeader(name)
+          request.log.warn({ serverId: server.id, upstreamStatus: res.statusCode }, 'upstream refused the gateway credentials')
+          rep.send(fromUpstreamAuthFailure(res.statusCode))
+          return
+        }
+        if (!isEventStream(res.headers['content-type'])) {
+          rep.send(stream)
+          return
+        }
+        // SSE: nothing may buffer or transform it, and headers go out now, not with the first event.
+        rep.header('cache-control', 'no-cache, no-transform')
+        rep.header('x-accel-buffering', 'no')
+        reply.raw.once('pipe', () => { if (!reply.raw.headersSent) reply.raw.flushHeaders() })
+        if (request.method === 'GET' && res.headers['content-encoding'] === undefined) {
+          rep.removeHeader('content-length')
+          const requested = new URL(source + (query === '' ? '' : `?${query}`))
+          const rewrite = new SseEndpointRewrite({ rewrite: data => gatewayEndpoint(server, requested, data, publicPathPrefix) })
+          rep.send(pipeline(stream, rewrite, () => {}))
+          return
+        }
+        rep.send(stream)
+      }
+    }))
+  }
+
+  const preHandler = authorizationHook(registry)
+  for (const url of ['/mcp-connect/:serverId', '/mcp-connect/:serverId/*']) {
+    app.route({ method: ['GET', 'POST', 'DELETE'], url, preHandler, handler })
+  }
+}
