@@ -1,0 +1,140 @@
+// Starting and measuring the processes of a bench run: every server under test is its own child
+// process, pinned to its own core with taskset when available, so RSS is per target and the
+// load generator never shares an event loop or a core with the server it measures.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { openSync, closeSync, readFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { availableParallelism, cpus, loadavg, release } from 'node:os'
+import { fileURLToPath } from 'node:url'
+import type { ReadyMessage } from './child.ts'
+
+export const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url))
+export const REPO_DIR = fileURLToPath(new URL('..', import.meta.url))
+
+export function hasCommand (name: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' }).status === 0
+}
+
+export const TASKSET = hasCommand('taskset')
+
+/** `taskset -c <cpu> cmd …` when taskset exists and a cpu is given; the plain command otherwise. */
+export function pinned (cpu: number | undefined, cmd: string, args: string[]): [string, string[]] {
+  if (!TASKSET || cpu === undefined) return [cmd, args]
+  return ['taskset', ['-c', String(cpu), cmd, ...args]]
+}
+
+/** Pins an already running process (the runner itself) to one core. */
+export function pinProcess (pid: number, cpu: number): boolean {
+  if (!TASKSET) return false
+  return spawnSync('taskset', ['-a', '-cp', String(cpu), String(pid)], { stdio: 'ignore' }).status === 0
+}
+
+export function freePort (): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer()
+    srv.once('error', reject)
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address()
+      const port = typeof addr === 'object' && addr !== null ? addr.port : 0
+      srv.close(() => resolve(port))
+    })
+  })
+}
+
+/** Resident set size of a process in bytes (Linux /proc); null where /proc is missing. */
+export function rssOf (pid: number): number | null {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+    return m === null ? null : Number(m[1]) * 1024
+  } catch {
+    return null
+  }
+}
+
+/** Samples a process's RSS while `during` runs; returns the maximum seen. */
+export async function maxRssDuring<T> (pid: number, during: Promise<T>, everyMs = 200): Promise<{ result: T, maxRss: number | null }> {
+  let max: number | null = rssOf(pid)
+  const timer = setInterval(() => {
+    const r = rssOf(pid)
+    if (r !== null && (max === null || r > max)) max = r
+  }, everyMs)
+  try {
+    const result = await during
+    return { result, maxRss: max }
+  } finally {
+    clearInterval(timer)
+  }
+}
+
+export interface NodeChild {
+  name: string
+  pid: number
+  port: number
+  proc: ChildProcess
+  stop(): Promise<void>
+}
+
+export interface StartNodeOptions {
+  name: string
+  script: string
+  args?: string[]
+  cpu?: number
+  nodeFlags?: string[]
+  /** stdout and stderr of the child go here (logs are kept off the runner's pipes). */
+  logFile: string
+  timeoutMs?: number
+}
+
+/** Starts `node [flags] --import tsx <script>` and waits for its ready message on the IPC channel. */
+export function startNode (opts: StartNodeOptions): Promise<NodeChild> {
+  const fd = openSync(opts.logFile, 'a')
+  const [cmd, args] = pinned(opts.cpu, process.execPath, [
+    ...(opts.nodeFlags ?? []), '--import', 'tsx', opts.script, ...(opts.args ?? [])
+  ])
+  const proc = spawn(cmd, args, { cwd: REPO_DIR, stdio: ['ignore', fd, fd, 'ipc'] })
+  closeSync(fd)
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL')
+      reject(new Error(`${opts.name} did not become ready within ${opts.timeoutMs ?? 30_000} ms (log: ${opts.logFile})`))
+    }, opts.timeoutMs ?? 30_000)
+    proc.once('exit', (code, signal) => {
+      clearTimeout(timer)
+      reject(new Error(`${opts.name} exited before it was ready (code ${code}, signal ${signal}; log: ${opts.logFile})`))
+    })
+    proc.on('message', (msg: ReadyMessage) => {
+      if (msg?.ready !== true) return
+      clearTimeout(timer)
+      resolve({ name: opts.name, pid: msg.pid, port: msg.port, proc, stop: () => stopChild(proc) })
+    })
+  })
+}
+
+/** SIGTERM, then SIGKILL if the child has not exited after 5 s. */
+export function stopChild (proc: ChildProcess): Promise<void> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve()
+  return new Promise(resolve => {
+    const timer = setTimeout(() => proc.kill('SIGKILL'), 5000)
+    proc.once('exit', () => {
+      clearTimeout(timer)
+      resolve()
+    })
+    proc.kill('SIGTERM')
+  })
+}
+
+export function machine (): { cpuModel: string, cores: number, node: string, platform: string, loadavg: number[] } {
+  return {
+    cpuModel: cpus()[0]?.model ?? 'unknown',
+    cores: availableParallelism(),
+    node: process.version,
+    platform: `${process.platform} ${release()}`,
+    loadavg: loadavg().map(l => Math.round(l * 100) / 100)
+  }
+}
+
+export function commandVersion (cmd: string, args: string[]): string | null {
+  const r = spawnSync(cmd, args, { encoding: 'utf8' })
+  if (r.error !== undefined || r.status === null) return null
+  return `${r.stdout ?? ''}${r.stderr ?? ''}`.split('\n')[0]?.trim() ?? null
+}

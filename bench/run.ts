@@ -1,0 +1,649 @@
+// `npm run bench [-- --quick]`: measures mcpgate against a direct upstream, a bare
+// @fastify/http-proxy and nginx in ONE run (alternating target order over repetitions), plus SSE
+// timing, cold-key latency, a wrong-secret flood, RSS and revocation lag across Redis replicas,
+// and writes bench/RESULTS.md (or RESULTS-quick.md) with the ratios against the issue's targets.
+import { spawn } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { pathToFileURL } from 'node:url'
+import { Pool } from 'undici'
+import { buildConfig } from '../config/load.ts'
+import { openStore } from '../core/store/open.ts'
+import type { KeyStore } from '../core/store/store.ts'
+import type { FloodResult, FloodSpec } from './flood.ts'
+import { runLoad, WRK, type LoadResult, type LoadSpec } from './load.ts'
+import { startNginx, type NginxTarget } from './nginx.ts'
+import {
+  BENCH_DIR, TASKSET, commandVersion, hasCommand, machine, maxRssDuring, pinProcess, pinned, rssOf,
+  startNode, type NodeChild
+} from './procs.ts'
+import { renderMarkdown } from './report.ts'
+import { CHEAP_ARGON2, DEFAULT_ARGON2, createKeys, createUsers, malformedKeys, wrongSecretKeys, writeKeysFile, type SeededKey } from './seed.ts'
+import { sseStream, sseStreams, type StreamTiming } from './sse-client.ts'
+import { percentile, round, spread, type Spread } from './stats.ts'
+import { SSE_EVENTS } from './upstream.ts'
+
+export type TargetName = 'direct' | 'bare' | 'nginx' | 'mcpgate' | 'mcpgate100k'
+
+export const TARGET_LABELS: Record<TargetName, string> = {
+  direct: '(a) upstream direct',
+  bare: '(b) bare @fastify/http-proxy',
+  nginx: '(c) nginx',
+  mcpgate: '(d) mcpgate, cached key',
+  mcpgate100k: '(e) mcpgate, 100k keys / 10k active'
+}
+
+export interface BenchOptions {
+  mode: 'full' | 'quick'
+  durationS: number
+  warmupS: number
+  reps: number
+  concurrency: number[]
+  /** Keys in the store of target (e), all cached before it is measured. */
+  totalKeys: number
+  /** Distinct keys target (e)'s load rotates through. */
+  activeKeys: number
+  coldKeys: number
+  floodVictims: number
+  /** Bad-key requests per second during the flood runs (open loop). */
+  floodRate: number
+  floodSources: number
+  sseSingleRuns: number
+  sseRounds: number
+  sseConcurrent: number
+  revocationTrials: number
+  replicas: number
+  /** Flags for every Node server process (upstream, bare proxy, mcpgate). */
+  nodeFlags: string[]
+  tool: 'wrk' | 'autocannon'
+  /** Markdown report path; null writes nothing. */
+  out: string | null
+  jsonOut: string | null
+  log: (line: string) => void
+}
+
+export const DEFAULT_NODE_FLAGS = ['--max-semi-space-size=16']
+
+export const FULL: BenchOptions = {
+  mode: 'full',
+  durationS: 10,
+  warmupS: 3,
+  reps: 3,
+  concurrency: [1, 10, 64],
+  totalKeys: 100_000,
+  activeKeys: 10_000,
+  coldKeys: 20,
+  floodVictims: 100,
+  floodRate: 500,
+  floodSources: 16,
+  sseSingleRuns: 20,
+  sseRounds: 3,
+  sseConcurrent: 64,
+  revocationTrials: 200,
+  replicas: 3,
+  nodeFlags: DEFAULT_NODE_FLAGS,
+  tool: WRK ? 'wrk' : 'autocannon',
+  out: join(BENCH_DIR, 'RESULTS.md'),
+  jsonOut: join(BENCH_DIR, 'results.json'),
+  log: line => process.stderr.write(line + '\n')
+}
+
+export const QUICK: BenchOptions = {
+  ...FULL,
+  mode: 'quick',
+  durationS: 3,
+  warmupS: 1,
+  reps: 1,
+  totalKeys: 20_000,
+  activeKeys: 2_000,
+  coldKeys: 5,
+  floodVictims: 20,
+  sseSingleRuns: 5,
+  sseRounds: 1,
+  revocationTrials: 30,
+  out: join(BENCH_DIR, 'RESULTS-quick.md'),
+  jsonOut: join(BENCH_DIR, 'results-quick.json')
+}
+
+export interface ThroughputCell {
+  runs: LoadResult[]
+  rps: Spread
+  p50: Spread
+  p99: Spread
+}
+
+export interface SseFigures {
+  /** 1 stream at a time. */
+  single: { ttfbMs: Spread, gapP50Ms: number, gapP99Ms: number, gapMaxMs: number, totalMs: number }
+  /** `sseConcurrent` streams at once. */
+  concurrent: { streams: number, ttfbP50Ms: number, ttfbP99Ms: number, gapP50Ms: number, gapP99Ms: number, gapMaxMs: number, totalP50Ms: number }
+}
+
+export interface TargetCheck {
+  name: string
+  target: string
+  value: string
+  met: boolean | null
+}
+
+export interface BenchResults {
+  mode: 'full' | 'quick'
+  startedAt: string
+  finishedAt: string
+  elapsedS: number
+  machine: ReturnType<typeof machine> & { loadavgEnd: number[] }
+  tools: { load: 'wrk' | 'autocannon', wrk: string | null, nginx: string | null, taskset: boolean }
+  settings: Omit<BenchOptions, 'log' | 'out' | 'jsonOut'> & { pinning: string, bulkArgon2: string, defaultArgon2: string }
+  skipped: Partial<Record<TargetName, string>>
+  throughput: Partial<Record<TargetName, Record<number, ThroughputCell>>>
+  rssMB: Partial<Record<TargetName, { idle: number | null, underLoad: number | null }>> & { mcpgate100kCachedIdle?: number | null }
+  sse: Partial<Record<TargetName, SseFigures>>
+  coldKey: { samples: number, p50Ms: number, maxMs: number, cachedP50Ms: number }
+  flood: {
+    rate: number
+    sources: number
+    connections: number
+    baselineP99: number[]
+    controlP99: number
+    wrongSecretP99: number
+    baselineRps: number[]
+    controlRps: number
+    wrongSecretRps: number
+    p99ChangePct: number
+    controlFlood: FloodResult
+    wrongSecretFlood: FloodResult
+    validNon2xx: number
+  }
+  warm100k: { keys: number, seconds: number, retries: number }
+  revocation: { replicas: number, trials: number, perReplica: Spread & { p50: number, p99: number }, everywhere: { p50: number, p99: number, max: number }, timeouts: number }
+  checks: TargetCheck[]
+}
+
+export const BODY = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', arguments: { text: 'hello' } } })
+const MCP_PATH = '/mcp-connect/bench'
+const BASE_HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }
+const MB = 1024 * 1024
+
+function mb (bytes: number | null): number | null {
+  return bytes === null ? null : round(bytes / MB, 1)
+}
+
+interface Ctx {
+  opts: BenchOptions
+  dir: string
+  cpuLoad: number | undefined
+  cpuServer: number | undefined
+}
+
+/** A gateway config document for the bench: one upstream, the store given, production defaults otherwise. */
+function gatewayConfig (upstreamPort: number, store: Record<string, unknown>): Record<string, unknown> {
+  return {
+    gateway: { host: '127.0.0.1', port: 0 },
+    store,
+    servers: [{ id: 'bench', url: `http://127.0.0.1:${upstreamPort}/mcp`, access: 'everyone' }]
+  }
+}
+
+async function startGateway (ctx: Ctx, name: string, doc: Record<string, unknown>): Promise<NodeChild> {
+  const file = join(ctx.dir, `${name}.config.json`)
+  writeFileSync(file, JSON.stringify(doc))
+  return startNode({
+    name,
+    script: join(BENCH_DIR, 'gateway-target.ts'),
+    args: ['--config', file],
+    cpu: ctx.cpuServer,
+    nodeFlags: ctx.opts.nodeFlags,
+    logFile: join(ctx.dir, `${name}.log`),
+    timeoutMs: 60_000
+  })
+}
+
+/** Sends one request per key through `pool` with bounded concurrency; retries 429/503 (guards). */
+async function warmKeys (pool: Pool, keys: SeededKey[], concurrency: number): Promise<number> {
+  let next = 0
+  let retries = 0
+  const worker = async () => {
+    while (next < keys.length) {
+      const k = keys[next++] as SeededKey
+      for (let attempt = 0; ; attempt++) {
+        const res = await pool.request({ method: 'POST', path: MCP_PATH, headers: { ...BASE_HEADERS, authorization: `Bearer ${k.key}` }, body: BODY })
+        await res.body.dump()
+        if (res.statusCode === 200) break
+        if ((res.statusCode === 429 || res.statusCode === 503) && attempt < 50) {
+          retries++
+          await new Promise(resolve => setTimeout(resolve, 20))
+          continue
+        }
+        throw new Error(`warming key ${k.keyId}: status ${res.statusCode}`)
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: concurrency }, worker))
+  return retries
+}
+
+async function timedRequest (pool: Pool, key: string): Promise<{ ms: number, status: number }> {
+  const t0 = performance.now()
+  const res = await pool.request({ method: 'POST', path: MCP_PATH, headers: { ...BASE_HEADERS, authorization: `Bearer ${key}` }, body: BODY })
+  await res.body.dump()
+  return { ms: performance.now() - t0, status: res.statusCode }
+}
+
+function runFlood (ctx: Ctx, spec: FloodSpec): { started: Promise<void>, done: Promise<FloodResult> } {
+  const [cmd, args] = pinned(ctx.cpuLoad, process.execPath, ['--import', 'tsx', join(BENCH_DIR, 'flood.ts'), JSON.stringify(spec)])
+  const proc = spawn(cmd, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  let onStarted: () => void = () => {}
+  const started = new Promise<void>(resolve => { onStarted = resolve })
+  const done = new Promise<FloodResult>((resolve, reject) => {
+    let result: FloodResult | undefined
+    proc.on('message', (msg: { ready?: boolean, result?: FloodResult }) => {
+      if (msg.ready === true) onStarted()
+      if (msg.result !== undefined) result = msg.result
+    })
+    proc.once('exit', code => {
+      onStarted()
+      if (result !== undefined) resolve(result)
+      else reject(new Error(`flood generator exited with ${code} and no result`))
+    })
+  })
+  return { started, done }
+}
+
+function summarizeSse (single: StreamTiming[], concurrent: StreamTiming[], streams: number): SseFigures {
+  const singleGaps = single.flatMap(s => s.gaps)
+  const concGaps = concurrent.flatMap(s => s.gaps)
+  return {
+    single: {
+      ttfbMs: spread(single.map(s => round(s.ttfb, 3))),
+      gapP50Ms: round(percentile(singleGaps, 50), 3),
+      gapP99Ms: round(percentile(singleGaps, 99), 3),
+      gapMaxMs: round(Math.max(...singleGaps), 3),
+      totalMs: round(percentile(single.map(s => s.total), 50), 1)
+    },
+    concurrent: {
+      streams,
+      ttfbP50Ms: round(percentile(concurrent.map(s => s.ttfb), 50), 3),
+      ttfbP99Ms: round(percentile(concurrent.map(s => s.ttfb), 99), 3),
+      gapP50Ms: round(percentile(concGaps, 50), 3),
+      gapP99Ms: round(percentile(concGaps, 99), 3),
+      gapMaxMs: round(Math.max(...concGaps), 3),
+      totalP50Ms: round(percentile(concurrent.map(s => s.total), 50), 1)
+    }
+  }
+}
+
+async function measureRevocation (ctx: Ctx, upstreamPort: number): Promise<BenchResults['revocation']> {
+  const { opts } = ctx
+  // The test helper starts a throwaway redis-server (no persistence, temp dir, killed with us).
+  const { startRedis } = await import('../test/helpers/redis-server.ts')
+  const redis = await startRedis()
+  if (ctx.cpuLoad !== undefined) pinProcess(redis.pid, ctx.cpuLoad)
+  const storeDoc = { type: 'redis', url: redis.url, prefix: 'bench:' }
+  const store = openStore(buildConfig(gatewayConfig(upstreamPort, storeDoc)).store)
+  const replicas: NodeChild[] = []
+  const pools: Pool[] = []
+  try {
+    const [owner] = await createUsers(store, 1, 'revoke')
+    for (let i = 0; i < opts.replicas; i++) replicas.push(await startGateway(ctx, `replica-${i}`, gatewayConfig(upstreamPort, storeDoc)))
+    for (const r of replicas) pools.push(new Pool(`http://127.0.0.1:${r.port}`, { connections: 1 }))
+    const perReplica: number[] = []
+    const everywhere: number[] = []
+    let timeouts = 0
+    for (let trial = 0; trial < opts.revocationTrials; trial++) {
+      const [k] = await createKeys(store, [owner as NonNullable<typeof owner>], 1, CHEAP_ARGON2)
+      const key = k as SeededKey
+      for (const pool of pools) {
+        const r = await timedRequest(pool, key.key)
+        if (r.status !== 200) throw new Error(`revocation trial ${trial}: warm request got ${r.status}`)
+      }
+      const t0 = performance.now()
+      await store.deleteKey(key.keyId)
+      const lags = await Promise.all(pools.map(async pool => {
+        const deadline = t0 + 5000
+        for (;;) {
+          const r = await timedRequest(pool, key.key)
+          const now = performance.now()
+          if (r.status === 401) return now - t0
+          if (r.status !== 200) throw new Error(`revocation trial ${trial}: poll got ${r.status}`)
+          if (now > deadline) { timeouts++; return now - t0 }
+        }
+      }))
+      perReplica.push(...lags)
+      everywhere.push(Math.max(...lags))
+    }
+    return {
+      replicas: opts.replicas,
+      trials: opts.revocationTrials,
+      perReplica: { ...spread(perReplica.map(v => round(v, 3))), p50: round(percentile(perReplica, 50), 3), p99: round(percentile(perReplica, 99), 3) },
+      everywhere: { p50: round(percentile(everywhere, 50), 3), p99: round(percentile(everywhere, 99), 3), max: round(Math.max(...everywhere), 3) },
+      timeouts
+    }
+  } finally {
+    await Promise.all(pools.map(p => p.destroy()))
+    await Promise.all(replicas.map(r => r.stop()))
+    await store.close()
+    await redis.stop()
+  }
+}
+
+export async function runBench (opts: BenchOptions): Promise<BenchResults> {
+  const started = Date.now()
+  const log = opts.log
+  const dir = mkdtempSync(join(tmpdir(), 'mcpgate-bench-'))
+  const twoCores = machine().cores >= 2
+  const ctx: Ctx = { opts, dir, cpuLoad: twoCores ? 0 : undefined, cpuServer: twoCores ? 1 : undefined }
+  // The runner (SSE client, warmers, revocation poller) shares the load generator's core.
+  if (ctx.cpuLoad !== undefined) pinProcess(process.pid, ctx.cpuLoad)
+  const m0 = machine()
+  log(`mcpgate bench (${opts.mode}): ${m0.cores} cores, ${m0.cpuModel}, node ${m0.node}, load ${opts.tool}, work dir ${dir}`)
+
+  const children: Array<{ stop(): Promise<void> }> = []
+  const stores: KeyStore[] = []
+  try {
+    // Servers: the proxies' upstream shares the load generator's core; every target gets core 1.
+    const nodeServer = (name: string, script: string, args: string[], cpu: number | undefined) =>
+      startNode({ name, script: join(BENCH_DIR, script), args, cpu, nodeFlags: opts.nodeFlags, logFile: join(dir, `${name}.log`) })
+    const upstream = await nodeServer('upstream', 'upstream.ts', [], ctx.cpuLoad)
+    children.push(upstream)
+    const upstreamUrl = `http://127.0.0.1:${upstream.port}`
+
+    // Seed the two mcpgate stores before their gateways start.
+    log('seeding stores …')
+    const storeD = { type: 'sqlite', path: join(dir, 'd.db') }
+    const storeE = { type: 'sqlite', path: join(dir, 'e.db') }
+    const sd = openStore(buildConfig(gatewayConfig(upstream.port, storeD)).store)
+    stores.push(sd)
+    const dUsers = await createUsers(sd, 10, 'd')
+    const [validKey] = await createKeys(sd, dUsers, 1, CHEAP_ARGON2) as [SeededKey]
+    const coldKeys = await createKeys(sd, dUsers, opts.coldKeys, DEFAULT_ARGON2)
+    const victims = await createKeys(sd, dUsers, opts.floodVictims, DEFAULT_ARGON2)
+    await sd.close()
+    stores.pop()
+    const se = openStore(buildConfig(gatewayConfig(upstream.port, storeE)).store)
+    stores.push(se)
+    const seedStart = performance.now()
+    const eUsers = await createUsers(se, Math.max(1, Math.ceil(opts.totalKeys / 100)), 'e')
+    const eKeys = await createKeys(se, eUsers, opts.totalKeys, CHEAP_ARGON2)
+    await se.close()
+    stores.pop()
+    log(`  ${opts.totalKeys} keys seeded in ${round((performance.now() - seedStart) / 1000, 1)} s`)
+    const activeFile = writeKeysFile(join(dir, 'active-keys.txt'), eKeys.slice(0, opts.activeKeys).map(k => k.key))
+    const wrongFile = writeKeysFile(join(dir, 'wrong-keys.txt'), wrongSecretKeys(victims, 20_000))
+    const malformedFile = writeKeysFile(join(dir, 'malformed-keys.txt'), malformedKeys([validKey], 1000))
+
+    log('starting targets …')
+    const direct = await nodeServer('direct', 'upstream.ts', [], ctx.cpuServer)
+    children.push(direct)
+    const bare = await nodeServer('bare', 'bare-proxy.ts', ['--upstream', upstreamUrl], ctx.cpuServer)
+    children.push(bare)
+    let nginx: NginxTarget | null = null
+    const skipped: BenchResults['skipped'] = {}
+    if (hasCommand('nginx')) {
+      nginx = await startNginx(dir, upstream.port, ctx.cpuServer)
+      children.push(nginx)
+    } else {
+      skipped.nginx = 'skipped: nginx not installed'
+    }
+    const gwD = await startGateway(ctx, 'mcpgate', gatewayConfig(upstream.port, storeD))
+    children.push(gwD)
+    const gwE = await startGateway(ctx, 'mcpgate100k', gatewayConfig(upstream.port, storeE))
+    children.push(gwE)
+
+    const rssMB: BenchResults['rssMB'] = {}
+    const idleRss: Partial<Record<TargetName, number | null>> = {
+      direct: mb(rssOf(direct.pid)),
+      bare: mb(rssOf(bare.pid)),
+      mcpgate: mb(rssOf(gwD.pid)),
+      mcpgate100k: mb(rssOf(gwE.pid))
+    }
+    if (nginx !== null) idleRss.nginx = mb(nginx.pids().map(p => rssOf(p) ?? 0).reduce((a, b) => a + b, 0))
+
+    // Fill (e)'s cache with every key: its figures are with 100k verified keys in memory.
+    log(`caching ${eKeys.length} keys in (e) …`)
+    const warmStart = performance.now()
+    const warmPool = new Pool(`http://127.0.0.1:${gwE.port}`, { connections: 4 })
+    const warmRetries = await warmKeys(warmPool, eKeys, 4)
+    await warmPool.destroy()
+    const warm100k = { keys: eKeys.length, seconds: round((performance.now() - warmStart) / 1000, 1), retries: warmRetries }
+    rssMB.mcpgate100kCachedIdle = mb(rssOf(gwE.pid))
+    log(`  done in ${warm100k.seconds} s; (e) RSS ${rssMB.mcpgate100kCachedIdle} MB`)
+
+    const ports: Partial<Record<TargetName, number>> = { direct: direct.port, bare: bare.port, mcpgate: gwD.port, mcpgate100k: gwE.port }
+    const pidsOf: Partial<Record<TargetName, () => number[]>> = {
+      direct: () => [direct.pid], bare: () => [bare.pid], mcpgate: () => [gwD.pid], mcpgate100k: () => [gwE.pid]
+    }
+    if (nginx !== null) { ports.nginx = nginx.port; pidsOf.nginx = nginx.pids }
+    const targets = (Object.keys(TARGET_LABELS) as TargetName[]).filter(t => ports[t] !== undefined)
+    const maxLoadRss: Partial<Record<TargetName, number>> = {}
+
+    const spec = (t: TargetName, connections: number, durationS: number): LoadSpec => ({
+      url: `http://127.0.0.1:${ports[t] as number}${MCP_PATH}`,
+      connections,
+      durationS,
+      method: 'POST',
+      body: BODY,
+      headers: { ...BASE_HEADERS, authorization: `Bearer ${validKey.key}` },
+      keysFile: t === 'mcpgate100k' ? activeFile : undefined,
+      cpu: ctx.cpuLoad,
+      workDir: dir
+    })
+    const measured = async (t: TargetName, s: LoadSpec): Promise<LoadResult> => {
+      const pids = (pidsOf[t] as () => number[])()
+      const { result, maxRss } = await maxRssDuring(pids[pids.length - 1] as number, runLoad(s, opts.tool))
+      // nginx: the master is idle; its worker does the work and holds the memory that grows.
+      const total = pids.length > 1 ? (maxRss ?? 0) + pids.slice(0, -1).map(p => rssOf(p) ?? 0).reduce((a, b) => a + b, 0) : maxRss
+      if (total !== null && total > (maxLoadRss[t] ?? 0)) maxLoadRss[t] = total
+      if (result.non2xx > 0 || result.errors > 0) log(`  WARNING ${t}: ${result.non2xx} non-2xx, ${result.errors} socket errors`)
+      return result
+    }
+
+    log('warming up targets …')
+    for (const t of targets) await runLoad(spec(t, 10, opts.warmupS), opts.tool)
+
+    // Throughput and latency: every concurrency, targets in alternating order per repetition.
+    const throughput: BenchResults['throughput'] = {}
+    for (let rep = 0; rep < opts.reps; rep++) {
+      const order = rep % 2 === 0 ? targets : [...targets].reverse()
+      for (const c of opts.concurrency) {
+        for (const t of order) {
+          const r = await measured(t, spec(t, c, opts.durationS))
+          const cells = throughput[t] ?? (throughput[t] = {})
+          const cell = cells[c] ?? (cells[c] = { runs: [], rps: { median: 0, min: 0, max: 0 }, p50: { median: 0, min: 0, max: 0 }, p99: { median: 0, min: 0, max: 0 } })
+          cell.runs.push(r)
+          log(`  rep ${rep + 1}/${opts.reps} c=${c} ${t}: ${Math.round(r.rps)} req/s, p50 ${r.p50} µs, p99 ${r.p99} µs`)
+        }
+      }
+    }
+    for (const cells of Object.values(throughput)) {
+      for (const cell of Object.values(cells)) {
+        cell.rps = spread(cell.runs.map(r => round(r.rps, 0)))
+        cell.p50 = spread(cell.runs.map(r => r.p50))
+        cell.p99 = spread(cell.runs.map(r => r.p99))
+      }
+    }
+    for (const t of targets) rssMB[t] = { idle: idleRss[t] ?? null, underLoad: mb(maxLoadRss[t] ?? null) }
+
+    // SSE: time to first event and inter-event gaps, 1 stream and many at once.
+    log('SSE …')
+    const sse: BenchResults['sse'] = {}
+    const sseTargets = targets.filter(t => t !== 'mcpgate100k')
+    const sseSingle: Partial<Record<TargetName, StreamTiming[]>> = {}
+    const sseConc: Partial<Record<TargetName, StreamTiming[]>> = {}
+    for (let round_ = 0; round_ < Math.max(opts.sseSingleRuns, opts.sseRounds); round_++) {
+      const order = round_ % 2 === 0 ? sseTargets : [...sseTargets].reverse()
+      for (const t of order) {
+        const url = `http://127.0.0.1:${ports[t] as number}${MCP_PATH}/sse`
+        const headers = { authorization: `Bearer ${validKey.key}` }
+        if (round_ < opts.sseSingleRuns) (sseSingle[t] ??= []).push(await sseStream(url, headers, SSE_EVENTS))
+        if (round_ < opts.sseRounds) (sseConc[t] ??= []).push(...await sseStreams(url, headers, opts.sseConcurrent, SSE_EVENTS))
+      }
+    }
+    for (const t of sseTargets) sse[t] = summarizeSse(sseSingle[t] ?? [], sseConc[t] ?? [], opts.sseConcurrent)
+
+    // Cold keys: the first request of a never-seen key pays the store read and argon2 (defaults).
+    log('cold keys …')
+    const pool = new Pool(`http://127.0.0.1:${gwD.port}`, { connections: 1 })
+    const cached: number[] = []
+    for (let i = 0; i < 50; i++) cached.push((await timedRequest(pool, validKey.key)).ms)
+    const cold: number[] = []
+    for (const k of coldKeys) {
+      const r = await timedRequest(pool, k.key)
+      if (r.status !== 200) throw new Error(`cold key request got ${r.status}`)
+      cold.push(r.ms)
+    }
+    await pool.destroy()
+    const coldKey = { samples: cold.length, p50Ms: round(percentile(cold, 50), 2), maxMs: round(Math.max(...cold), 2), cachedP50Ms: round(percentile(cached, 50), 3) }
+
+    // Flood: valid-key p99 at c=10 alone, beside a flood of malformed keys (control: rejected
+    // before any I/O), and beside the same rate of well-formed keys with wrong secrets.
+    log('flood …')
+    const floodSpec = (keysFile: string): FloodSpec => ({
+      url: `http://127.0.0.1:${gwD.port}${MCP_PATH}`,
+      rate: opts.floodRate,
+      durationS: opts.durationS + 1,
+      keysFile,
+      sources: opts.floodSources,
+      body: BODY,
+      headers: BASE_HEADERS
+    })
+    const validSpec = spec('mcpgate', 10, opts.durationS)
+    const beside = async (keysFile: string) => {
+      const f = runFlood(ctx, floodSpec(keysFile))
+      await f.started
+      const load = await runLoad(validSpec, opts.tool)
+      return { load, flood: await f.done }
+    }
+    const base1 = await runLoad(validSpec, opts.tool)
+    const control = await beside(malformedFile)
+    const wrong = await beside(wrongFile)
+    const base2 = await runLoad(validSpec, opts.tool)
+    const baseP99 = (base1.p99 + base2.p99) / 2
+    const flood: BenchResults['flood'] = {
+      rate: opts.floodRate,
+      sources: opts.floodSources,
+      connections: 10,
+      baselineP99: [base1.p99, base2.p99],
+      controlP99: control.load.p99,
+      wrongSecretP99: wrong.load.p99,
+      baselineRps: [round(base1.rps, 0), round(base2.rps, 0)],
+      controlRps: round(control.load.rps, 0),
+      wrongSecretRps: round(wrong.load.rps, 0),
+      p99ChangePct: round((wrong.load.p99 - baseP99) / baseP99 * 100, 1),
+      controlFlood: control.flood,
+      wrongSecretFlood: wrong.flood,
+      validNon2xx: base1.non2xx + base2.non2xx + control.load.non2xx + wrong.load.non2xx
+    }
+
+    // Stop the single-node targets before the replicas start, so they do not share memory or CPU.
+    log('revocation across replicas …')
+    for (const c of children.splice(1)) await c.stop()
+    const revocation = await measureRevocation(ctx, upstream.port)
+
+    const results: BenchResults = {
+      mode: opts.mode,
+      startedAt: new Date(started).toISOString(),
+      finishedAt: new Date().toISOString(),
+      elapsedS: round((Date.now() - started) / 1000, 1),
+      machine: { ...m0, loadavgEnd: machine().loadavg },
+      tools: {
+        load: opts.tool,
+        wrk: opts.tool === 'wrk' ? commandVersion('wrk', ['-v']) : null,
+        nginx: hasCommand('nginx') ? commandVersion('nginx', ['-v']) : null,
+        taskset: TASKSET
+      },
+      settings: {
+        mode: opts.mode,
+        durationS: opts.durationS,
+        warmupS: opts.warmupS,
+        reps: opts.reps,
+        concurrency: opts.concurrency,
+        totalKeys: opts.totalKeys,
+        activeKeys: opts.activeKeys,
+        coldKeys: opts.coldKeys,
+        floodVictims: opts.floodVictims,
+        floodRate: opts.floodRate,
+        floodSources: opts.floodSources,
+        sseSingleRuns: opts.sseSingleRuns,
+        sseRounds: opts.sseRounds,
+        sseConcurrent: opts.sseConcurrent,
+        revocationTrials: opts.revocationTrials,
+        replicas: opts.replicas,
+        nodeFlags: opts.nodeFlags,
+        tool: opts.tool,
+        pinning: ctx.cpuServer === undefined
+          ? 'none (fewer than 2 cores or no taskset)'
+          : 'load generator, runner, proxies\' upstream, flood generator, redis: core 0; server under test: core 1',
+        bulkArgon2: `m=${CHEAP_ARGON2.memoryCost} KiB, t=${CHEAP_ARGON2.timeCost}, p=${CHEAP_ARGON2.parallelism}`,
+        defaultArgon2: `m=${DEFAULT_ARGON2.memoryCost} KiB, t=${DEFAULT_ARGON2.timeCost}, p=${DEFAULT_ARGON2.parallelism}`
+      },
+      skipped,
+      throughput,
+      rssMB,
+      sse,
+      coldKey,
+      flood,
+      warm100k,
+      revocation,
+      checks: []
+    }
+    results.checks = evaluate(results)
+    if (opts.out !== null) writeFileSync(opts.out, renderMarkdown(results))
+    if (opts.jsonOut !== null) writeFileSync(opts.jsonOut, JSON.stringify(results, null, 2) + '\n')
+    log(`done in ${results.elapsedS} s${opts.out !== null ? `: ${opts.out}` : ''}`)
+    return results
+  } finally {
+    for (const c of children.reverse()) await c.stop().catch(() => {})
+    for (const s of stores) await s.close().catch(() => {})
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+/** The issue's targets, each evaluated from this run's figures (null: not measurable here). */
+export function evaluate (r: BenchResults): TargetCheck[] {
+  const rps = (t: TargetName, c: number) => r.throughput[t]?.[c]?.rps.median
+  const p50 = (t: TargetName, c: number) => r.throughput[t]?.[c]?.p50.median
+  const p99 = (t: TargetName, c: number) => r.throughput[t]?.[c]?.p99.median
+  const ratio = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined) ? undefined : a / b
+  const checks: TargetCheck[] = []
+  const add = (name: string, target: string, value: number | undefined, unit: string, met: (v: number) => boolean) => {
+    checks.push({ name, target, value: value === undefined || Number.isNaN(value) ? 'n/a' : `${round(value, 2)}${unit}`, met: value === undefined || Number.isNaN(value) ? null : met(value) })
+  }
+  add('cached-key throughput vs bare @fastify/http-proxy, c=10', '≥ 1.3×', ratio(rps('mcpgate', 10), rps('bare', 10)), '×', v => v >= 1.3)
+  add('cached-key throughput vs nginx, c=10', '≥ 0.45×', ratio(rps('mcpgate', 10), rps('nginx', 10)), '×', v => v >= 0.45)
+  const added = (p50('mcpgate', 1) !== undefined && p50('direct', 1) !== undefined) ? (p50('mcpgate', 1) as number) - (p50('direct', 1) as number) : undefined
+  add('p50 added over direct, c=1', '≤ 250 µs', added, ' µs', v => v <= 250)
+  add('p99 vs nginx, c=10', '≤ 2×', ratio(p99('mcpgate', 10), p99('nginx', 10)), '×', v => v <= 2)
+  add('SSE time to first byte vs nginx (1 stream, median)', '≤ 1.5×', ratio(r.sse.mcpgate?.single.ttfbMs.median, r.sse.nginx?.single.ttfbMs.median), '×', v => v <= 1.5)
+  add('wrong-secret flood: change of valid-key p99, c=10', '< 20 %', r.flood.p99ChangePct, ' %', v => v < 20)
+  add('RSS under load with 100k keys cached', '≤ 200 MB', r.rssMB.mcpgate100k?.underLoad ?? undefined, ' MB', v => v <= 200)
+  add(`revocation lag p99, ${r.revocation.replicas} replicas on Redis (refused everywhere)`, '< 100 ms', r.revocation.everywhere.p99, ' ms', v => v < 100)
+  return checks
+}
+
+const isMain = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href
+if (isMain) {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      reps: { type: 'string' },
+      duration: { type: 'string' },
+      'node-flags': { type: 'string' },
+      tool: { type: 'string' },
+      out: { type: 'string' }
+    },
+    strict: true
+  })
+  const base = values.quick ? QUICK : FULL
+  const opts: BenchOptions = {
+    ...base,
+    reps: values.reps !== undefined ? Number(values.reps) : base.reps,
+    durationS: values.duration !== undefined ? Number(values.duration) : base.durationS,
+    nodeFlags: values['node-flags'] !== undefined ? values['node-flags'].split(/\s+/).filter(f => f !== '') : base.nodeFlags,
+    tool: values.tool === 'autocannon' || values.tool === 'wrk' ? values.tool : base.tool,
+    out: values.out ?? base.out,
+    jsonOut: values.out !== undefined ? values.out.replace(/\.md$/, '') + '.json' : base.jsonOut
+  }
+  await runBench(opts)
+}

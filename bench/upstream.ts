@@ -1,0 +1,64 @@
+// The bench upstream: a plain node:http MCP-ish server. POST answers a 211-byte JSON-RPC result
+// (the size used for the reference figures); GET /sse streams 100 events 1 ms apart.
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import { pathToFileURL } from 'node:url'
+import { announceReady, childOptions, exitWithParent } from './child.ts'
+
+export const ANSWER = Buffer.from(JSON.stringify({
+  jsonrpc: '2.0',
+  id: 1,
+  result: {
+    content: [{ type: 'text', text: 'hello from the bench upstream; this answer is padded to the reference size of 211 bytes...................................' }],
+    isError: false
+  }
+}))
+
+export const SSE_EVENTS = 100
+export const SSE_INTERVAL_MS = 1
+
+const ANSWER_HEADERS = {
+  'content-type': 'application/json',
+  'content-length': String(ANSWER.length)
+}
+
+function sse (req: IncomingMessage, res: ServerResponse): void {
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' })
+  res.flushHeaders()
+  let n = 0
+  let timer: NodeJS.Timeout | undefined
+  const send = () => {
+    res.write(`event: message\ndata: {"jsonrpc":"2.0","method":"notifications/progress","params":{"progress":${n}}}\n\n`)
+    n++
+    if (n < SSE_EVENTS) timer = setTimeout(send, SSE_INTERVAL_MS)
+    else res.end()
+  }
+  req.on('close', () => clearTimeout(timer))
+  send()
+}
+
+export function handle (req: IncomingMessage, res: ServerResponse): void {
+  if (req.method === 'GET' && req.url !== undefined && req.url.endsWith('/sse')) {
+    sse(req, res)
+    return
+  }
+  // Drain the request body before answering, as a real JSON-RPC server would parse it.
+  req.on('data', () => {})
+  req.on('end', () => {
+    res.writeHead(200, ANSWER_HEADERS)
+    res.end(ANSWER)
+  })
+}
+
+const isMain = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href
+if (isMain) {
+  const opts = childOptions()
+  const server = createServer({ keepAliveTimeout: 120_000 }, handle)
+  server.listen(Number(opts.port ?? 0), '127.0.0.1', () => {
+    const addr = server.address()
+    announceReady(typeof addr === 'object' && addr !== null ? addr.port : 0)
+  })
+  exitWithParent(() => new Promise<void>(resolve => {
+    server.closeAllConnections()
+    server.close(() => resolve())
+  }))
+}

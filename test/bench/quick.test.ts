@@ -1,0 +1,62 @@
+// Keeps the bench from rotting: one reduced run of bench/run.ts (tiny durations, few keys) must
+// produce a number for every target and figure, and write the Markdown report.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import t from 'tap'
+import { QUICK, TARGET_LABELS, runBench, type TargetName } from '../../bench/run.ts'
+
+const finite = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v)
+
+t.test('a reduced bench run reports numbers for every target', async t => {
+  const dir = mkdtempSync(join(tmpdir(), 'mcpgate-bench-test-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const out = join(dir, 'RESULTS.md')
+  const r = await runBench({
+    ...QUICK,
+    durationS: 1,
+    warmupS: 1,
+    reps: 1,
+    totalKeys: 2000,
+    activeKeys: 500,
+    coldKeys: 2,
+    floodVictims: 4,
+    floodRate: 200,
+    sseSingleRuns: 2,
+    sseRounds: 1,
+    sseConcurrent: 8,
+    revocationTrials: 10,
+    out,
+    jsonOut: null,
+    log: line => t.comment(line)
+  })
+
+  for (const target of Object.keys(TARGET_LABELS) as TargetName[]) {
+    if (target === 'nginx' && r.skipped.nginx !== undefined) {
+      t.equal(r.skipped.nginx, 'skipped: nginx not installed', 'nginx is recorded as skipped')
+      continue
+    }
+    for (const c of r.settings.concurrency) {
+      const cell = r.throughput[target]?.[c]
+      t.ok(cell !== undefined && cell.rps.median > 0, `${target} c=${c}: req/s`)
+      t.ok(cell !== undefined && finite(cell.p50.median) && finite(cell.p99.median), `${target} c=${c}: p50 and p99`)
+      t.equal(cell?.runs.reduce((n, run) => n + run.non2xx + run.errors, 0), 0, `${target} c=${c}: every answer 2xx`)
+    }
+    t.ok(finite(r.rssMB[target]?.underLoad), `${target}: RSS under load`)
+    if (target !== 'mcpgate100k') {
+      t.ok(finite(r.sse[target]?.single.ttfbMs.median) && finite(r.sse[target]?.concurrent.gapP99Ms), `${target}: SSE figures`)
+    }
+  }
+  t.ok(finite(r.rssMB.mcpgate100kCachedIdle), 'RSS with every key cached')
+  t.ok(r.coldKey.samples === 2 && r.coldKey.p50Ms > 0, 'cold-key latency')
+  t.ok(finite(r.flood.p99ChangePct) && r.flood.wrongSecretFlood.sent > 0, 'flood figures')
+  t.equal(r.flood.validNon2xx, 0, 'valid requests beside the flood all answered 200')
+  t.ok(finite(r.revocation.everywhere.p99) && r.revocation.timeouts === 0, 'revocation lag')
+  t.equal(r.checks.length, 8, 'every target of the issue is evaluated')
+  for (const c of r.checks) {
+    if (c.met === null) t.match(c.name, /nginx/, `${c.name}: only nginx comparisons may be unmeasurable`)
+  }
+  const md = readFileSync(out, 'utf8')
+  t.match(md, /QUICK MODE/, 'the report says it is a quick run')
+  t.match(md, /## Targets/, 'the report has the targets table')
+})
