@@ -419,7 +419,8 @@ export class RedisStore implements KeyStore {
   }
 
   private connect (connectionName: string): Redis {
-    const client = new Redis({ ...this.options, ...this.target, connectionName })
+    const options = { ...this.options, connectionName }
+    const client = 'url' in this.target ? new Redis(this.target.url, options) : new Redis({ ...options, path: this.target.path })
     // ioredis emits connection errors as events (and logs them when nobody listens); commands
     // already reject with them, and the subscriber reacts to 'close'.
     client.on('error', () => {})

@@ -1,0 +1,409 @@
+// The one KeyStore contract, run against every implementation (store-sqlite.test.ts,
+// store-redis.test.ts). Each subtest gets a fresh, empty store from makeStore.
+import type { Test } from 'tap'
+import { ManualClock, type Clock } from '../../core/clock.ts'
+import { StoreConflictError } from '../../core/errors.ts'
+import { isValidUserId, newKeyId } from '../../core/key-format.ts'
+import {
+  keyFingerprint,
+  type ApiKeyRecord,
+  type InvalidationEvent,
+  type InvalidationListener,
+  type KeyStore,
+  type NewUser,
+  type Page,
+  type User
+} from '../../core/store/store.ts'
+
+export type MakeStore = (t: Test, opts: { clock?: Clock }) => Promise<KeyStore>
+
+export interface ContractOptions {
+  /**
+   * Backend-level inspection: the raw storage holds exactly these users and keys, and no index
+   * entry points at anything else (no orphans after deletes).
+   */
+  assertStorage?: (t: Test, store: KeyStore, expected: { userIds: string[], keyIds: string[] }) => Promise<void>
+}
+
+const FAKE_HASH = '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNo'
+
+let emailCounter = 0
+export function newUser (overrides: Partial<NewUser> = {}): NewUser {
+  emailCounter++
+  return { email: `user${emailCounter}-${process.pid}@example.com`, name: `User ${emailCounter}`, role: 'user', groups: [], ...overrides }
+}
+
+export function keyRecord (userId: string, overrides: Partial<ApiKeyRecord> = {}): ApiKeyRecord {
+  return {
+    id: newKeyId(),
+    userId,
+    name: 'laptop',
+    description: '',
+    mcpServerIds: ['*'],
+    createdAt: Date.parse('2026-01-01T00:00:00Z'),
+    expiresAt: null,
+    lastUsedAt: null,
+    secretHash: FAKE_HASH,
+    ...overrides
+  }
+}
+
+/** Byte order, as SQLite's BINARY collation and Redis lex ranges compare ids. */
+function compareIds (a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0
+}
+
+export function newestFirst (a: ApiKeyRecord, b: ApiKeyRecord): number {
+  return b.createdAt - a.createdAt || compareIds(b.id, a.id)
+}
+
+/** Records invalidation callbacks; waiters are bounded by a deadline instead of sleeping. */
+export class EventRecorder implements InvalidationListener {
+  readonly events: InvalidationEvent[] = []
+  resyncs = 0
+  private waiters: Array<() => void> = []
+
+  onEvent (event: InvalidationEvent): void {
+    this.events.push(event)
+    this.wake()
+  }
+
+  onResync (): void {
+    this.resyncs++
+    this.wake()
+  }
+
+  /** Resolves once `check()` is true; rejects after `ms` with `what` in the message. */
+  async until (what: string, check: () => boolean, ms = 3000): Promise<void> {
+    if (check()) return
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter(w => w !== waiter)
+        reject(new Error(`timed out after ${ms} ms waiting for ${what}`))
+      }, ms)
+      const waiter = (): void => {
+        if (!check()) return
+        clearTimeout(timer)
+        this.waiters = this.waiters.filter(w => w !== waiter)
+        resolve()
+      }
+      this.waiters.push(waiter)
+    })
+  }
+
+  event (match: (e: InvalidationEvent) => boolean, what: string, ms?: number): Promise<void> {
+    return this.until(what, () => this.events.some(match), ms)
+  }
+
+  private wake (): void {
+    for (const waiter of [...this.waiters]) waiter()
+  }
+}
+
+async function collectPages<T> (fetch: (cursor: string | null) => Promise<Page<T>>, limit: number, t: Test): Promise<T[]> {
+  const all: T[] = []
+  let cursor: string | null = null
+  for (let pages = 0; ; pages++) {
+    if (pages > 10_000) throw new Error('pagination does not terminate')
+    const page: Page<T> = await fetch(cursor)
+    if (page.nextCursor !== null && page.items.length !== limit) t.fail(`a page with a next cursor has ${page.items.length} items, not ${limit}`)
+    all.push(...page.items)
+    if (page.nextCursor === null) return all
+    cursor = page.nextCursor
+  }
+}
+
+export function storeContract (t: Test, makeStore: MakeStore, options: ContractOptions = {}): void {
+  const assertStorage = options.assertStorage ?? (async () => {})
+
+  t.test('creates, reads, updates and deletes a user', async t => {
+    const clock = new ManualClock()
+    const store = await makeStore(t, { clock })
+    await store.ping()
+    const created = await store.createUser(newUser({ email: 'Ada@Example.com', name: 'Ada', role: 'admin', groups: ['eng', 'ops'] }))
+    t.ok(isValidUserId(created.id), 'a generated id is 1-32 base62')
+    t.same(created, { id: created.id, email: 'Ada@Example.com', name: 'Ada', role: 'admin', groups: ['eng', 'ops'], disabled: false, createdAt: clock.now() })
+    t.same(await store.getUser(created.id), created, 'read back as written')
+    t.equal(await store.getUser('nosuchuser'), null)
+
+    const updated = await store.updateUser(created.id, { name: 'Ada L.', groups: ['eng'], disabled: true })
+    t.same(updated, { ...created, name: 'Ada L.', groups: ['eng'], disabled: true }, 'only the patched fields change')
+    t.same(await store.getUser(created.id), updated)
+    t.same(await store.updateUser(created.id, { role: 'user' }), { ...updated, role: 'user' })
+    t.equal(await store.updateUser('nosuchuser', { name: 'x' }), null, 'updating a missing user → null')
+
+    t.equal(await store.deleteUser(created.id), true)
+    t.equal(await store.getUser(created.id), null)
+    t.equal(await store.getUserByEmail('ada@example.com'), null)
+    t.equal(await store.deleteUser(created.id), false, 'deleting again → false')
+    await assertStorage(t, store, { userIds: [], keyIds: [] })
+  })
+
+  t.test('keeps a caller-chosen user id and refuses an invalid or taken one', async t => {
+    const store = await makeStore(t, {})
+    const user = await store.createUser(newUser({ id: 'svcAccount01' }))
+    t.equal(user.id, 'svcAccount01')
+    t.same(await store.getUser('svcAccount01'), user)
+    await t.rejects(store.createUser(newUser({ id: 'not-base62!' })), TypeError)
+    await t.rejects(store.createUser(newUser({ id: 'svcAccount01' })), StoreConflictError, 'same id, other email')
+    await assertStorage(t, store, { userIds: [user.id], keyIds: [] })
+  })
+
+  t.test('email is unique and looked up case-insensitively', async t => {
+    const store = await makeStore(t, {})
+    const user = await store.createUser(newUser({ email: 'Grace.Hopper@Example.COM' }))
+    t.same(await store.getUserByEmail('grace.hopper@example.com'), user)
+    t.same(await store.getUserByEmail('GRACE.HOPPER@EXAMPLE.COM'), user)
+    t.equal(await store.getUserByEmail('grace@example.com'), null)
+    const err = await store.createUser(newUser({ email: 'grace.hopper@EXAMPLE.com' })).then(() => null, (e: unknown) => e)
+    t.ok(err instanceof StoreConflictError, 'a duplicate email in another case → StoreConflictError')
+    t.equal((err as StoreConflictError).field, 'email')
+    t.equal((await store.listUsers({ limit: 10 })).items.length, 1, 'the duplicate was not half-written')
+    t.equal(await store.deleteUser(user.id), true)
+    const again = await store.createUser(newUser({ email: 'grace.hopper@example.com' }))
+    t.same(await store.getUserByEmail('Grace.Hopper@Example.com'), again, 'a deleted user frees the email')
+  })
+
+  t.test('lists users oldest first across pages, ties broken by id', async t => {
+    const clock = new ManualClock()
+    const store = await makeStore(t, { clock })
+    const created: User[] = []
+    for (let i = 0; i < 25; i++) {
+      if (i % 3 === 0) clock.advance(1000)
+      created.push(await store.createUser(newUser()))
+    }
+    const expected = [...created].sort((a, b) => a.createdAt - b.createdAt || compareIds(a.id, b.id))
+    const listed = await collectPages(cursor => store.listUsers({ limit: 4, cursor }), 4, t)
+    t.same(listed.map(u => u.id), expected.map(u => u.id), 'every user once, in (createdAt, id) order')
+    t.same(listed, expected, 'full records')
+    const single = await store.listUsers({ limit: 25 })
+    t.equal(single.items.length, 25)
+    t.equal(single.nextCursor, null, 'no empty trailing page')
+    await t.rejects(store.listUsers({ limit: 4, cursor: 'garbage' }), TypeError, 'an invalid cursor is a TypeError')
+    await t.rejects(store.listUsers({ limit: 0 }), TypeError, 'a limit below 1 is a TypeError')
+  })
+
+  t.test('creates a key and reads it back, with its owner and count', async t => {
+    const store = await makeStore(t, {})
+    const owner = await store.createUser(newUser({ groups: ['eng'] }))
+    const other = await store.createUser(newUser())
+    const record = keyRecord(owner.id, {
+      name: 'ci',
+      description: 'used by CI',
+      mcpServerIds: ['github', 'jira'],
+      expiresAt: Date.parse('2027-01-01T00:00:00Z'),
+      lastUsedAt: Date.parse('2026-01-02T00:00:00Z')
+    })
+    await store.createKey(record)
+    const neverExpires = keyRecord(owner.id)
+    await store.createKey(neverExpires)
+    t.same(await store.getKey(record.id), record, 'every field round-trips')
+    t.same(await store.getKey(neverExpires.id), neverExpires, 'null expiresAt and lastUsedAt round-trip')
+    t.same(await store.getKeyWithOwner(record.id), { key: record, owner })
+    t.equal(await store.getKey(newKeyId()), null)
+    t.equal(await store.getKeyWithOwner(newKeyId()), null)
+    t.equal(await store.countKeys(owner.id), 2)
+    t.equal(await store.countKeys(other.id), 0)
+    t.equal(await store.countKeys('nosuchuser'), 0)
+
+    await t.rejects(store.createKey(keyRecord('nosuchuser')), Error, 'the owner must exist')
+    await t.rejects(store.createKey({ ...record, name: 'again' }), StoreConflictError, 'a taken key id is refused')
+    t.same(await store.getKey(record.id), record, 'the refused write changed nothing')
+    await assertStorage(t, store, { userIds: [owner.id, other.id], keyIds: [record.id, neverExpires.id] })
+  })
+
+  t.test('200 parallel createUser and createKey calls each store a distinct record', async t => {
+    const store = await makeStore(t, {})
+    const users = await Promise.all(Array.from({ length: 200 }, () => store.createUser(newUser())))
+    t.equal(new Set(users.map(u => u.id)).size, 200, 'distinct generated user ids')
+    const owner = users[0] as User
+    const records = Array.from({ length: 200 }, (_, i) => keyRecord(owner.id, { createdAt: 1_000_000 + i }))
+    await Promise.all(records.map(r => store.createKey(r)))
+    t.equal(await store.countKeys(owner.id), 200)
+    const listed = await collectPages(cursor => store.listKeys({ limit: 50, cursor }), 50, t)
+    t.same(new Set(listed.map(k => k.id)), new Set(records.map(r => r.id)), 'every key stored once')
+    const allUsers = await collectPages(cursor => store.listUsers({ limit: 64, cursor }), 64, t)
+    t.equal(allUsers.length, 200)
+  })
+
+  t.test('pages over 1000 keys newest first without gaps or duplicates, also per user', async t => {
+    const store = await makeStore(t, {})
+    const alice = await store.createUser(newUser())
+    const bob = await store.createUser(newUser())
+    const base = Date.parse('2026-03-01T00:00:00Z')
+    // Four keys per millisecond: ties on createdAt must be ordered by id, never skipped.
+    const records = Array.from({ length: 1000 }, (_, i) => keyRecord(i % 3 === 0 ? alice.id : bob.id, { createdAt: base + Math.floor(i / 4) }))
+    for (let i = 0; i < records.length; i += 100) await Promise.all(records.slice(i, i + 100).map(r => store.createKey(r)))
+    const expected = [...records].sort(newestFirst)
+
+    const all = await collectPages(cursor => store.listKeys({ limit: 37, cursor }), 37, t)
+    t.equal(all.length, 1000)
+    t.same(all.map(k => k.id), expected.map(k => k.id), 'all keys, newest first, ties by id desc')
+    t.same(all[0], expected[0], 'full records')
+
+    for (const user of [alice, bob]) {
+      const mine = await collectPages(cursor => store.listKeys({ limit: 37, cursor, userId: user.id }), 37, t)
+      t.same(mine.map(k => k.id), expected.filter(k => k.userId === user.id).map(k => k.id), 'filtered by owner, same order')
+    }
+    t.same(await store.listKeys({ limit: 37, userId: 'nosuchuser' }), { items: [], nextCursor: null })
+    await t.rejects(store.listKeys({ limit: 37, cursor: '123.abc' }), TypeError, 'an invalid cursor is a TypeError')
+  })
+
+  t.test('deleteKey removes the key from every index and returns it', async t => {
+    const store = await makeStore(t, {})
+    const owner = await store.createUser(newUser())
+    const kept = keyRecord(owner.id, { createdAt: 1 })
+    const doomed = keyRecord(owner.id, { createdAt: 2 })
+    await store.createKey(kept)
+    await store.createKey(doomed)
+    t.same(await store.deleteKey(doomed.id), doomed, 'the deleted record is returned')
+    t.equal(await store.getKey(doomed.id), null)
+    t.equal(await store.getKeyWithOwner(doomed.id), null)
+    t.equal(await store.countKeys(owner.id), 1)
+    t.same((await store.listKeys({ limit: 10 })).items.map(k => k.id), [kept.id])
+    t.same((await store.listKeys({ limit: 10, userId: owner.id })).items.map(k => k.id), [kept.id])
+    t.equal(await store.deleteKey(doomed.id), null, 'deleting again → null')
+    await assertStorage(t, store, { userIds: [owner.id], keyIds: [kept.id] })
+    t.same(await store.deleteKey(kept.id), kept)
+    await assertStorage(t, store, { userIds: [owner.id], keyIds: [] })
+  })
+
+  t.test('deleteUser removes the user, every key of theirs and every index entry', async t => {
+    const store = await makeStore(t, {})
+    const doomed = await store.createUser(newUser({ email: 'Doomed@Example.com' }))
+    const other = await store.createUser(newUser())
+    const doomedKeys = Array.from({ length: 5 }, (_, i) => keyRecord(doomed.id, { createdAt: 10 + i }))
+    const otherKey = keyRecord(other.id, { createdAt: 12 })
+    for (const r of [...doomedKeys, otherKey]) await store.createKey(r)
+
+    t.equal(await store.deleteUser(doomed.id), true)
+    t.equal(await store.getUser(doomed.id), null)
+    t.equal(await store.getUserByEmail('doomed@example.com'), null)
+    for (const r of doomedKeys) t.equal(await store.getKey(r.id), null, 'each of their keys is gone')
+    t.equal(await store.countKeys(doomed.id), 0)
+    t.same((await store.listKeys({ limit: 10 })).items, [otherKey], 'only the other user\'s key is listed')
+    t.same((await store.listKeys({ limit: 10, userId: doomed.id })).items, [])
+    t.same((await store.listUsers({ limit: 10 })).items, [other])
+    await assertStorage(t, store, { userIds: [other.id], keyIds: [otherKey.id] })
+    await t.rejects(store.createKey(keyRecord(doomed.id)), Error, 'no key can be created for a deleted user')
+    await assertStorage(t, store, { userIds: [other.id], keyIds: [otherKey.id] })
+  })
+
+  t.test('recordLastUsed keeps the latest time and never resurrects a deleted key', async t => {
+    const store = await makeStore(t, {})
+    const owner = await store.createUser(newUser())
+    const a = keyRecord(owner.id)
+    const b = keyRecord(owner.id, { lastUsedAt: 5000 })
+    const gone = keyRecord(owner.id)
+    for (const r of [a, b, gone]) await store.createKey(r)
+    await store.deleteKey(gone.id)
+
+    await store.recordLastUsed(new Map([[a.id, 3000], [b.id, 4000], [gone.id, 9000], [newKeyId(), 9000]]))
+    t.equal((await store.getKey(a.id))?.lastUsedAt, 3000, 'null → the recorded time')
+    t.equal((await store.getKey(b.id))?.lastUsedAt, 5000, 'an older time does not move it back')
+    t.equal(await store.getKey(gone.id), null, 'the deleted key stays deleted')
+    await store.recordLastUsed(new Map([[b.id, 6000]]))
+    t.equal((await store.getKey(b.id))?.lastUsedAt, 6000, 'a newer time moves it forward')
+    await store.recordLastUsed(new Map())
+    t.equal(await store.countKeys(owner.id), 2)
+    t.same((await store.getKey(a.id)), { ...a, lastUsedAt: 3000 }, 'nothing else changes')
+    await assertStorage(t, store, { userIds: [owner.id], keyIds: [a.id, b.id] })
+  })
+
+  t.test('reads racing deletes see the whole record or nothing', async t => {
+    const store = await makeStore(t, {})
+    const owner = await store.createUser(newUser())
+    const records = Array.from({ length: 60 }, (_, i) => keyRecord(owner.id, { createdAt: i, mcpServerIds: ['a', 'b'], expiresAt: 10 ** 13 }))
+    await Promise.all(records.map(r => store.createKey(r)))
+    const reads: Array<Promise<{ record: ApiKeyRecord, got: ApiKeyRecord | null }>> = []
+    const deletes: Array<Promise<ApiKeyRecord | null>> = []
+    for (const record of records) {
+      reads.push(store.getKey(record.id).then(got => ({ record, got })))
+      deletes.push(store.deleteKey(record.id))
+      reads.push(store.getKeyWithOwner(record.id).then(got => ({ record, got: got?.key ?? null })))
+      reads.push(store.getKey(record.id).then(got => ({ record, got })))
+    }
+    const results = await Promise.all(reads)
+    const deleted = await Promise.all(deletes)
+    let whole = 0
+    for (const { record, got } of results) {
+      if (got === null) continue
+      if (JSON.stringify(got) !== JSON.stringify(record)) t.fail(`partial record for ${record.id}: ${JSON.stringify(got)}`)
+      else whole++
+    }
+    t.pass(`${whole} reads saw a whole record, ${results.length - whole} saw none`)
+    t.same(deleted, records, 'every delete returned the whole record')
+    await assertStorage(t, store, { userIds: [owner.id], keyIds: [] })
+  })
+
+  t.test('subscribers get onResync on subscribe and an event after every invalidating write', async t => {
+    const store = await makeStore(t, {})
+    const owner = await store.createUser(newUser())
+    const key = keyRecord(owner.id)
+    await store.createKey(key)
+    const rec = new EventRecorder()
+    const unsubscribe = store.subscribe(rec)
+    t.teardown(unsubscribe)
+    await rec.until('onResync after subscribe', () => rec.resyncs === 1)
+    t.ok(store.isSubscribed(), 'isSubscribed while subscribed')
+
+    await store.deleteKey(key.id)
+    await rec.event(e => e.type === 'key' && e.keyId === key.id, 'key event after deleteKey')
+    await store.updateUser(owner.id, { disabled: true })
+    await rec.until('user event after updateUser', () => rec.events.filter(e => e.type === 'user' && e.userId === owner.id).length === 1)
+    await store.deleteUser(owner.id)
+    await rec.until('user event after deleteUser', () => rec.events.filter(e => e.type === 'user' && e.userId === owner.id).length === 2)
+    await store.publish({ type: 'all' })
+    await rec.event(e => e.type === 'all', 'the published event')
+    await store.publish({ type: 'key', keyId: 'AAAAAAAAAAAAAAAA' })
+    await rec.event(e => e.type === 'key' && e.keyId === 'AAAAAAAAAAAAAAAA', 'a published key event')
+    t.same(rec.events, [
+      { type: 'key', keyId: key.id },
+      { type: 'user', userId: owner.id },
+      { type: 'user', userId: owner.id },
+      { type: 'all' },
+      { type: 'key', keyId: 'AAAAAAAAAAAAAAAA' }
+    ], 'each event exactly once, in order')
+    t.equal(rec.resyncs, 1, 'no spurious resync')
+  })
+
+  t.test('writes that change nothing publish nothing; unsubscribe stops delivery', async t => {
+    const store = await makeStore(t, {})
+    const owner = await store.createUser(newUser())
+    const rec = new EventRecorder()
+    const late = new EventRecorder()
+    const unsubscribe = store.subscribe(rec)
+    await rec.until('onResync', () => rec.resyncs === 1)
+    const unsubscribeLate = store.subscribe(late)
+    t.teardown(unsubscribeLate)
+    await late.until('onResync for the second listener', () => late.resyncs === 1)
+    t.equal(rec.resyncs, 1, 'a new listener does not resync the others')
+
+    await store.deleteKey(newKeyId())
+    await store.createKey(keyRecord(owner.id))
+    await store.recordLastUsed(new Map([[newKeyId(), 1]]))
+    unsubscribe()
+    await store.publish({ type: 'user', userId: 'marker' })
+    await late.event(e => e.type === 'user' && e.userId === 'marker', 'the marker event on the remaining listener')
+    t.same(late.events, [{ type: 'user', userId: 'marker' }], 'only the marker: deleting a missing key, creating and touching keys publish nothing')
+    t.same(rec.events, [], 'the unsubscribed listener got nothing')
+  })
+
+  t.test('fingerprints are stable across reads and change with scope or expiry', async t => {
+    const store = await makeStore(t, {})
+    const owner = await store.createUser(newUser())
+    const record = keyRecord(owner.id, { mcpServerIds: ['github'], expiresAt: Date.parse('2027-01-01T00:00:00Z') })
+    await store.createKey(record)
+    const first = await store.getKey(record.id)
+    const second = await store.getKeyWithOwner(record.id)
+    t.ok(first !== null && second !== null, 'both reads find the key')
+    t.equal(keyFingerprint(first as ApiKeyRecord), keyFingerprint(record), 'the stored record has the written fingerprint')
+    t.equal(keyFingerprint((second as { key: ApiKeyRecord }).key), keyFingerprint(record), 'getKeyWithOwner agrees')
+    await store.recordLastUsed(new Map([[record.id, Date.now()]]))
+    t.equal(keyFingerprint(await store.getKey(record.id) as ApiKeyRecord), keyFingerprint(record), 'lastUsedAt is not part of it')
+    t.not(keyFingerprint({ ...record, mcpServerIds: ['github', 'jira'] }), keyFingerprint(record), 'scope changes it')
+    t.not(keyFingerprint({ ...record, mcpServerIds: ['*'] }), keyFingerprint(record), 'wildcard scope changes it')
+    t.not(keyFingerprint({ ...record, expiresAt: null }), keyFingerprint(record), 'expiry changes it')
+    t.not(keyFingerprint({ ...record, secretHash: FAKE_HASH + 'x' }), keyFingerprint(record), 'the secret hash changes it')
+  })
+}
