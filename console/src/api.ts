@@ -1,0 +1,165 @@
+// The admin REST API as the console sees it: typed shapes, one fetch wrapper that adds the
+// bearer token and turns `{statusCode, code, error, message}` bodies into ApiError.
+export type Role = 'admin' | 'user'
+
+/** `GET /api/me`: the caller; `user` is null for the bootstrap admin token (it owns no keys). */
+export interface Me {
+  authMethod: 'admin-token' | 'oidc'
+  role: Role
+  user: User | null
+}
+
+export type AccessRule = 'everyone' | { users: string[], groups: string[], roles: Role[] }
+
+export interface McpServer {
+  id: string
+  name: string
+  description: string
+  /** Whether the caller may scope a key to it now (admins also get servers they cannot reach). */
+  reachable?: boolean
+  /** Admins only: the access rule from config. */
+  access?: AccessRule
+}
+
+export interface ApiKey {
+  id: string
+  name: string
+  description: string
+  mcpServerIds: string[]
+  createdAt: string
+  expiresAt: string | null
+  lastUsedAt: string | null
+  userId: string
+  user?: { id: string, email: string, name: string }
+}
+
+export interface CreatedApiKey extends ApiKey {
+  key: string
+}
+
+export interface User {
+  id: string
+  email: string
+  name: string
+  role: Role
+  groups: string[]
+  disabled: boolean
+  createdAt: string
+}
+
+export interface Page<T> {
+  items: T[]
+  nextCursor?: string | null
+}
+
+export class ApiError extends Error {
+  constructor (
+    readonly statusCode: number,
+    readonly code: string,
+    message: string,
+    /** The request body field the server blamed, when it names one. */
+    readonly field: string | null = null
+  ) {
+    super(message)
+    this.name = 'ApiError'
+  }
+}
+
+/** Fields of the forms the console sends; used to place server-side errors next to inputs. */
+const KNOWN_FIELDS = ['name', 'description', 'expiresAt', 'mcpServerIds', 'email', 'role', 'groups', 'disabled']
+
+/**
+ * Which field a validation error is about. The admin API names it in `message` (Fastify/Ajv
+ * style `body/name must …`, `/name …`, or `name: …`) or in an explicit `field`/`validation` entry.
+ */
+export function blamedField (body: Record<string, unknown>): string | null {
+  if (typeof body.field === 'string' && body.field !== '') return body.field.replace(/^\/?(body\/)?/, '').split(/[/.[]/)[0] ?? null
+  const validation = body.validation
+  if (Array.isArray(validation) && validation.length > 0) {
+    const first = validation[0] as { instancePath?: unknown, params?: { missingProperty?: unknown } }
+    if (typeof first.params?.missingProperty === 'string') return first.params.missingProperty
+    if (typeof first.instancePath === 'string') {
+      const f = first.instancePath.split('/').filter(Boolean)[0]
+      if (f !== undefined) return f
+    }
+  }
+  const code = typeof body.code === 'string' ? body.code : ''
+  if (code === 'MCPGATE_MCP_SERVER_NOT_FOUND') return 'mcpServerIds'
+  if (code === 'MCPGATE_EMAIL_TAKEN') return 'email'
+  const message = typeof body.message === 'string' ? body.message : ''
+  // The admin API's convention: "<field>: <problem>", e.g. "expiresAt: must be in the future".
+  const prefixed = /^(?:body\/|\/)?([A-Za-z]+)(?:[./[][^:\s]*)?:\s/.exec(message)
+  if (prefixed !== null && KNOWN_FIELDS.includes(prefixed[1] as string)) return prefixed[1] as string
+  for (const f of KNOWN_FIELDS) {
+    const re = new RegExp(`(^|[\\s/'"\`(.])${f}(\\b|[:'"\`/\\[.])`)
+    if (re.test(message)) return f
+  }
+  return null
+}
+
+export class Api {
+  constructor (
+    private readonly token: () => string | null,
+    /** Called on 401: the session expired or was revoked. */
+    private readonly onUnauthorized: (error: ApiError) => void
+  ) {}
+
+  async request<T> (method: string, path: string, body?: unknown): Promise<T> {
+    const headers: Record<string, string> = { accept: 'application/json' }
+    const token = this.token()
+    if (token !== null) headers.authorization = `Bearer ${token}`
+    if (body !== undefined) headers['content-type'] = 'application/json'
+    let res: Response
+    try {
+      res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: 'omit', cache: 'no-store' })
+    } catch {
+      throw new ApiError(0, 'NETWORK', 'The admin API cannot be reached. Check your connection and try again.')
+    }
+    if (res.status === 204) return undefined as T
+    const text = await res.text()
+    let data: unknown = null
+    try {
+      data = text === '' ? null : JSON.parse(text)
+    } catch {
+      data = null
+    }
+    if (!res.ok) {
+      const b = (data !== null && typeof data === 'object' ? data : {}) as Record<string, unknown>
+      const error = new ApiError(
+        res.status,
+        typeof b.code === 'string' ? b.code : `HTTP_${res.status}`,
+        typeof b.message === 'string' && b.message !== '' ? b.message : `${res.status} ${res.statusText}`,
+        res.status === 400 || res.status === 409 ? blamedField(b) : null
+      )
+      if (res.status === 401) this.onUnauthorized(error)
+      throw error
+    }
+    return data as T
+  }
+
+  get<T> (path: string): Promise<T> { return this.request<T>('GET', path) }
+  post<T> (path: string, body: unknown): Promise<T> { return this.request<T>('POST', path, body) }
+  patch<T> (path: string, body: unknown): Promise<T> { return this.request<T>('PATCH', path, body) }
+  delete (path: string): Promise<void> { return this.request<void>('DELETE', path) }
+
+  /**
+   * Every item of a cursor-paginated list, so that tables can sort and page locally.
+   * Bounded: stops after `maxItems` and says so through `truncated`.
+   */
+  async listAll<T> (path: string, params: Record<string, string> = {}, maxItems = 5000): Promise<{ items: T[], truncated: boolean }> {
+    const items: T[] = []
+    let cursor: string | null | undefined = null
+    do {
+      const q = new URLSearchParams({ ...params, limit: '100' })
+      if (cursor !== null && cursor !== undefined) q.set('cursor', cursor)
+      const page: Page<T> = await this.get<Page<T>>(`${path}?${q.toString()}`)
+      items.push(...page.items)
+      cursor = page.nextCursor
+    } while (cursor !== null && cursor !== undefined && items.length < maxItems)
+    return { items, truncated: cursor !== null && cursor !== undefined }
+  }
+}
+
+export function path (strings: TemplateStringsArray, ...values: string[]): string {
+  return strings.reduce((out, s, i) => out + s + (i < values.length ? encodeURIComponent(values[i] as string) : ''), '')
+}

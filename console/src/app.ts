@@ -1,0 +1,88 @@
+// The signed-in shell: top bar with the profile menu, the sidebar (User Management for admins
+// only) and a hash router (#/keys, #/admin/keys, #/admin/users), so the server serves one file.
+import type { AppContext } from './context.ts'
+import { h, replaceChildren } from './dom.ts'
+import { menuButton } from './menu.ts'
+import { renderAdminKeys } from './pages/admin-keys.ts'
+import { renderMyKeys } from './pages/keys.ts'
+import { renderUsers } from './pages/users.ts'
+
+interface Route {
+  hash: string
+  title: string
+  admin: boolean
+  render: (ctx: AppContext, section: HTMLElement, params: URLSearchParams) => Promise<void>
+}
+
+const ROUTES: Route[] = [
+  { hash: '#/keys', title: 'API Keys', admin: false, render: renderMyKeys },
+  { hash: '#/admin/keys', title: 'All API Keys', admin: true, render: renderAdminKeys },
+  { hash: '#/admin/users', title: 'Users', admin: true, render: renderUsers }
+]
+
+function displayName (ctx: AppContext): string {
+  const user = ctx.me.user
+  if (user === null) return 'Admin token'
+  return user.name !== '' ? user.name : user.email
+}
+
+export function startApp (root: HTMLElement, ctx: AppContext, signOut: () => void): () => void {
+  const navLink = (route: Route, label: string) => h('li', {}, h('a', { href: route.hash, 'data-route': route.hash }, label))
+  const [keys, adminKeys, users] = ROUTES as [Route, Route, Route]
+  const sidebar = h('nav', { class: 'sidebar', 'aria-label': 'Main' },
+    h('ul', {}, navLink(keys, 'My API Keys')),
+    ctx.isAdmin
+      ? h('div', { class: 'nav-group' },
+        h('h2', { class: 'nav-heading', id: 'nav-user-management' }, 'User Management'),
+        h('ul', { 'aria-labelledby': 'nav-user-management' }, navLink(adminKeys, 'All API Keys'), navLink(users, 'Users')))
+      : null)
+  const user = ctx.me.user
+  const profile = menuButton({
+    label: `Account menu for ${displayName(ctx)}`,
+    className: 'profile-button',
+    content: h('span', { class: 'profile' },
+      h('span', { class: 'avatar', 'aria-hidden': 'true' }, displayName(ctx).slice(0, 1).toUpperCase()),
+      h('span', { class: 'profile-name' }, displayName(ctx))),
+    items: [
+      { label: 'API Keys', onSelect: () => { location.hash = keys.hash } },
+      { label: 'Sign out', onSelect: signOut }
+    ]
+  })
+  const main = h('main', { id: 'main', class: 'content', tabindex: -1 })
+  replaceChildren(root,
+    h('a', { class: 'skip-link', href: '#main', onclick: (e: Event) => { e.preventDefault(); main.focus() } }, 'Skip to content'),
+    h('header', { class: 'topbar' },
+      h('a', { class: 'brand', href: keys.hash }, h('img', { src: '/favicon.svg', alt: '', width: 24, height: 24 }), 'mcpgate'),
+      h('div', { class: 'topbar-right' },
+        user === null ? h('span', { class: 'badge admin' }, 'Admin token') : ctx.isAdmin ? h('span', { class: 'badge admin' }, 'Admin') : null,
+        profile)),
+    h('div', { class: 'layout' }, sidebar, main),
+    h('div', { id: 'announcer', class: 'visually-hidden', 'aria-live': 'polite', role: 'status' }))
+
+  let first = true
+  const route = () => {
+    const [hashPath = '', query = ''] = location.hash.split('?')
+    let current = ROUTES.find(r => r.hash === hashPath && (!r.admin || ctx.isAdmin))
+    if (current === undefined) {
+      // Unknown or forbidden (admin pages for non-admins): the own keys page. The bootstrap
+      // token owns no keys, so it starts on the admin list.
+      current = user === null && ctx.isAdmin ? adminKeys : keys
+      history.replaceState(null, '', current.hash)
+    }
+    for (const a of sidebar.querySelectorAll('a')) {
+      if (a.dataset.route === current.hash) a.setAttribute('aria-current', 'page')
+      else a.removeAttribute('aria-current')
+    }
+    document.title = `${current.title} · mcpgate`
+    const section = h('section', { class: 'page', 'aria-labelledby': 'page-title' })
+    replaceChildren(main, section)
+    current.render(ctx, section, new URLSearchParams(query)).then(() => {
+      // Move focus to the new page's heading for keyboard and screen reader users (not on load).
+      if (!first) section.querySelector<HTMLElement>('#page-title')?.focus()
+      first = false
+    }, () => {})
+  }
+  window.addEventListener('hashchange', route)
+  route()
+  return () => window.removeEventListener('hashchange', route)
+}

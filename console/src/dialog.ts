@@ -1,0 +1,85 @@
+// Modal dialogs on the native <dialog> element: it traps focus, closes on Escape and restores
+// focus to the opener, which is most of what a keyboard user needs.
+import { h, uid } from './dom.ts'
+import { ApiError } from './api.ts'
+
+export interface ModalOptions {
+  title: string
+  className?: string
+  onClose?: () => void
+}
+
+export interface Modal {
+  dialog: HTMLDialogElement
+  body: HTMLElement
+  setTitle: (title: string) => void
+  close: () => void
+}
+
+export function openModal (options: ModalOptions): Modal {
+  const titleId = uid('dialog-title')
+  const heading = h('h2', { id: titleId }, options.title)
+  const body = h('div', { class: 'dialog-body' })
+  const dialog = h('dialog', { class: `dialog ${options.className ?? ''}`, 'aria-labelledby': titleId }, heading, body)
+  const opener = document.activeElement instanceof HTMLElement ? document.activeElement : null
+  dialog.addEventListener('close', () => {
+    dialog.remove()
+    options.onClose?.()
+    if (opener !== null && opener.isConnected) opener.focus()
+  })
+  document.body.appendChild(dialog)
+  dialog.showModal()
+  return {
+    dialog,
+    body,
+    setTitle: (title: string) => { heading.textContent = title },
+    close: () => dialog.close()
+  }
+}
+
+export function errorMessage (error: unknown): string {
+  if (error instanceof ApiError) return error.message
+  if (error instanceof Error) return error.message
+  return String(error)
+}
+
+export interface ConfirmOptions {
+  title: string
+  message: Node | string
+  confirmLabel: string
+  /** Runs on confirm; a thrown error is shown in the dialog, which stays open. */
+  action: () => Promise<void>
+}
+
+/** Resolves true when the action ran successfully, false when cancelled. */
+export function confirmDialog (options: ConfirmOptions): Promise<boolean> {
+  return new Promise(resolve => {
+    let done = false
+    const modal = openModal({ title: options.title, className: 'confirm', onClose: () => resolve(done) })
+    const error = h('p', { class: 'form-error', role: 'alert', hidden: true })
+    const cancel = h('button', { type: 'button', class: 'secondary', onclick: () => modal.close() }, 'Cancel')
+    const confirm = h('button', { type: 'submit', class: 'danger' }, options.confirmLabel)
+    const form = h('form', { method: 'dialog' },
+      h('div', { class: 'confirm-message' }, options.message),
+      error,
+      h('div', { class: 'dialog-actions' }, cancel, confirm))
+    form.addEventListener('submit', event => {
+      event.preventDefault()
+      confirm.disabled = true
+      cancel.disabled = true
+      error.hidden = true
+      options.action().then(() => {
+        done = true
+        modal.close()
+      }, (err: unknown) => {
+        error.textContent = errorMessage(err)
+        error.hidden = false
+        confirm.disabled = false
+        cancel.disabled = false
+      })
+    })
+    modal.body.appendChild(form)
+    // Safer default: the focus starts on Cancel.
+    cancel.focus()
+  })
+}

@@ -1,0 +1,126 @@
+// The API key table's columns, shared by "API Keys" (own keys) and the admin's all-keys list.
+import type { ApiKey, McpServer } from './api.ts'
+import { h } from './dom.ts'
+import { parseTime, plural, timeElement } from './format.ts'
+import { menuButton } from './menu.ts'
+import type { Column } from './table.ts'
+
+export interface KeyColumnOptions {
+  withUser: boolean
+  /** Every server id the console knows about (the caller's catalogue). */
+  catalogue: ReadonlyMap<string, McpServer>
+  /** Admins get every configured server; a user only those they can reach (missing ≠ deleted). */
+  catalogueIsComplete: boolean
+  /** Whether the key's owner can still reach a server that exists. */
+  ownerCanReach: (server: McpServer, key: ApiKey) => boolean
+  /** Servers "*" expands to, for the hover text. */
+  allServersFor: (key: ApiKey) => McpServer[]
+  onDelete: (key: ApiKey) => void
+  now: () => number
+}
+
+export function isExpired (key: ApiKey, now: number): boolean {
+  const t = parseTime(key.expiresAt)
+  return t !== null && t <= now
+}
+
+function serversCell (key: ApiKey, o: KeyColumnOptions): Node {
+  if (key.mcpServerIds[0] === '*') {
+    const names = o.allServersFor(key).map(s => s.name)
+    const title = `Every MCP server the owner can reach, now and later${names.length > 0 ? `: ${names.join(', ')}` : ''}`
+    return h('span', { class: 'servers', title }, 'All servers', h('span', { class: 'visually-hidden' }, ` (${title})`))
+  }
+  const problems: string[] = []
+  const names = key.mcpServerIds.map(id => {
+    const server = o.catalogue.get(id)
+    if (server === undefined) {
+      const why = o.catalogueIsComplete ? 'no longer exists' : 'no longer exists or is no longer reachable'
+      problems.push(`${id} ${why}`)
+      return `${id} (${why})`
+    }
+    if (!o.ownerCanReach(server, key)) {
+      problems.push(`the owner can no longer reach ${server.name}`)
+      return `${server.name} (no longer reachable)`
+    }
+    return server.name
+  })
+  return h('span', { class: 'servers' },
+    h('span', { class: 'server-count', title: names.join(', ') },
+      plural(key.mcpServerIds.length, 'server', 'servers'),
+      h('span', { class: 'visually-hidden' }, `: ${names.join(', ')}`)),
+    problems.length === 0
+      ? null
+      : h('span', { class: 'badge warn', title: problems.join('; '), 'data-flag': 'unavailable' },
+        `⚠ ${problems.length} unavailable`,
+        h('span', { class: 'visually-hidden' }, `: ${problems.join('; ')}`)))
+}
+
+export function keyColumns (o: KeyColumnOptions): Array<Column<ApiKey>> {
+  const columns: Array<Column<ApiKey> | null> = [
+    {
+      key: 'name',
+      label: 'Name',
+      sortValue: k => k.name,
+      render: k => h('span', { class: 'key-name' }, k.name),
+      className: 'col-name'
+    },
+    o.withUser
+      ? {
+          key: 'user',
+          label: 'User',
+          sortValue: k => `${k.user?.name ?? ''} ${k.user?.email ?? k.userId}`,
+          render: k => h('span', { class: 'user-cell' },
+            h('span', { class: 'user-name' }, k.user?.name ?? k.userId),
+            k.user === undefined ? null : h('span', { class: 'user-email muted' }, k.user.email))
+        }
+      : null,
+    {
+      key: 'description',
+      label: 'Description',
+      sortValue: k => k.description,
+      render: k => k.description === '' ? h('span', { class: 'muted' }, '—') : h('span', { class: 'description' }, k.description),
+      className: 'col-description'
+    },
+    {
+      key: 'servers',
+      label: 'Servers',
+      sortValue: k => k.mcpServerIds[0] === '*' ? Number.MAX_SAFE_INTEGER : k.mcpServerIds.length,
+      render: k => serversCell(k, o)
+    },
+    {
+      key: 'createdAt',
+      label: 'Created',
+      sortValue: k => parseTime(k.createdAt) ?? 0,
+      render: k => timeElement(k.createdAt, '—')
+    },
+    {
+      key: 'lastUsedAt',
+      label: 'Last Used',
+      // Never used sorts as the oldest use.
+      sortValue: k => parseTime(k.lastUsedAt) ?? Number.NEGATIVE_INFINITY,
+      render: k => timeElement(k.lastUsedAt, 'Never')
+    },
+    {
+      key: 'expiresAt',
+      label: 'Expires',
+      // Never expiring sorts as the latest expiry.
+      sortValue: k => parseTime(k.expiresAt) ?? Number.POSITIVE_INFINITY,
+      render: k => isExpired(k, o.now())
+        ? h('span', { class: 'expiry' }, timeElement(k.expiresAt, 'Never'), ' ', h('span', { class: 'badge danger' }, 'Expired'))
+        : timeElement(k.expiresAt, 'Never')
+    },
+    {
+      key: 'actions',
+      label: 'Actions',
+      hiddenLabel: true,
+      className: 'col-actions',
+      render: k => menuButton({
+        label: `Actions for API key ${k.name}`,
+        content: h('span', { 'aria-hidden': 'true' }, '⋮'),
+        className: 'icon-button',
+        items: [{ label: 'Delete', danger: true, onSelect: () => o.onDelete(k) }]
+      })
+    }
+  ]
+  return columns.filter((c): c is Column<ApiKey> => c !== null)
+}

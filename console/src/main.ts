@@ -1,0 +1,120 @@
+// Console entry: read /console-config.json, finish an OIDC redirect if this is one, restore
+// the tab's session, then show the sign-in screen or the console.
+import './styles.css'
+import { Api, ApiError, type McpServer, type Me } from './api.ts'
+import { clearSession, completeOidcLogin, isOidcCallback, loadSession, saveSession, type ConsoleConfig, type Session } from './auth.ts'
+import { startApp } from './app.ts'
+import type { AppContext } from './context.ts'
+import { errorMessage } from './dialog.ts'
+import { h, replaceChildren } from './dom.ts'
+import { renderSignIn } from './pages/sign-in.ts'
+
+const root = document.getElementById('app') as HTMLElement
+
+let session: Session | null = null
+let stopApp: (() => void) | null = null
+/** True once the console is showing; a 401 after that means the session ended. */
+let active = false
+const EXPIRED = 'Your session has expired or was revoked. Please sign in again.'
+
+function signOut (message?: string): void {
+  clearSession()
+  session = null
+  active = false
+  stopApp?.()
+  stopApp = null
+  for (const d of document.querySelectorAll('dialog')) d.remove()
+  showSignIn(message)
+}
+
+const api = new Api(() => session?.token ?? null, () => {
+  if (active) signOut(EXPIRED)
+})
+
+let config: ConsoleConfig = { oidc: null, gatewayUrl: location.origin }
+
+function showSignIn (message?: string): void {
+  root.className = ''
+  renderSignIn(root, {
+    config,
+    ...(message === undefined ? {} : { message }),
+    useToken: async (token) => {
+      session = { kind: 'token', token, expiresAt: null }
+      try {
+        await enter()
+        saveSession(session)
+      } catch (err) {
+        session = null
+        throw err instanceof ApiError && err.statusCode === 401 ? new Error('That token is not valid.') : err
+      }
+    }
+  })
+}
+
+/** Loads the caller and the server catalogue, then shows the console. */
+async function enter (): Promise<void> {
+  const me = await api.get<Me>('/api/me')
+  const servers = (await api.get<{ items: McpServer[] }>('/api/mcp-servers')).items
+  const ctx: AppContext = {
+    api,
+    config,
+    me,
+    isAdmin: me.role === 'admin',
+    servers,
+    reloadServers: async () => {
+      ctx.servers = (await api.get<{ items: McpServer[] }>('/api/mcp-servers')).items
+    }
+  }
+  root.className = ''
+  active = true
+  stopApp = startApp(root, ctx, () => signOut())
+}
+
+async function boot (): Promise<void> {
+  try {
+    const res = await fetch('/console-config.json', { cache: 'no-store' })
+    if (!res.ok) throw new Error(`/console-config.json answered ${res.status}`)
+    const loaded = await res.json() as Partial<ConsoleConfig>
+    config = { oidc: loaded.oidc ?? null, gatewayUrl: loaded.gatewayUrl ?? location.origin }
+  } catch (err) {
+    replaceChildren(root, h('div', { class: 'notice error', role: 'alert' }, `The console cannot load its configuration: ${errorMessage(err)}`))
+    return
+  }
+
+  const fromCallback = isOidcCallback()
+  if (fromCallback) {
+    if (config.oidc === null) {
+      showSignIn('Single sign-on is not configured on this server.')
+      return
+    }
+    try {
+      const done = await completeOidcLogin(config.oidc)
+      session = done.session
+      if (done.returnTo !== '') history.replaceState(null, '', done.returnTo)
+    } catch (err) {
+      showSignIn(errorMessage(err))
+      return
+    }
+  } else {
+    session = loadSession()
+  }
+
+  if (session === null) {
+    showSignIn()
+    return
+  }
+  try {
+    await enter()
+  } catch (err) {
+    const status = err instanceof ApiError ? err.statusCode : 0
+    signOut(status === 401
+      ? (fromCallback ? `The admin API did not accept the sign-in: ${errorMessage(err)}` : EXPIRED)
+      : status === 403
+        ? `Signed in, but not allowed: ${errorMessage(err)}`
+        : `The console could not start: ${errorMessage(err)}`)
+  }
+}
+
+boot().catch((err: unknown) => {
+  replaceChildren(root, h('div', { class: 'notice error', role: 'alert' }, errorMessage(err)))
+})

@@ -1,0 +1,90 @@
+// User Management → API Keys: every user's keys with their owner; filter by user, delete any key.
+import { path, type ApiKey, type User } from '../api.ts'
+import { userCanReach } from '../access.ts'
+import type { AppContext } from '../context.ts'
+import { confirmDialog } from '../dialog.ts'
+import { announce, h, replaceChildren } from '../dom.ts'
+import { keyColumns } from '../key-columns.ts'
+import { sortableTable } from '../table.ts'
+import { deleteKeyMessage, loading, pageError, pageHeader } from './keys.ts'
+
+export function userLabel (u: Pick<User, 'name' | 'email'>): string {
+  return u.name === '' || u.name === u.email ? u.email : `${u.name} (${u.email})`
+}
+
+export async function renderAdminKeys (ctx: AppContext, section: HTMLElement, params: URLSearchParams): Promise<void> {
+  const userId = params.get('user') ?? ''
+  const body = h('div', {}, loading())
+  const filter = h('select', { id: 'user-filter', name: 'user' }, h('option', { value: '' }, 'All users'))
+  replaceChildren(section,
+    pageHeader('All API Keys'),
+    h('p', { class: 'page-intro' }, 'Every API key of every user. Deleting a key stops it on every gateway at once.'),
+    h('div', { class: 'toolbar' }, h('label', { for: filter.id }, 'Filter by user'), filter),
+    body)
+
+  let users: User[]
+  let rows: ApiKey[]
+  let truncated: boolean
+  try {
+    const [u, k] = await Promise.all([
+      ctx.api.listAll<User>('/api/users'),
+      ctx.api.listAll<ApiKey>('/api/admin-api-keys', userId === '' ? {} : { userId })
+    ])
+    users = u.items
+    rows = k.items
+    truncated = k.truncated
+  } catch (err) {
+    replaceChildren(body, pageError(err))
+    return
+  }
+
+  const usersById = new Map(users.map(u => [u.id, u]))
+  for (const u of [...users].sort((a, b) => userLabel(a).localeCompare(userLabel(b)))) {
+    filter.appendChild(h('option', { value: u.id, selected: u.id === userId }, userLabel(u)))
+  }
+  filter.addEventListener('change', () => {
+    location.hash = filter.value === '' ? '#/admin/keys' : `#/admin/keys?user=${encodeURIComponent(filter.value)}`
+  })
+
+  const catalogue = new Map(ctx.servers.map(s => [s.id, s]))
+  const filteredUser = usersById.get(userId)
+  const table = sortableTable<ApiKey>({
+    caption: filteredUser === undefined ? 'All API keys' : `API keys of ${userLabel(filteredUser)}`,
+    rows,
+    initialSort: { key: 'createdAt', direction: 'desc' },
+    rowClass: k => k.expiresAt !== null && Date.parse(k.expiresAt) <= Date.now() ? 'expired' : null,
+    empty: () => h('div', { class: 'empty-state' },
+      h('h2', {}, 'No API keys'),
+      h('p', {}, filteredUser === undefined ? 'No user has created an API key yet.' : `${userLabel(filteredUser)} has no API keys.`)),
+    columns: keyColumns({
+      withUser: true,
+      catalogue,
+      catalogueIsComplete: true,
+      ownerCanReach: (server, key) => {
+        const owner = usersById.get(key.userId)
+        return owner === undefined || server.access === undefined || userCanReach(server.access, owner)
+      },
+      allServersFor: key => {
+        const owner = usersById.get(key.userId)
+        return ctx.servers.filter(s => owner === undefined || s.access === undefined || userCanReach(s.access, owner))
+      },
+      now: () => Date.now(),
+      onDelete: key => {
+        confirmDialog({
+          title: 'Delete API key',
+          message: deleteKeyMessage(key),
+          confirmLabel: 'Delete API key',
+          action: () => ctx.api.delete(path`/api/admin-api-keys/${key.id}`)
+        }).then(deleted => {
+          if (!deleted) return
+          rows = rows.filter(r => r.id !== key.id)
+          table.setRows(rows)
+          announce(`Deleted API key ${key.name}`)
+        }, () => {})
+      }
+    })
+  })
+  replaceChildren(body,
+    truncated ? h('div', { class: 'notice' }, `Showing the newest ${rows.length} keys. Filter by user to see the rest.`) : null,
+    table.element)
+}

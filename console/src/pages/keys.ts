@@ -1,0 +1,90 @@
+// "API Keys": the caller's own keys, with create and delete.
+import { path, type ApiKey } from '../api.ts'
+import { userCanReach } from '../access.ts'
+import { choosableServers, type AppContext } from '../context.ts'
+import { openCreateKeyDialog } from '../create-key.ts'
+import { confirmDialog, errorMessage } from '../dialog.ts'
+import { announce, h, replaceChildren } from '../dom.ts'
+import { keyColumns } from '../key-columns.ts'
+import { sortableTable } from '../table.ts'
+
+export function pageHeader (title: string, ...actions: Node[]): HTMLElement {
+  return h('div', { class: 'page-header' }, h('h1', { id: 'page-title', tabindex: -1 }, title), h('div', { class: 'page-actions' }, actions))
+}
+
+export function loading (): HTMLElement {
+  return h('p', { class: 'loading', role: 'status' }, 'Loading…')
+}
+
+export function pageError (error: unknown): HTMLElement {
+  return h('div', { class: 'notice error', role: 'alert' }, errorMessage(error))
+}
+
+export function deleteKeyMessage (key: ApiKey): Node {
+  return h('p', {}, 'Delete the API key ', h('strong', {}, `“${key.name}”`),
+    key.user === undefined ? null : ` of ${key.user.name} (${key.user.email})`,
+    '? Clients using it stop working at once. This cannot be undone.')
+}
+
+export async function renderMyKeys (ctx: AppContext, section: HTMLElement): Promise<void> {
+  const hasAccount = ctx.me.user !== null
+  const create = h('button', { type: 'button', class: 'primary', disabled: !hasAccount }, 'Create API key')
+  const body = h('div', {}, loading())
+  replaceChildren(section,
+    pageHeader('API Keys', create),
+    h('p', { class: 'page-intro' }, 'API keys let MCP clients (IDEs, agents, scripts) reach MCP servers through the gateway at ',
+      h('code', {}, ctx.config.gatewayUrl), '. Each key is shown once, when it is created.'),
+    hasAccount
+      ? null
+      : h('div', { class: 'notice' }, 'You are signed in with the bootstrap admin token, which is not a user and owns no keys. Sign in with single sign-on to create your own keys, or manage everyone\'s keys under User Management.'),
+    body)
+
+  let rows: ApiKey[]
+  try {
+    rows = (await ctx.api.listAll<ApiKey>('/api/api-keys')).items
+  } catch (err) {
+    replaceChildren(body, pageError(err))
+    return
+  }
+
+  const catalogue = new Map(ctx.servers.map(s => [s.id, s]))
+  const openCreate = () => openCreateKeyDialog(ctx, created => {
+    const { key: _secret, ...record } = created
+    rows = [record, ...rows]
+    table.setRows(rows)
+  })
+  const table = sortableTable<ApiKey>({
+    caption: 'Your API keys',
+    rows,
+    initialSort: { key: 'createdAt', direction: 'desc' },
+    rowClass: k => k.expiresAt !== null && Date.parse(k.expiresAt) <= Date.now() ? 'expired' : null,
+    empty: () => h('div', { class: 'empty-state' },
+      h('h2', {}, 'No API keys yet'),
+      h('p', {}, 'Create a key to connect an MCP client such as Claude Code or VS Code to the servers you can reach.'),
+      hasAccount ? h('button', { type: 'button', class: 'primary', onclick: openCreate }, 'Create your first API key') : null),
+    columns: keyColumns({
+      withUser: false,
+      catalogue,
+      catalogueIsComplete: ctx.isAdmin,
+      // Servers you can no longer reach are listed with reachable=false (admins) or not at all.
+      ownerCanReach: server => server.reachable !== false && (ctx.me.user === null || server.access === undefined || userCanReach(server.access, ctx.me.user)),
+      allServersFor: () => choosableServers(ctx),
+      now: () => Date.now(),
+      onDelete: key => {
+        confirmDialog({
+          title: 'Delete API key',
+          message: deleteKeyMessage(key),
+          confirmLabel: 'Delete API key',
+          action: () => ctx.api.delete(path`/api/api-keys/${key.id}`)
+        }).then(deleted => {
+          if (!deleted) return
+          rows = rows.filter(r => r.id !== key.id)
+          table.setRows(rows)
+          announce(`Deleted API key ${key.name}`)
+        }, () => {})
+      }
+    })
+  })
+  create.addEventListener('click', openCreate)
+  replaceChildren(body, table.element)
+}

@@ -1,0 +1,92 @@
+// A sortable, paginated table. Rows are sorted and paged in the browser: list endpoints are
+// read to the end first (Api.listAll), so sorting is over every row, not just one page.
+import { h, replaceChildren } from './dom.ts'
+import { sortRows, type SortDirection, type SortValue } from './sort.ts'
+
+export interface Column<T> {
+  key: string
+  label: string
+  /** Absent: not sortable (e.g. the actions column). */
+  sortValue?: (row: T) => SortValue
+  render: (row: T) => Node | string
+  className?: string
+  /** Visually hidden header (the actions column). */
+  hiddenLabel?: boolean
+}
+
+export interface TableOptions<T> {
+  caption: string
+  columns: Array<Column<T>>
+  rows: T[]
+  rowClass?: (row: T) => string | null
+  empty: () => Node
+  initialSort: { key: string, direction: SortDirection }
+  pageSize?: number
+}
+
+export interface TableHandle<T> {
+  element: HTMLElement
+  setRows: (rows: T[]) => void
+}
+
+export function sortableTable<T> (options: TableOptions<T>): TableHandle<T> {
+  const pageSize = options.pageSize ?? 20
+  let rows = options.rows
+  let sort = options.initialSort
+  let page = 0
+  const element = h('div', { class: 'table-block' })
+
+  const render = () => {
+    if (rows.length === 0) {
+      replaceChildren(element, options.empty())
+      return
+    }
+    const column = options.columns.find(c => c.key === sort.key)
+    const sorted = column?.sortValue === undefined ? rows : sortRows(rows, column.sortValue, sort.direction)
+    const pages = Math.max(1, Math.ceil(sorted.length / pageSize))
+    page = Math.min(page, pages - 1)
+    const visible = sorted.slice(page * pageSize, (page + 1) * pageSize)
+
+    const head = h('tr', {}, options.columns.map(c => {
+      const active = c.key === sort.key
+      const ariaSort = active ? (sort.direction === 'asc' ? 'ascending' : 'descending') : null
+      if (c.sortValue === undefined) {
+        return h('th', { scope: 'col', class: c.className ?? null }, c.hiddenLabel === true ? h('span', { class: 'visually-hidden' }, c.label) : c.label)
+      }
+      const button = h('button', {
+        type: 'button',
+        class: 'sort-button',
+        'data-sort-key': c.key,
+        onclick: () => {
+          sort = { key: c.key, direction: active && sort.direction === 'asc' ? 'desc' : 'asc' }
+          page = 0
+          render()
+          element.querySelector<HTMLButtonElement>(`button[data-sort-key="${c.key}"]`)?.focus()
+        }
+      }, c.label, h('span', { class: 'sort-indicator', 'aria-hidden': 'true' }, active ? (sort.direction === 'asc' ? '▲' : '▼') : '↕'))
+      return h('th', { scope: 'col', 'aria-sort': ariaSort, class: c.className ?? null }, button)
+    }))
+    const body = visible.map(row => h('tr', { class: options.rowClass?.(row) ?? null }, options.columns.map(c =>
+      h('td', { 'data-label': c.hiddenLabel === true ? null : c.label, class: c.className ?? null }, c.render(row)))))
+    const table = h('table', { class: 'data-table' },
+      h('caption', { class: 'visually-hidden' }, options.caption),
+      h('thead', {}, head),
+      h('tbody', {}, body))
+
+    const first = page * pageSize + 1
+    const last = page * pageSize + visible.length
+    const pager = pages === 1
+      ? h('p', { class: 'pager-status' }, `${sorted.length} ${sorted.length === 1 ? 'item' : 'items'}`)
+      : h('nav', { class: 'pager', 'aria-label': 'Pagination' },
+        h('button', { type: 'button', class: 'secondary', disabled: page === 0, onclick: () => { page -= 1; render() } }, 'Previous'),
+        h('span', { class: 'pager-status', 'aria-live': 'polite' }, `${first}–${last} of ${sorted.length} · page ${page + 1} of ${pages}`),
+        h('button', { type: 'button', class: 'secondary', disabled: page >= pages - 1, onclick: () => { page += 1; render() } }, 'Next'))
+    replaceChildren(element, h('div', { class: 'table-scroll' }, table), pager)
+  }
+
+  render()
+  return {
+    element,
+    setRows: (next: T[]) => { rows = next; render() }
+  }
+}
