@@ -3,7 +3,7 @@
 //   root      origin check + CORS, preflights, /healthz, /readyz, JSON errors, fast JSON 404
 //   └ authed  onRequest authentication → GET /api/me
 //     └ proxy catch-all raw-body parser + reply-from; preHandler authorization → upstream
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import type { Config } from '../config/schema.ts'
 import { systemClock, type Clock } from '../core/clock.ts'
 import type { InvalidationEvent, KeyStore } from '../core/store/store.ts'
@@ -81,7 +81,7 @@ export async function buildGateway (config: Readonly<Config>, deps: GatewayDeps)
       ? { loggerInstance: deps.logger }
       : { logger: { ...gatewayLoggerOptions(config), ...(deps.logger ?? {}) } }),
     trustProxy: gw.trustProxy,
-    disableRequestLogging: !config.log.accessLog,
+    logController: new LogController({ disableRequestLogging: !config.log.accessLog }),
     // Only the methods MCP uses; an automatic HEAD route would be proxied too.
     exposeHeadRoutes: false,
     return503OnClosing: true
