@@ -100,6 +100,19 @@ export class EventRecorder implements InvalidationListener {
   }
 }
 
+/**
+ * Polls `check` (sync or async) until true, with a bounded deadline; for state that has no event
+ * to await (a socket closing, another process's write). Rejects naming `what` on timeout.
+ */
+export async function pollUntil (what: string, check: () => boolean | Promise<boolean>, ms = 3000, everyMs = 5): Promise<void> {
+  const deadline = Date.now() + ms
+  for (;;) {
+    if (await check()) return
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
+    await new Promise(resolve => setTimeout(resolve, everyMs))
+  }
+}
+
 async function collectPages<T> (fetch: (cursor: string | null) => Promise<Page<T>>, limit: number, t: Test): Promise<T[]> {
   const all: T[] = []
   let cursor: string | null = null
