@@ -1,6 +1,6 @@
 // A sortable, paginated table. Rows are sorted and paged in the browser: list endpoints are
 // read to the end first (Api.listAll), so sorting is over every row, not just one page.
-import { h, replaceChildren } from './dom.ts'
+import { h, replaceChildren, uid } from './dom.ts'
 import { sortRows, type SortDirection, type SortValue } from './sort.ts'
 
 export interface Column<T> {
@@ -35,6 +35,16 @@ export function sortableTable<T> (options: TableOptions<T>): TableHandle<T> {
   let sort = options.initialSort
   let page = 0
   const element = h('div', { class: 'table-block' })
+  const sortId = uid('sort')
+
+  const turn = (delta: number) => {
+    page += delta
+    render()
+    // Keep the focus on the pager (the buttons were re-rendered); a disabled end moves to the other.
+    const want = element.querySelector<HTMLButtonElement>(`button[data-page="${delta > 0 ? 'next' : 'previous'}"]`)
+    const other = element.querySelector<HTMLButtonElement>(`button[data-page="${delta > 0 ? 'previous' : 'next'}"]`)
+    ;(want !== null && !want.disabled ? want : other)?.focus()
+  }
 
   const render = () => {
     if (rows.length === 0) {
@@ -73,15 +83,31 @@ export function sortableTable<T> (options: TableOptions<T>): TableHandle<T> {
       h('thead', {}, head),
       h('tbody', {}, body))
 
+    // Phones: the header row is hidden (rows become cards), so sorting moves to a select.
+    const sortable = options.columns.filter(c => c.sortValue !== undefined)
+    const sortSelect = h('select', { id: `${sortId}-select`, 'data-role': 'mobile-sort' },
+      sortable.flatMap(c => (['asc', 'desc'] as const).map(d => h('option', {
+        value: `${c.key}:${d}`,
+        selected: sort.key === c.key && sort.direction === d
+      }, `${c.label} (${d === 'asc' ? 'ascending' : 'descending'})`))))
+    sortSelect.addEventListener('change', () => {
+      const [key = sort.key, direction] = sortSelect.value.split(':')
+      sort = { key, direction: direction === 'desc' ? 'desc' : 'asc' }
+      page = 0
+      render()
+      element.querySelector<HTMLSelectElement>('select[data-role="mobile-sort"]')?.focus()
+    })
+    const mobileSort = h('div', { class: 'mobile-sort' }, h('label', { for: sortSelect.id }, 'Sort by'), sortSelect)
+
     const first = page * pageSize + 1
     const last = page * pageSize + visible.length
     const pager = pages === 1
       ? h('p', { class: 'pager-status' }, `${sorted.length} ${sorted.length === 1 ? 'item' : 'items'}`)
       : h('nav', { class: 'pager', 'aria-label': 'Pagination' },
-        h('button', { type: 'button', class: 'secondary', disabled: page === 0, onclick: () => { page -= 1; render() } }, 'Previous'),
+        h('button', { type: 'button', class: 'secondary', 'data-page': 'previous', disabled: page === 0, onclick: () => turn(-1) }, 'Previous'),
         h('span', { class: 'pager-status', 'aria-live': 'polite' }, `${first}–${last} of ${sorted.length} · page ${page + 1} of ${pages}`),
-        h('button', { type: 'button', class: 'secondary', disabled: page >= pages - 1, onclick: () => { page += 1; render() } }, 'Next'))
-    replaceChildren(element, h('div', { class: 'table-scroll' }, table), pager)
+        h('button', { type: 'button', class: 'secondary', 'data-page': 'next', disabled: page >= pages - 1, onclick: () => turn(1) }, 'Next'))
+    replaceChildren(element, mobileSort, h('div', { class: 'table-scroll' }, table), pager)
   }
 
   render()

@@ -84,7 +84,15 @@ export interface ConsoleStack {
   config: Readonly<Config>
 }
 
-export async function startConsoleStack (t: Test, opts: { oidc?: boolean, lastUsedFlushMs?: number } = {}): Promise<ConsoleStack> {
+export interface StackOptions {
+  /** false: no OIDC in the admin config (token sign-in only). */
+  oidc?: boolean
+  lastUsedFlushMs?: number
+  /** Merged into config.admin (e.g. maxKeyLifetimeDays). */
+  admin?: Record<string, unknown>
+}
+
+export async function startConsoleStack (t: Test, opts: StackOptions = {}): Promise<ConsoleStack> {
   const [consoleRoot, upstream, idp, store] = await Promise.all([
     buildConsole(t),
     startUpstream(t),
@@ -113,7 +121,8 @@ export async function startConsoleStack (t: Test, opts: { oidc?: boolean, lastUs
       ...(opts.oidc === false
         ? {}
         // The console sends the ID token, whose audience is the client id.
-        : { oidc: { issuer: idp.issuer, audience: CONSOLE_CLIENT_ID, clientId: CONSOLE_CLIENT_ID, adminGroups: [ADMIN_GROUP] } })
+        : { oidc: { issuer: idp.issuer, audience: CONSOLE_CLIENT_ID, clientId: CONSOLE_CLIENT_ID, adminGroups: [ADMIN_GROUP] } }),
+      ...opts.admin
     }
   })
   const admin = await buildAdmin(config, { store, logger: pino({ level: 'silent' }) })
