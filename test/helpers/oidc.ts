@@ -45,7 +45,7 @@ export interface OidcIssuer {
   sign(identity: Identity, opts?: SignOptions): Promise<string>
   /** Generates a key, publishes it and makes it the signing key; returns its kid. */
   rotate(opts?: { retireOld?: boolean }): Promise<string>
-  /** Signed by a fresh key that the JWKS does not publish, under the given (or a new) kid. */
+  /** Signed by a key that the JWKS does not publish, under the given kid (or the rogue key's own). */
   signWithUnpublishedKey(identity: Identity, opts?: SignOptions & { kid?: string }): Promise<string>
   /** HS256 "signed" with the current public key as HMAC secret (the classic alg confusion). */
   forgeHs256(identity: Identity, opts?: SignOptions): Promise<string>
@@ -71,6 +71,7 @@ export async function startOidcIssuer (options: { audience?: string, alg?: strin
   const published: SigningKey[] = [await newKey(alg)]
   let current = published[0] as SigningKey
   let jwksFetches = 0
+  let rogue: SigningKey | undefined
   let issuer = ''
 
   const server: Server = createServer((req, res) => {
@@ -136,7 +137,8 @@ export async function startOidcIssuer (options: { audience?: string, alg?: strin
       return next.kid
     },
     async signWithUnpublishedKey (identity, opts = {}) {
-      const rogue = await newKey(alg)
+      // One rogue key per issuer (RSA generation is slow); pass `kid` to vary the header.
+      rogue ??= await newKey(alg)
       return signWith(rogue, opts.kid ?? rogue.kid, identity, opts)
     },
     async forgeHs256 (identity, opts = {}) {
