@@ -8,6 +8,7 @@ import type { Clock } from '../../core/clock.ts'
 import { randomBase62 } from '../../core/key-format.ts'
 import { RedisStore } from '../../core/store/redis.ts'
 import { SqliteStore } from '../../core/store/sqlite.ts'
+import { encodeKeyCursor, type ApiKeyRecord, type KeyStore, type User } from '../../core/store/store.ts'
 import { startRedis, type RedisHandle } from './redis-server.ts'
 
 export interface TestStoreOptions {
@@ -63,4 +64,49 @@ export async function redisStore (
   t.teardown(() => store.close())
   await store.ping()
   return store
+}
+
+/**
+ * SCANs everything under the store's prefix and asserts it is exactly the data of these users and
+ * keys: their hashes, the email index, and the users/keys/uk zsets with exactly their members.
+ * Any orphan (a hash without index entry, a member without hash) fails.
+ */
+export async function assertRedisHolds (t: Test, redis: RedisHandle, store: KeyStore, expected: { userIds: string[], keyIds: string[] }): Promise<void> {
+  if (!(store instanceof RedisStore)) throw new TypeError('assertRedisHolds: expected a RedisStore')
+  const client = redis.client()
+  const p = store.prefix
+  const actual: string[] = []
+  let cursor = '0'
+  do {
+    const [next, keys] = await client.scan(cursor, 'MATCH', `${p}*`, 'COUNT', 1000)
+    actual.push(...keys)
+    cursor = next
+  } while (cursor !== '0')
+
+  // What must exist, derived through the store's public API.
+  const want = new Set<string>()
+  const zsets = new Map<string, string[]>()
+  const add = (zset: string, member: string): void => { zsets.set(zset, [...(zsets.get(zset) ?? []), member]) }
+  for (const id of expected.userIds) {
+    const user: User | null = await store.getUser(id)
+    if (user === null) { t.fail(`expected user ${id} is missing`); continue }
+    const emailKey: string = `${p}email:${user.email.toLowerCase()}`
+    want.add(`${p}u:${id}`)
+    want.add(emailKey)
+    t.equal(await client.get(emailKey), id, 'the email index points at its user')
+    add(`${p}users`, encodeKeyCursor(user.createdAt, id))
+  }
+  for (const id of expected.keyIds) {
+    const key: ApiKeyRecord | null = await store.getKey(id)
+    if (key === null) { t.fail(`expected key ${id} is missing`); continue }
+    want.add(`${p}k:${id}`)
+    add(`${p}keys`, encodeKeyCursor(key.createdAt, id))
+    add(`${p}uk:${key.userId}`, encodeKeyCursor(key.createdAt, id))
+  }
+  for (const zset of zsets.keys()) want.add(zset)
+
+  t.same(actual.sort(), [...want].sort(), 'Redis holds exactly the expected keys (SCAN)')
+  for (const [zset, members] of zsets) {
+    t.same((await client.zrange(zset, 0, -1)).sort(), members.sort(), `${zset.slice(p.length)} has exactly the expected members`)
+  }
 }
