@@ -1,6 +1,7 @@
 // Serves the web console (console/dist, built by `vite build console`) on the admin API's port,
 // under a strict Content-Security-Policy, plus /console-config.json that tells it where to sign in.
 import { existsSync } from 'node:fs'
+import { join, relative, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import fastifyStatic from '@fastify/static'
 import type { FastifyInstance, FastifyReply } from 'fastify'
@@ -91,7 +92,7 @@ export async function registerConsole (app: FastifyInstance, config: Readonly<Co
       return body
     })
 
-    if (!existsSync(`${root}/index.html`)) {
+    if (!existsSync(join(root, 'index.html'))) {
       scope.log.warn({ root }, 'web console is not built (run `npm run build`); serving a placeholder at /')
       scope.get('/', { schema: { hide: true } }, async (_request, reply) => {
         return reply.code(503).type('text/plain; charset=utf-8')
@@ -109,9 +110,12 @@ export async function registerConsole (app: FastifyInstance, config: Readonly<Co
       // Dotfiles, directory listings and the sourcemaps are never served.
       dotfiles: 'deny',
       list: false,
+      // Our own Cache-Control (below) instead of send's `max-age=0`.
+      cacheControl: false,
       setHeaders: (res, filePath) => {
         // Vite names assets by content hash: cache them forever; always revalidate the page.
-        res.setHeader('cache-control', filePath.includes('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache')
+        const immutable = relative(root, filePath).startsWith(`assets${sep}`)
+        res.setHeader('cache-control', immutable ? 'public, max-age=31536000, immutable' : 'no-cache')
       }
     })
   })
