@@ -46,6 +46,7 @@ export function renderMarkdown (r: BenchResults): string {
   out.push(`- Machine: ${r.machine.cores} cores, ${r.machine.cpuModel}, ${r.machine.platform}; Node ${r.machine.node}; load average ${r.machine.loadavg.join(' / ')} at start, ${r.machine.loadavgEnd.join(' / ')} at end`)
   out.push(`- Load generator: ${r.tools.load}${r.tools.wrk !== null ? ` (${r.tools.wrk})` : ''}, 1 thread, ${r.settings.durationS} s per run after a ${r.settings.warmupS} s warm-up per target; ${r.settings.reps} repetitions, target order alternating; medians with min–max`)
   out.push(`- nginx: ${r.tools.nginx ?? 'not installed'}; pinning: ${r.settings.pinning}`)
+  if (r.settings.nice !== 0) out.push(`- Every bench process ran at niceness ${r.settings.nice} (other work shared the machine)`)
   out.push(`- Node flags of every Node server process: \`${r.settings.nodeFlags.join(' ') || '(none)'}\``)
   out.push(`- Request: POST JSON-RPC \`tools/call\` (${BODY.length} bytes) with \`Authorization: Bearer ok1-…\`; answer 211 bytes. mcpgate runs with its production defaults (SQLite store, access log on, level info, logs to a file).`)
   out.push(`- Target (e): ${r.settings.totalKeys.toLocaleString('en-US')} keys created directly in the store with **cheap argon2 parameters (${r.settings.bulkArgon2})** to keep setup fast; all of them cached before measuring (${r.warm100k.seconds} s, ${r.warm100k.retries} guard retries); load rotates through ${r.settings.activeKeys.toLocaleString('en-US')} distinct keys. Cold-key and flood-victim keys use the default parameters (${r.settings.defaultArgon2}).`)
@@ -74,6 +75,15 @@ export function renderMarkdown (r: BenchResults): string {
       : [fmtSpread(r.throughput[t]?.[c]?.p50), fmtSpread(r.throughput[t]?.[c]?.p99)])
   ])))
   out.push('')
+  out.push('## Server CPU per request (µs of CPU, all threads of the target\'s processes / requests; median (min–max))')
+  out.push('')
+  out.push('Robust against other work on the machine, unlike req/s: what a request costs the server under test.')
+  out.push('')
+  out.push(table(['target', ...cs.map(c => `c=${c}`)], targets.map(t => [
+    TARGET_LABELS[t],
+    ...cs.map(c => r.skipped[t] ?? fmtSpread(r.throughput[t]?.[c]?.cpuUsPerReq ?? undefined, n => String(round(n, 1))))
+  ])))
+  out.push('')
   out.push('## Ratios (median req/s)')
   out.push('')
   const ratio = (a: TargetName, b: TargetName, c: number) => {
@@ -87,6 +97,15 @@ export function renderMarkdown (r: BenchResults): string {
     ['bare', 'nginx'], ['nginx', 'direct']
   ]
   out.push(table(['ratio', ...cs.map(c => `c=${c}`)], pairs.map(([a, b]) => [`${a} / ${b}`, ...cs.map(c => ratio(a, b, c))])))
+  out.push('')
+  out.push('Same pairs as CPU per request (how many times the CPU of the second a request costs the first):')
+  out.push('')
+  const cpuRatio = (a: TargetName, b: TargetName, c: number) => {
+    const x = r.throughput[a]?.[c]?.cpuUsPerReq?.median
+    const y = r.throughput[b]?.[c]?.cpuUsPerReq?.median
+    return x === undefined || y === undefined ? '—' : `${round(x / y, 2)}×`
+  }
+  out.push(table(['CPU ratio', ...cs.map(c => `c=${c}`)], pairs.map(([a, b]) => [`${a} / ${b}`, ...cs.map(c => cpuRatio(a, b, c))])))
   out.push('')
   out.push('Reference figures from the issue (req/s at c=1 / 10 / 64), for scale: ' +
     REFERENCE.map(x => `${x.name} ${x.rps.map(fmtInt).join(' / ')}`).join('; ') + '.')

@@ -3,12 +3,12 @@
 // timing, cold-key latency, a wrong-secret flood, RSS and revocation lag across Redis replicas,
 // and writes bench/RESULTS.md (or RESULTS-quick.md) with the ratios against the issue's targets.
 import { spawn } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { pathToFileURL } from 'node:url'
-import { Pool } from 'undici'
+import { Pool, request } from 'undici'
 import { buildConfig } from '../config/load.ts'
 import { openStore } from '../core/store/open.ts'
 import type { KeyStore } from '../core/store/store.ts'
@@ -16,8 +16,8 @@ import type { FloodResult, FloodSpec } from './flood.ts'
 import { runLoad, WRK, type LoadResult, type LoadSpec } from './load.ts'
 import { startNginx, type NginxTarget } from './nginx.ts'
 import {
-  BENCH_DIR, TASKSET, commandVersion, hasCommand, machine, maxRssDuring, pinProcess, pinned, rssOf,
-  startNode, type NodeChild
+  BENCH_DIR, TASKSET, commandVersion, cpuTimeOf, hasCommand, machine, maxRssDuring, pinProcess, pinned, renice, rssOf,
+  setNiceness, startNode, type NodeChild
 } from './procs.ts'
 import { renderMarkdown } from './report.ts'
 import { CHEAP_ARGON2, DEFAULT_ARGON2, createKeys, createUsers, malformedKeys, wrongSecretKeys, writeKeysFile, type SeededKey } from './seed.ts'
@@ -55,6 +55,8 @@ export interface BenchOptions {
   sseConcurrent: number
   revocationTrials: number
   replicas: number
+  /** Niceness of every bench process (negative: less disturbed by other work on the machine). */
+  nice: number
   /** Flags for every Node server process (upstream, bare proxy, mcpgate). */
   nodeFlags: string[]
   tool: 'wrk' | 'autocannon'
@@ -83,6 +85,7 @@ export const FULL: BenchOptions = {
   sseConcurrent: 64,
   revocationTrials: 200,
   replicas: 3,
+  nice: 0,
   nodeFlags: DEFAULT_NODE_FLAGS,
   tool: WRK ? 'wrk' : 'autocannon',
   out: join(BENCH_DIR, 'RESULTS.md'),
@@ -108,10 +111,12 @@ export const QUICK: BenchOptions = {
 }
 
 export interface ThroughputCell {
-  runs: LoadResult[]
+  runs: Array<LoadResult & { cpuUsPerReq: number | null }>
   rps: Spread
   p50: Spread
   p99: Spread
+  /** Server-side CPU time (all its processes and threads) per request, µs. */
+  cpuUsPerReq: Spread | null
 }
 
 export interface SseFigures {
@@ -280,6 +285,7 @@ async function measureRevocation (ctx: Ctx, upstreamPort: number): Promise<Bench
   const { startRedis } = await import('../test/helpers/redis-server.ts')
   const redis = await startRedis()
   if (ctx.cpuLoad !== undefined) pinProcess(redis.pid, ctx.cpuLoad)
+  renice(redis.pid)
   const storeDoc = { type: 'redis', url: redis.url, prefix: 'bench:' }
   const store = openStore(buildConfig(gatewayConfig(upstreamPort, storeDoc)).store)
   const replicas: NodeChild[] = []
@@ -336,6 +342,7 @@ export async function runBench (opts: BenchOptions): Promise<BenchResults> {
   const ctx: Ctx = { opts, dir, cpuLoad: twoCores ? 0 : undefined, cpuServer: twoCores ? 1 : undefined }
   // The runner (SSE client, warmers, revocation poller) shares the load generator's core.
   if (ctx.cpuLoad !== undefined) pinProcess(process.pid, ctx.cpuLoad)
+  setNiceness(opts.nice)
   const m0 = machine()
   log(`mcpgate bench (${opts.mode}): ${m0.cores} cores, ${m0.cpuModel}, node ${m0.node}, load ${opts.tool}, work dir ${dir}`)
 
@@ -429,14 +436,33 @@ export async function runBench (opts: BenchOptions): Promise<BenchResults> {
       cpu: ctx.cpuLoad,
       workDir: dir
     })
-    const measured = async (t: TargetName, s: LoadSpec): Promise<LoadResult> => {
+    const cpuOf = (pids: number[]) => pids.reduce<number | null>((sum, p) => {
+      const c = cpuTimeOf(p)
+      return sum === null || c === null ? null : sum + c
+    }, 0)
+    const measured = async (t: TargetName, s: LoadSpec): Promise<LoadResult & { cpuUsPerReq: number | null }> => {
       const pids = (pidsOf[t] as () => number[])()
+      const cpu0 = cpuOf(pids)
       const { result, maxRss } = await maxRssDuring(pids[pids.length - 1] as number, runLoad(s, opts.tool))
+      const cpu1 = cpuOf(pids)
       // nginx: the master is idle; its worker does the work and holds the memory that grows.
       const total = pids.length > 1 ? (maxRss ?? 0) + pids.slice(0, -1).map(p => rssOf(p) ?? 0).reduce((a, b) => a + b, 0) : maxRss
       if (total !== null && total > (maxLoadRss[t] ?? 0)) maxLoadRss[t] = total
-      if (result.non2xx > 0 || result.errors > 0) log(`  WARNING ${t}: ${result.non2xx} non-2xx, ${result.errors} socket errors`)
-      return result
+      if (result.non2xx > 0 || result.errors > 0) log(`  WARNING ${t}: ${result.non2xx} non-2xx, ${result.errors} socket errors; now: ${await sample(s)}`)
+      const cpuUsPerReq = cpu0 === null || cpu1 === null || result.requests === 0 ? null : round((cpu1 - cpu0) / result.requests, 1)
+      return { ...result, cpuUsPerReq }
+    }
+
+    // What a target answers right now, for the log when a run saw errors.
+    const sample = async (s: LoadSpec): Promise<string> => {
+      try {
+        const key = s.keysFile !== undefined ? readFileSync(s.keysFile, 'utf8').split('\n')[0] : undefined
+        const headers = key !== undefined ? { ...s.headers, authorization: `Bearer ${key}` } : s.headers
+        const res = await request(s.url, { method: 'POST', headers, body: s.body })
+        return `${res.statusCode} ${(await res.body.text()).slice(0, 200)}`
+      } catch (err) {
+        return String(err)
+      }
     }
 
     log('warming up targets …')
@@ -450,9 +476,9 @@ export async function runBench (opts: BenchOptions): Promise<BenchResults> {
         for (const t of order) {
           const r = await measured(t, spec(t, c, opts.durationS))
           const cells = throughput[t] ?? (throughput[t] = {})
-          const cell = cells[c] ?? (cells[c] = { runs: [], rps: { median: 0, min: 0, max: 0 }, p50: { median: 0, min: 0, max: 0 }, p99: { median: 0, min: 0, max: 0 } })
+          const cell = cells[c] ?? (cells[c] = { runs: [], rps: { median: 0, min: 0, max: 0 }, p50: { median: 0, min: 0, max: 0 }, p99: { median: 0, min: 0, max: 0 }, cpuUsPerReq: null })
           cell.runs.push(r)
-          log(`  rep ${rep + 1}/${opts.reps} c=${c} ${t}: ${Math.round(r.rps)} req/s, p50 ${r.p50} µs, p99 ${r.p99} µs`)
+          log(`  rep ${rep + 1}/${opts.reps} c=${c} ${t}: ${Math.round(r.rps)} req/s, p50 ${r.p50} µs, p99 ${r.p99} µs, ${r.cpuUsPerReq ?? '?'} µs CPU/req`)
         }
       }
     }
@@ -461,6 +487,8 @@ export async function runBench (opts: BenchOptions): Promise<BenchResults> {
         cell.rps = spread(cell.runs.map(r => round(r.rps, 0)))
         cell.p50 = spread(cell.runs.map(r => r.p50))
         cell.p99 = spread(cell.runs.map(r => r.p99))
+        const cpu = cell.runs.map(r => r.cpuUsPerReq).filter((v): v is number => v !== null)
+        cell.cpuUsPerReq = cpu.length === 0 ? null : spread(cpu)
       }
     }
     for (const t of targets) rssMB[t] = { idle: idleRss[t] ?? null, underLoad: mb(maxLoadRss[t] ?? null) }
@@ -570,6 +598,7 @@ export async function runBench (opts: BenchOptions): Promise<BenchResults> {
         sseConcurrent: opts.sseConcurrent,
         revocationTrials: opts.revocationTrials,
         replicas: opts.replicas,
+        nice: opts.nice,
         nodeFlags: opts.nodeFlags,
         tool: opts.tool,
         pinning: ctx.cpuServer === undefined
@@ -630,6 +659,7 @@ if (isMain) {
       reps: { type: 'string' },
       duration: { type: 'string' },
       'node-flags': { type: 'string' },
+      nice: { type: 'string' },
       tool: { type: 'string' },
       out: { type: 'string' }
     },
@@ -641,6 +671,7 @@ if (isMain) {
     reps: values.reps !== undefined ? Number(values.reps) : base.reps,
     durationS: values.duration !== undefined ? Number(values.duration) : base.durationS,
     nodeFlags: values['node-flags'] !== undefined ? values['node-flags'].split(/\s+/).filter(f => f !== '') : base.nodeFlags,
+    nice: values.nice !== undefined ? Number(values.nice) : base.nice,
     tool: values.tool === 'autocannon' || values.tool === 'wrk' ? values.tool : base.tool,
     out: values.out ?? base.out,
     jsonOut: values.out !== undefined ? values.out.replace(/\.md$/, '') + '.json' : base.jsonOut
