@@ -78,6 +78,9 @@ t.test('hung redis (SIGSTOP): every method times out within the bound; resume he
   const redis = await startRedis()
   t.teardown(() => redis.stop())
   const store = await redisStore(t, redis, { commandTimeoutMs: COMMAND_TIMEOUT_MS })
+  const rec = new EventRecorder()
+  t.teardown(store.subscribe(rec))
+  await rec.until('onResync', () => rec.resyncs === 1)
   const user = await store.createUser(newUser())
   const keyId = newKeyId()
 
@@ -85,7 +88,13 @@ t.test('hung redis (SIGSTOP): every method times out within the bound; resume he
   t.teardown(() => redis.resume())
   // A timed-out write may still run once the server wakes up, so aim the writes elsewhere.
   await assertAllFailFast(t, store, 'nosuchuser', keyId)
+  // The subscriber socket stays open to a hung server: only its heartbeat notices.
+  await pollUntil('the subscriber heartbeat to notice the hang', () => !store.isSubscribed(), 5000)
+  t.pass('isSubscribed() turns false while redis hangs')
+
   redis.resume()
   await pollUntil('the store to answer again', () => store.ping().then(() => true, () => false), 5000)
   t.same(await store.getUser(user.id), user, 'data intact after the hang')
+  await rec.until('onResync after the hang', () => rec.resyncs === 2, 5000)
+  t.ok(store.isSubscribed(), 'subscribed again')
 })
