@@ -23,6 +23,7 @@ export const DEFAULT_CONSOLE_ROOT = fileURLToPath(new URL('../console/dist/', im
 // No standard scope asks for groups; IdPs put the groups claim in the ID token by their own
 // configuration (a groups scope where one exists must be mapped there by the IdP admin).
 const SCOPES = ['openid', 'profile', 'email']
+const DISCOVERY_RETRY_MS = 30_000
 
 /** What the console needs to know; public by nature (no secrets: a public client has none). */
 export function consoleConfig (config: Readonly<Config>): ConsoleConfigBody {
@@ -46,19 +47,17 @@ function origin (url: string): string | null {
 }
 
 /**
- * Only files from this origin run or load. The IdP's origin is allowed for fetch() alone: the
- * console reads its discovery document and swaps the authorization code at its token endpoint
- * (a token endpoint on another origin than the issuer needs `connect-src` widened here).
+ * Only files from this origin run or load. fetch() may also reach the identity provider: the
+ * console reads its discovery document and swaps the authorization code at its token endpoint.
  */
-export function contentSecurityPolicy (config: Readonly<Config>): string {
-  const idp = config.admin.oidc === undefined ? null : origin(config.admin.oidc.issuer)
+export function contentSecurityPolicy (idpOrigins: readonly string[]): string {
   return [
     "default-src 'self'",
     "script-src 'self'",
     "style-src 'self'",
     "img-src 'self'",
     "font-src 'self'",
-    `connect-src 'self'${idp === null ? '' : ` ${idp}`}`,
+    ['connect-src', "'self'", ...idpOrigins].join(' '),
     "object-src 'none'",
     "base-uri 'none'",
     "form-action 'self'",
@@ -66,13 +65,48 @@ export function contentSecurityPolicy (config: Readonly<Config>): string {
   ].join('; ')
 }
 
+/**
+ * The IdP origins the console must fetch from: the issuer's, and the token endpoint's when it
+ * lives elsewhere (Google: accounts.google.com vs oauth2.googleapis.com). Discovery is read on
+ * first use and kept once it succeeds; until then (IdP down) the issuer's origin alone is allowed.
+ */
+function idpOriginsResolver (config: Readonly<Config>): () => Promise<string[]> {
+  const oidc = config.admin.oidc
+  const issuer = oidc === undefined ? null : origin(oidc.issuer)
+  if (oidc === undefined || issuer === null) return async () => []
+  let known: string[] | null = null
+  let pending: Promise<string[]> | null = null
+  let failedAt = Number.NEGATIVE_INFINITY
+  return async () => {
+    if (known !== null) return known
+    // While the IdP is down, do not hold every page load for the discovery timeout.
+    if (Date.now() - failedAt < DISCOVERY_RETRY_MS) return [issuer]
+    pending ??= (async () => {
+      try {
+        const res = await fetch(`${oidc.issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`, { signal: AbortSignal.timeout(3000) })
+        if (!res.ok) throw new Error(`discovery answered ${res.status}`)
+        const doc = await res.json() as { token_endpoint?: unknown }
+        const token = typeof doc.token_endpoint === 'string' ? origin(doc.token_endpoint) : null
+        known = token === null || token === issuer ? [issuer] : [issuer, token]
+        return known
+      } catch {
+        failedAt = Date.now()
+        return [issuer]
+      } finally {
+        pending = null
+      }
+    })()
+    return await pending
+  }
+}
+
 export async function registerConsole (app: FastifyInstance, config: Readonly<Config>, options: ConsoleOptions = {}): Promise<void> {
   const root = options.root ?? DEFAULT_CONSOLE_ROOT
-  const csp = contentSecurityPolicy(config)
+  const idpOrigins = idpOriginsResolver(config)
   const body = consoleConfig(config)
 
-  const secure = (reply: FastifyReply) => {
-    reply.header('content-security-policy', csp)
+  const secure = async (reply: FastifyReply) => {
+    reply.header('content-security-policy', contentSecurityPolicy(await idpOrigins()))
     reply.header('x-content-type-options', 'nosniff')
     reply.header('x-frame-options', 'DENY')
     // The OIDC redirect carries a code in the URL: never hand it to another site as a Referer.
@@ -83,7 +117,7 @@ export async function registerConsole (app: FastifyInstance, config: Readonly<Co
   // Encapsulated: the headers hook and the static wildcard route touch nothing of the API.
   await app.register(async scope => {
     scope.addHook('onSend', async (_request, reply, payload) => {
-      secure(reply)
+      await secure(reply)
       return payload
     })
 

@@ -1,10 +1,12 @@
 // registerConsole on the admin API: the built console is served with a strict CSP (no inline
 // script, nothing from other origins), /console-config.json says where to sign in and which
 // gateway URL to print, and the API's own routes, auth and 404s are untouched.
-import { readdirSync, readFileSync } from 'node:fs'
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { pino } from 'pino'
-import { test } from 'tap'
+import { test, type Test } from 'tap'
 import { buildAdmin } from '../../admin-api/app.ts'
 import { consoleConfig, registerConsole } from '../../admin-api/console.ts'
 import { buildConfig } from '../../config/load.ts'
@@ -32,9 +34,23 @@ test('the console config names the issuer, the public client and the gateway URL
   t.equal(consoleConfig(configWith({ admin: { oidc: { issuer: ISSUER, audience: 'mcpgate' } } })).oidc, null, 'no clientId: no single sign-on, token only')
 })
 
+/** A discovery document whose token endpoint lives on another origin (as Google's does). */
+async function discoveryServer (t: Test): Promise<{ issuer: string, tokenOrigin: string }> {
+  const server = createServer((req, res) => {
+    const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    if (req.url !== '/.well-known/openid-configuration') return res.writeHead(404).end()
+    res.writeHead(200, { 'content-type': 'application/json' })
+    res.end(JSON.stringify({ issuer, authorization_endpoint: `${issuer}/auth`, token_endpoint: 'http://localhost:9/token' }))
+  })
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>(resolve => server.close(() => resolve())))
+  return { issuer: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, tokenOrigin: 'http://localhost:9' }
+}
+
 test('the built console is served under a strict CSP next to the untouched API', async t => {
   const root = await buildConsole(t)
-  const config = configWith()
+  const idp = await discoveryServer(t)
+  const config = configWith({ admin: { token: 'plugin-test-admin-token-0123456789', oidc: { issuer: idp.issuer, audience: 'mcpgate', clientId: 'mcpgate-console' } } })
   const admin = await buildAdmin(config, { store: await sqliteStore(t), logger: pino({ level: 'silent' }) })
   t.teardown(() => admin.close())
   await registerConsole(admin, config, { root })
@@ -46,7 +62,8 @@ test('the built console is served under a strict CSP next to the untouched API',
   t.match(csp, /default-src 'self'/)
   t.match(csp, /script-src 'self'(;|$)/, 'scripts from this origin only: no inline, no eval, no CDN')
   t.match(csp, /style-src 'self'(;|$)/)
-  t.match(csp, /connect-src 'self' https:\/\/idp\.example\.com(;|$)/, 'fetch() may reach the IdP origin (discovery, token endpoint) and nothing else')
+  t.ok(csp.split('; ').includes(`connect-src 'self' ${idp.issuer} ${idp.tokenOrigin}`),
+    'fetch() may reach the issuer (discovery) and the token endpoint\'s origin, and nothing else')
   t.match(csp, /frame-ancestors 'none'/)
   t.equal(page.headers['referrer-policy'], 'no-referrer', 'the OIDC code never leaks in a Referer')
   t.equal(page.headers['x-content-type-options'], 'nosniff')
@@ -75,11 +92,14 @@ test('the built console is served under a strict CSP next to the untouched API',
   t.equal(missing.statusCode, 404)
   t.equal(missing.json().code, 'MCPGATE_ROUTE_NOT_FOUND', 'unknown API routes still answer the JSON 404')
   t.equal((await admin.inject({ method: 'GET', url: '/openapi.json' })).statusCode, 200, 'the OpenAPI document is not shadowed')
-  t.equal((await admin.inject({ method: 'GET', url: '/.env' })).statusCode !== 200, true, 'dotfiles are not served')
+  writeFileSync(join(root, '.env'), 'SECRET=1\n')
+  const dotfile = await admin.inject({ method: 'GET', url: '/.env' })
+  t.not(dotfile.statusCode, 200, 'dotfiles next to the console are not served')
+  t.notMatch(dotfile.body, /SECRET/)
 })
 
 test('without a build the admin API still starts and / explains how to build the console', async t => {
-  const config = configWith()
+  const config = configWith({ admin: { token: 'plugin-test-admin-token-0123456789' } })
   const admin = await buildAdmin(config, { store: await sqliteStore(t), logger: pino({ level: 'silent' }) })
   t.teardown(() => admin.close())
   await registerConsole(admin, config, { root: tempDir(t) })
