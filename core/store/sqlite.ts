@@ -187,6 +187,7 @@ export class SqliteStore implements KeyStore {
     lastEventId: Database.Statement<[], number>
     eventsAfter: Database.Statement<[number], LogRow>
     dataVersion: Database.Statement<[], number>
+    ping: Database.Statement<[], number>
   }
 
   constructor (options: SqliteStoreOptions) {
@@ -233,7 +234,8 @@ export class SqliteStore implements KeyStore {
       // The highest id ever assigned (survives pruning), so a gap after it always means lost rows.
       lastEventId: db.prepare<[], number>("SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'invalidations'").pluck(),
       eventsAfter: db.prepare('SELECT id, event FROM invalidations WHERE id > ? ORDER BY id'),
-      dataVersion: db.prepare<[], number>('PRAGMA data_version').pluck()
+      dataVersion: db.prepare<[], number>('PRAGMA data_version').pluck(),
+      ping: db.prepare<[], number>('SELECT 1').pluck()
     }
   }
 
@@ -414,7 +416,7 @@ export class SqliteStore implements KeyStore {
   }
 
   async ping (): Promise<void> {
-    this.read(() => this.db.prepare('SELECT 1').get())
+    this.read(() => this.stmt.ping.get())
   }
 
   async close (): Promise<void> {
