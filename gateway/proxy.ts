@@ -146,9 +146,11 @@ export const proxyRoutes: FastifyPluginAsync<ProxyOptions> = async function prox
       rewriteRequestHeaders: (_req, headers) => upstreamRequestHeaders(request, server, headers as IncomingHttpHeaders, trustProxy),
       rewriteHeaders: (headers) => clientResponseHeaders(headers as IncomingHttpHeaders),
       onError: (rep, { error }) => {
-        if (controller.signal.aborted) request.log.debug('client went away before the upstream answered')
-        else request.log.warn({ err: error, serverId: server.id }, 'upstream request failed')
-        rep.send(fromUpstreamFailure(error))
+        const mapped = fromUpstreamFailure(error)
+        // reply-from has logged the cause already; this line names the server and our code.
+        if (controller.signal.aborted) request.log.debug({ serverId: server.id }, 'client went away before the upstream answered')
+        else request.log.warn({ serverId: server.id, code: mapped.code }, 'upstream request failed')
+        rep.send(mapped)
       },
       onResponse: (_req, rep, upstream) => {
         const res = upstream as unknown as UpstreamResponse

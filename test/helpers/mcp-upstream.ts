@@ -18,8 +18,9 @@ export interface RecordedRequest {
   readonly method: string
   readonly url: string
   readonly headers: IncomingHttpHeaders
-  /** The request body as received (filled in once fully read). */
+  /** The request body as received, as UTF-8 text and as bytes (filled in once fully read). */
   body: string
+  bodyBytes: Buffer
   /** Resolves when the upstream sees this request's connection/response close. */
   readonly closed: Promise<void>
   closedAt: number | null
@@ -67,13 +68,14 @@ async function poll<T> (fn: () => T | undefined, timeoutMs: number, what: string
   }
 }
 
-function readBody (req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
+async function readBody (req: IncomingMessage, rec: RecordedRequest): Promise<void> {
+  rec.bodyBytes = await new Promise<Buffer>((resolve, reject) => {
     const chunks: Buffer[] = []
     req.on('data', (c: Buffer) => chunks.push(c))
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')))
+    req.on('end', () => resolve(Buffer.concat(chunks)))
     req.on('error', reject)
   })
+  rec.body = rec.bodyBytes.toString('utf8')
 }
 
 async function listen (server: Server, sockets: Set<Socket>): Promise<number> {
@@ -96,6 +98,7 @@ function record (requests: RecordedRequest[], req: IncomingMessage, res: ServerR
     url: req.url ?? '',
     headers: { ...req.headers },
     body: '',
+    bodyBytes: Buffer.alloc(0),
     closed,
     closedAt: null,
     receivedAt: Date.now()
@@ -137,7 +140,7 @@ export async function startRawUpstream (t: Test, handler: RawHandler, options: {
   const server = createServer((req, res) => {
     const rec = record(requests, req, res)
     const run = async (): Promise<void> => {
-      if (options.readBody === true) rec.body = await readBody(req)
+      if (options.readBody === true) await readBody(req, rec)
       await handler(req, res, rec)
     }
     run().catch(() => res.destroy())
@@ -194,7 +197,7 @@ export async function startMcpUpstream (t: Test): Promise<McpUpstream> {
     const url = new URL(req.url ?? '/', 'http://upstream')
     let body: unknown
     if (req.method === 'POST') {
-      rec.body = await readBody(req)
+      await readBody(req, rec)
       try {
         body = JSON.parse(rec.body)
       } catch {
