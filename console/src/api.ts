@@ -99,14 +99,15 @@ export function blamedField (body: Record<string, unknown>): string | null {
 
 export class Api {
   constructor (
-    private readonly token: () => string | null,
+    /** The bearer token to send; may renew the session first. */
+    private readonly token: () => Promise<string | null>,
     /** Called on 401: the session expired or was revoked. */
     private readonly onUnauthorized: (error: ApiError) => void
   ) {}
 
   async request<T> (method: string, path: string, body?: unknown): Promise<T> {
     const headers: Record<string, string> = { accept: 'application/json' }
-    const token = this.token()
+    const token = await this.token()
     if (token !== null) headers.authorization = `Bearer ${token}`
     if (body !== undefined) headers['content-type'] = 'application/json'
     let res: Response

@@ -19,6 +19,9 @@ export interface Session {
   token: string
   /** Epoch ms; null when unknown (admin token). */
   expiresAt: number | null
+  /** OIDC: renews the token before it expires (many IdPs issue 5-minute ID tokens). */
+  refreshToken?: string
+  tokenEndpoint?: string
 }
 
 const SESSION_KEY = 'mcpgate.session'
@@ -39,7 +42,8 @@ export function loadSession (now = Date.now()): Session | null {
   try {
     const s = JSON.parse(raw) as Session
     if (typeof s.token !== 'string' || s.token === '') return null
-    if (s.expiresAt !== null && s.expiresAt <= now) {
+    // An expired token with a refresh token can still be renewed.
+    if (s.expiresAt !== null && s.expiresAt <= now && s.refreshToken === undefined) {
       sessionStorage.removeItem(SESSION_KEY)
       return null
     }
@@ -168,6 +172,49 @@ export function chooseBearer (tokens: { access_token?: string, id_token?: string
   return null
 }
 
+interface TokenResponse {
+  access_token?: string
+  id_token?: string
+  refresh_token?: string
+  error?: string
+  error_description?: string
+}
+
+async function tokenRequest (endpoint: string, params: Record<string, string>): Promise<TokenResponse> {
+  const res = await fetch(endpoint, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+    credentials: 'omit',
+    body: new URLSearchParams(params)
+  })
+  const tokens = await res.json().catch(() => ({})) as TokenResponse
+  if (!res.ok) throw new Error(`The identity provider did not issue tokens: ${tokens.error_description ?? tokens.error ?? res.status}`)
+  return tokens
+}
+
+function sessionFrom (tokens: TokenResponse, oidc: OidcSettings, tokenEndpoint: string, previousRefresh?: string): Session {
+  const bearer = chooseBearer(tokens, oidc)
+  if (bearer === null) throw new Error('The identity provider returned no usable token (no ID token or JWT access token).')
+  const refreshToken = tokens.refresh_token ?? previousRefresh
+  return {
+    kind: 'oidc',
+    token: bearer.token,
+    expiresAt: bearer.expiresAt,
+    ...(refreshToken === undefined ? {} : { refreshToken, tokenEndpoint })
+  }
+}
+
+/** Renews an OIDC session with its refresh token (rotated when the IdP rotates it); the caller saves it. */
+export async function refreshSession (session: Session, oidc: OidcSettings): Promise<Session> {
+  if (session.refreshToken === undefined || session.tokenEndpoint === undefined) throw new Error('This session cannot be renewed.')
+  const tokens = await tokenRequest(session.tokenEndpoint, {
+    grant_type: 'refresh_token',
+    refresh_token: session.refreshToken,
+    client_id: oidc.clientId
+  })
+  return sessionFrom(tokens, oidc, session.tokenEndpoint, session.refreshToken)
+}
+
 /** Finishes the redirect: checks state, swaps the code for tokens, checks the nonce, saves the session. */
 export async function completeOidcLogin (oidc: OidcSettings): Promise<{ session: Session, returnTo: string }> {
   const q = new URLSearchParams(location.search)
@@ -183,27 +230,18 @@ export async function completeOidcLogin (oidc: OidcSettings): Promise<{ session:
   if (error !== null) {
     throw new Error(`The identity provider refused the sign-in: ${q.get('error_description') ?? error}`)
   }
-  const res = await fetch(pending.tokenEndpoint, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-    credentials: 'omit',
-    body: new URLSearchParams({
-      grant_type: 'authorization_code',
-      code: q.get('code') ?? '',
-      redirect_uri: pending.redirectUri,
-      client_id: oidc.clientId,
-      code_verifier: pending.verifier
-    })
+  const tokens = await tokenRequest(pending.tokenEndpoint, {
+    grant_type: 'authorization_code',
+    code: q.get('code') ?? '',
+    redirect_uri: pending.redirectUri,
+    client_id: oidc.clientId,
+    code_verifier: pending.verifier
   })
-  const tokens = await res.json().catch(() => ({})) as { access_token?: string, id_token?: string, error?: string, error_description?: string }
-  if (!res.ok) throw new Error(`The identity provider did not issue tokens: ${tokens.error_description ?? tokens.error ?? res.status}`)
   const idPayload = typeof tokens.id_token === 'string' ? jwtPayload(tokens.id_token) : null
   if (idPayload !== null && idPayload.nonce !== pending.nonce) {
     throw new Error('The ID token does not belong to this sign-in (nonce mismatch). Please sign in again.')
   }
-  const bearer = chooseBearer(tokens, oidc)
-  if (bearer === null) throw new Error('The identity provider returned no usable token (no ID token or JWT access token).')
-  const session: Session = { kind: 'oidc', token: bearer.token, expiresAt: bearer.expiresAt }
+  const session = sessionFrom(tokens, oidc, pending.tokenEndpoint)
   saveSession(session)
   return { session, returnTo: pending.returnTo }
 }

@@ -2,7 +2,7 @@
 // the tab's session, then show the sign-in screen or the console.
 import './styles.css'
 import { Api, ApiError, type McpServer, type Me } from './api.ts'
-import { clearSession, completeOidcLogin, isOidcCallback, loadSession, saveSession, type ConsoleConfig, type Session } from './auth.ts'
+import { clearSession, completeOidcLogin, isOidcCallback, loadSession, refreshSession, saveSession, type ConsoleConfig, type Session } from './auth.ts'
 import { startApp } from './app.ts'
 import type { AppContext } from './context.ts'
 import { errorMessage } from './dialog.ts'
@@ -27,7 +27,31 @@ function signOut (message?: string): void {
   showSignIn(message)
 }
 
-const api = new Api(() => session?.token ?? null, () => {
+/** Renew an OIDC token this long before it expires. */
+const REFRESH_MARGIN_MS = 60_000
+let refreshing: Promise<void> | null = null
+
+async function currentToken (): Promise<string | null> {
+  const s = session
+  if (s === null) return null
+  const stale = s.expiresAt !== null && s.expiresAt - Date.now() < REFRESH_MARGIN_MS
+  if (stale && s.refreshToken !== undefined && config.oidc !== null) {
+    const oidc = config.oidc
+    // One renewal for all the requests that notice at once.
+    refreshing ??= refreshSession(s, oidc).then(next => {
+      // Signed out meanwhile: the renewed session must not come back.
+      if (session !== s) return
+      session = next
+      saveSession(next)
+    }, () => {
+      // Not renewable: the old token is sent, the API answers 401 and the user signs in again.
+    }).finally(() => { refreshing = null })
+    await refreshing
+  }
+  return session?.token ?? null
+}
+
+const api = new Api(currentToken, () => {
   if (active) signOut(EXPIRED)
 })
 

@@ -135,7 +135,7 @@ export async function startConsoleStack (t: Test, opts: StackOptions = {}): Prom
     client_id: CONSOLE_CLIENT_ID,
     application_type: 'web',
     token_endpoint_auth_method: 'none',
-    grant_types: ['authorization_code'],
+    grant_types: ['authorization_code', 'refresh_token'],
     response_types: ['code'],
     redirect_uris: [`${adminUrl}/`]
   })

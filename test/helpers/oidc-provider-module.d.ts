@@ -48,6 +48,7 @@ declare module 'oidc-provider' {
     pkce?: { required?: () => boolean }
     ttl?: Record<string, number>
     findAccount?: (ctx: KoaContextWithOIDC, sub: string) => Promise<Account | undefined>
+    issueRefreshToken?: (ctx: KoaContextWithOIDC, client: { grantTypeAllowed(type: string): boolean }) => Promise<boolean>
     loadExistingGrant?: (ctx: KoaContextWithOIDC) => Promise<Grant | undefined>
   }
 

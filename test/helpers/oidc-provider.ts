@@ -19,8 +19,6 @@ export interface TestOidcProvider {
   issuer: string
   /** Registers a client; public clients (token_endpoint_auth_method none) must use PKCE. */
   addClient: (metadata: ClientMetadata) => void
-  /** Number of successful logins, to tell a fresh sign-in from a reused IdP session. */
-  logins: () => number
 }
 
 /** oidc-provider's storage seam, kept in one Map per provider so that clients can be added live. */
@@ -78,7 +76,6 @@ export async function startOidcProvider (t: Test, accounts: Record<string, TestA
   const { privateKey } = await generateKeyPair('RS256', { extractable: true })
   const signingKey = { ...await exportJWK(privateKey), kid: 'test-key-1', alg: 'RS256', use: 'sig' }
   const storage = new Map<string, AdapterPayload>()
-  let loginCount = 0
 
   const provider = new Provider(issuer, {
     adapter: (name: string) => new MapAdapter(name, storage),
@@ -92,6 +89,8 @@ export async function startOidcProvider (t: Test, accounts: Record<string, TestA
     // Put the scope's claims in the ID token too (the console sends the ID token to the admin API).
     conformIdTokenClaims: false,
     pkce: { required: () => true },
+    // Like Keycloak: clients allowed the refresh_token grant get a refresh token without offline_access.
+    issueRefreshToken: async (_ctx: KoaContextWithOIDC, client: { grantTypeAllowed: (type: string) => boolean }) => client.grantTypeAllowed('refresh_token'),
     ttl: { IdToken: 600, AccessToken: 600, AuthorizationCode: 60, Session: 3600, Interaction: 600, Grant: 3600 },
     async findAccount (_ctx: KoaContextWithOIDC, sub: string) {
       const account = accounts[sub]
@@ -114,7 +113,6 @@ export async function startOidcProvider (t: Test, accounts: Record<string, TestA
       const grant = new oidc.provider.Grant({ clientId: client.clientId, accountId: session.accountId as string })
       grant.addOIDCScope(String(oidc.params?.scope ?? 'openid'))
       await grant.save()
-      loginCount += 1
       return grant
     }
   })
@@ -126,7 +124,6 @@ export async function startOidcProvider (t: Test, accounts: Record<string, TestA
     issuer,
     addClient: (metadata) => {
       storage.set(`Client:${String(metadata.client_id)}`, metadata as unknown as AdapterPayload)
-    },
-    logins: () => loginCount
+    }
   }
 }
