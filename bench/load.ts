@@ -106,7 +106,7 @@ async function runWrk (spec: LoadSpec): Promise<LoadResult> {
   const script = join(spec.workDir, `wrk-${process.pid}-${scriptSeq++}.lua`)
   writeFileSync(script, wrkScript(spec))
   const [cmd, args] = pinned(spec.cpu, 'wrk', [
-    '-t1', `-c${spec.connections}`, `-d${spec.durationS}s`, '--timeout', '10s', '-s', script, spec.url
+    '-t1', `-c${spec.connections}`, `-d${Math.max(1, Math.round(spec.durationS))}s`, '--timeout', '10s', '-s', script, spec.url
   ])
   const out = await run(cmd, args)
   const line = out.split('\n').find(l => l.startsWith('WRKJSON '))

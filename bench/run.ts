@@ -14,7 +14,7 @@ import { openStore } from '../core/store/open.ts'
 import type { KeyStore } from '../core/store/store.ts'
 import type { FloodResult, FloodSpec } from './flood.ts'
 import { runLoad, WRK, type LoadResult, type LoadSpec } from './load.ts'
-import { startNginx, type NginxTarget } from './nginx.ts'
+import { startNginx } from './nginx.ts'
 import {
   BENCH_DIR, TASKSET, commandVersion, cpuTimeOf, hasCommand, machine, maxRssDuring, pinProcess, pinned, renice, rssOf,
   setNiceness, startNode, type NodeChild
@@ -99,7 +99,7 @@ export const QUICK: BenchOptions = {
   durationS: 3,
   warmupS: 1,
   reps: 1,
-  totalKeys: 20_000,
+  totalKeys: 10_000,
   activeKeys: 2_000,
   coldKeys: 5,
   floodVictims: 20,
@@ -292,7 +292,8 @@ async function measureRevocation (ctx: Ctx, upstreamPort: number): Promise<Bench
   const pools: Pool[] = []
   try {
     const [owner] = await createUsers(store, 1, 'revoke')
-    for (let i = 0; i < opts.replicas; i++) replicas.push(await startGateway(ctx, `replica-${i}`, gatewayConfig(upstreamPort, storeDoc)))
+    await Promise.all(Array.from({ length: opts.replicas }, (_, i) =>
+      startGateway(ctx, `replica-${i}`, gatewayConfig(upstreamPort, storeDoc)).then(r => { replicas.push(r) })))
     for (const r of replicas) pools.push(new Pool(`http://127.0.0.1:${r.port}`, { connections: 1 }))
     const perReplica: number[] = []
     const everywhere: number[] = []
@@ -381,22 +382,17 @@ export async function runBench (opts: BenchOptions): Promise<BenchResults> {
     const malformedFile = writeKeysFile(join(dir, 'malformed-keys.txt'), malformedKeys([validKey], 1000))
 
     log('starting targets …')
-    const direct = await nodeServer('direct', 'upstream.ts', [], ctx.cpuServer)
-    children.push(direct)
-    const bare = await nodeServer('bare', 'bare-proxy.ts', ['--upstream', upstreamUrl], ctx.cpuServer)
-    children.push(bare)
-    let nginx: NginxTarget | null = null
     const skipped: BenchResults['skipped'] = {}
-    if (hasCommand('nginx')) {
-      nginx = await startNginx(dir, upstream.port, ctx.cpuServer)
-      children.push(nginx)
-    } else {
-      skipped.nginx = 'skipped: nginx not installed'
-    }
-    const gwD = await startGateway(ctx, 'mcpgate', gatewayConfig(upstream.port, storeD))
-    children.push(gwD)
-    const gwE = await startGateway(ctx, 'mcpgate100k', gatewayConfig(upstream.port, storeE))
-    children.push(gwE)
+    if (!hasCommand('nginx')) skipped.nginx = 'skipped: nginx not installed'
+    // Started together (their startup is mostly module loading); each is stopped even if another fails.
+    const track = <T extends { stop(): Promise<void> }>(p: Promise<T>): Promise<T> => p.then(c => { children.push(c); return c })
+    const [direct, bare, nginx, gwD, gwE] = await Promise.all([
+      track(nodeServer('direct', 'upstream.ts', [], ctx.cpuServer)),
+      track(nodeServer('bare', 'bare-proxy.ts', ['--upstream', upstreamUrl], ctx.cpuServer)),
+      skipped.nginx === undefined ? track(startNginx(dir, upstream.port, ctx.cpuServer)) : Promise.resolve(null),
+      track(startGateway(ctx, 'mcpgate', gatewayConfig(upstream.port, storeD))),
+      track(startGateway(ctx, 'mcpgate100k', gatewayConfig(upstream.port, storeE)))
+    ])
 
     const rssMB: BenchResults['rssMB'] = {}
     const idleRss: Partial<Record<TargetName, number | null>> = {
@@ -466,7 +462,7 @@ export async function runBench (opts: BenchOptions): Promise<BenchResults> {
     }
 
     log('warming up targets …')
-    for (const t of targets) await runLoad(spec(t, 10, opts.warmupS), opts.tool)
+    if (opts.warmupS > 0) for (const t of targets) await runLoad(spec(t, 10, opts.warmupS), opts.tool)
 
     // Throughput and latency: every concurrency, targets in alternating order per repetition.
     const throughput: BenchResults['throughput'] = {}

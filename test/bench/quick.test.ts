@@ -15,7 +15,7 @@ t.test('a reduced bench run reports numbers for every target', async t => {
   const r = await runBench({
     ...QUICK,
     durationS: 1,
-    warmupS: 1,
+    warmupS: 0,
     reps: 1,
     totalKeys: 2000,
     activeKeys: 500,

@@ -1,0 +1,96 @@
+// `node --import tsx bench/gc-flags.ts [--seconds 6] [--reps 3] -- '' '--max-semi-space-size=32' …`:
+// the same cached-key load on mcpgate processes started with different Node/V8 flags ('' = none),
+// interleaved, reporting req/s, server CPU per request, p99 and RSS. Used to choose the GC
+// settings documented in bench/README.md.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { buildConfig } from '../config/load.ts'
+import { openStore } from '../core/store/open.ts'
+import { runLoad } from './load.ts'
+import { BENCH_DIR, cpuTimeOf, machine, maxRssDuring, pinProcess, rssOf, startNode, type NodeChild } from './procs.ts'
+import { BODY } from './run.ts'
+import { CHEAP_ARGON2, createKeys, createUsers } from './seed.ts'
+import { median, round } from './stats.ts'
+
+const { values, positionals } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '6' },
+    reps: { type: 'string', default: '3' },
+    connections: { type: 'string', default: '10,64' }
+  },
+  allowPositionals: true
+})
+const variants = positionals.length > 0 ? positionals : ['', '--max-semi-space-size=32', '--max-semi-space-size=64']
+const dir = mkdtempSync(join(tmpdir(), 'mcpgate-gc-'))
+const [cpuLoad, cpuServer] = machine().cores >= 2 ? [0, 1] : [undefined, undefined]
+if (cpuLoad !== undefined) pinProcess(process.pid, cpuLoad)
+const children: NodeChild[] = []
+try {
+  const upstream = await startNode({ name: 'upstream', script: join(BENCH_DIR, 'upstream.ts'), cpu: cpuLoad, logFile: join(dir, 'upstream.log') })
+  children.push(upstream)
+  const doc = {
+    gateway: { host: '127.0.0.1', port: 0 },
+    store: { type: 'sqlite', path: join(dir, 'gc.db') },
+    servers: [{ id: 'bench', url: `http://127.0.0.1:${upstream.port}/mcp`, access: 'everyone' }]
+  }
+  const store = openStore(buildConfig(doc).store)
+  const [key] = await createKeys(store, await createUsers(store, 1, 'gc'), 1, CHEAP_ARGON2)
+  await store.close()
+  writeFileSync(join(dir, 'gw.json'), JSON.stringify(doc))
+  const gateways: NodeChild[] = []
+  for (const [i, flags] of variants.entries()) {
+    const gw = await startNode({
+      name: `gw${i}`,
+      script: join(BENCH_DIR, 'gateway-target.ts'),
+      args: ['--config', join(dir, 'gw.json')],
+      cpu: cpuServer,
+      nodeFlags: flags.split(/\s+/).filter(f => f !== ''),
+      logFile: join(dir, `gw${i}.log`),
+      timeoutMs: 60_000
+    })
+    gateways.push(gw)
+    children.push(gw)
+  }
+  const spec = (port: number, connections: number, durationS: number) => ({
+    url: `http://127.0.0.1:${port}/mcp-connect/bench`,
+    connections,
+    durationS,
+    method: 'POST' as const,
+    body: BODY,
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${key?.key ?? ''}` },
+    cpu: cpuLoad,
+    workDir: dir
+  })
+  const idle = gateways.map(g => rssOf(g.pid))
+  for (const g of gateways) await runLoad(spec(g.port, 10, 3))
+  const cs = (values.connections ?? '10,64').split(',').map(Number)
+  const rows = new Map<string, { rps: number[], cpu: number[], p99: number[], rss: number[] }>()
+  for (let rep = 0; rep < Number(values.reps); rep++) {
+    const order = rep % 2 === 0 ? gateways.map((g, i) => i) : gateways.map((g, i) => i).reverse()
+    for (const c of cs) {
+      for (const i of order) {
+        const g = gateways[i] as NodeChild
+        const cpu0 = cpuTimeOf(g.pid) ?? 0
+        const { result, maxRss } = await maxRssDuring(g.pid, runLoad(spec(g.port, c, Number(values.seconds))))
+        const cpu = ((cpuTimeOf(g.pid) ?? 0) - cpu0) / Math.max(1, result.requests)
+        const k = `${variants[i] || '(none)'} c=${c}`
+        const row = rows.get(k) ?? { rps: [], cpu: [], p99: [], rss: [] }
+        row.rps.push(result.rps)
+        row.cpu.push(cpu)
+        row.p99.push(result.p99)
+        row.rss.push((maxRss ?? 0) / 1048576)
+        rows.set(k, row)
+      }
+    }
+  }
+  process.stdout.write('| flags | req/s | CPU µs/req | p99 µs | max RSS MB |\n| --- | --- | --- | --- | --- |\n')
+  for (const [k, r] of rows) {
+    process.stdout.write(`| ${k} | ${Math.round(median(r.rps))} | ${round(median(r.cpu), 0)} | ${median(r.p99)} | ${round(Math.max(...r.rss), 0)} |\n`)
+  }
+  process.stdout.write(`\nidle RSS MB: ${variants.map((v, i) => `${v || '(none)'} ${round((idle[i] ?? 0) / 1048576, 0)}`).join(', ')}\n`)
+} finally {
+  for (const c of children.reverse()) await c.stop()
+  rmSync(dir, { recursive: true, force: true })
+}
