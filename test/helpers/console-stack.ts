@@ -1,7 +1,7 @@
 // Everything the web console tests drive, real and on 127.0.0.1:0: an upstream MCP server, a
 // SQLite store, the gateway, the admin API with the console registered on it (built fresh from
 // console/ into a temp dir), an OpenID provider, and headless Debian chromium via playwright-core.
-import { mkdirSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdirSync } from 'node:fs'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
@@ -186,12 +186,18 @@ export async function signInWithOidc (page: Page, login: string): Promise<void> 
   await page.getByRole('button', { name: /^Account menu for / }).waitFor()
 }
 
+/**
+ * Saves test-artifacts/console/<name>.png. With `docs`, also docs/screenshots/console-<name>.png
+ * for the README, but only when that file is missing: ports and times differ on every run, and a
+ * test run must not leave tracked files modified (delete the file to refresh it).
+ */
 export async function screenshot (page: Page, name: string, opts: { docs?: boolean, fullPage?: boolean } = {}): Promise<void> {
   mkdirSync(ARTIFACTS, { recursive: true })
   const path = join(ARTIFACTS, `${name}.png`)
   await page.screenshot({ path, fullPage: opts.fullPage ?? false })
-  if (opts.docs === true) {
+  const docsPath = join(DOCS_SCREENSHOTS, `console-${name}.png`)
+  if (opts.docs === true && !existsSync(docsPath)) {
     mkdirSync(DOCS_SCREENSHOTS, { recursive: true })
-    await page.screenshot({ path: join(DOCS_SCREENSHOTS, `console-${name}.png`), fullPage: opts.fullPage ?? false })
+    copyFileSync(path, docsPath)
   }
 }
