@@ -1,6 +1,7 @@
 // Builds the admin API for a test on a real store, with fast argon2, a captured log and a
 // record of every response, so any test can assert that no hash and no second copy of a key
-// ever left the server. Closed in the calling test's teardown.
+// ever left the server; and a whole stack (admin + gateway + MCP upstream) for end-to-end tests.
+// Everything is closed in the calling test's teardown.
 import type { FastifyInstance } from 'fastify'
 import type { Test } from 'tap'
 import { pino } from 'pino'
@@ -10,8 +11,10 @@ import { buildConfig } from '../../config/load.ts'
 import type { Config } from '../../config/schema.ts'
 import type { Clock } from '../../core/clock.ts'
 import type { KeyStore } from '../../core/store/store.ts'
-import type { OidcIssuer } from './oidc.ts'
-import { sqliteStore } from './stores.ts'
+import { startGateway, type TestGateway } from './gateway.ts'
+import { startMcpUpstream, type McpUpstream } from './mcp-upstream.ts'
+import { startOidcIssuer, type OidcIssuer } from './oidc.ts'
+import { redisStore, sqliteStore, testRedis } from './stores.ts'
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789abcdef'
 export const ADMIN_GROUP = 'mcpgate-admins'
@@ -150,4 +153,73 @@ export function occurrences (responses: readonly Captured[], needle: string): nu
 export function assertNoHashLeaked (t: Test, harness: AdminHarness): void {
   t.equal(occurrences(harness.responses, '$argon2'), 0, 'no response carries an argon2 hash')
   t.notOk(harness.logs.some(l => JSON.stringify(l).includes('$argon2')), 'no log line carries an argon2 hash')
+}
+
+export interface Stack {
+  idp: OidcIssuer
+  admin: AdminHarness
+  gateway: TestGateway
+  upstream: McpUpstream
+  /** The store the gateway reads (a separate instance from the admin's on Redis). */
+  gatewayStore: KeyStore
+  /** Sends a JSON-RPC ping-like POST through the gateway; returns status and MCPGATE code. */
+  send(serverId: string, key: string): Promise<{ status: number, code?: string }>
+  /** Retries `send` until `until` holds or `withinMs` passes (Redis pub/sub is asynchronous). */
+  sendUntil(serverId: string, key: string, until: (status: number) => boolean, withinMs?: number): Promise<{ status: number, code?: string }>
+}
+
+/**
+ * Admin API + gateway + a real MCP upstream (servers alpha: everyone, beta: group beta-team) on
+ * one store kind. SQLite: one store instance shared, as `mcpgate start` runs them. Redis: one
+ * instance each, as separate admin and gateway processes would.
+ */
+export async function startStack (t: Test, kind: 'sqlite' | 'redis'): Promise<Stack> {
+  const idp = await startOidcIssuer()
+  t.teardown(() => idp.close())
+  const upstream = await startMcpUpstream(t)
+  const servers = [
+    { id: 'alpha', url: upstream.mcpUrl, access: 'everyone' },
+    { id: 'beta', url: upstream.mcpUrl, access: { groups: ['beta-team'] } }
+  ]
+  const config = testConfig({ servers }, idp)
+  let adminStore: KeyStore
+  let gatewayStore: KeyStore
+  if (kind === 'sqlite') {
+    adminStore = gatewayStore = await sqliteStore(t)
+  } else {
+    const redis = await testRedis(t)
+    const prefix = `e2e-${Math.random().toString(36).slice(2, 8)}:`
+    adminStore = await redisStore(t, redis, { prefix })
+    gatewayStore = await redisStore(t, redis, { prefix })
+  }
+  const admin = await startAdmin(t, { store: adminStore, config })
+  const gateway = await startGateway(t, { store: gatewayStore, config })
+  // Invalidations reach the gateway only once its subscription is live.
+  const deadline = Date.now() + 5000
+  while (!gatewayStore.isSubscribed()) {
+    if (Date.now() > deadline) throw new Error('gateway store never subscribed')
+    await new Promise(resolve => setTimeout(resolve, 5))
+  }
+
+  async function send (serverId: string, key: string) {
+    const res = await fetch(gateway.mcpUrl(serverId), {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'e2e', version: '1' } } })
+    })
+    const text = await res.text()
+    let code: string | undefined
+    try { code = (JSON.parse(text) as { error?: { data?: { code?: string } } }).error?.data?.code } catch { code = undefined }
+    return { status: res.status, ...(code === undefined ? {} : { code }) }
+  }
+
+  async function sendUntil (serverId: string, key: string, until: (status: number) => boolean, withinMs = 100) {
+    const start = Date.now()
+    for (;;) {
+      const r = await send(serverId, key)
+      if (until(r.status) || Date.now() - start > withinMs) return r
+    }
+  }
+
+  return { idp, admin, gateway, upstream, gatewayStore, send, sendUntil }
 }
