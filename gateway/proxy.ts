@@ -41,7 +41,10 @@ const DROPPED_RESPONSE_HEADERS = new Set([
 /** Configured server headers may not override framing. */
 const PROTECTED_HEADERS = new Set(['host', 'content-length', 'transfer-encoding', 'connection'])
 
-/** `/mcp-connect/<id>` → the configured url; `/mcp-connect/<id>/<rest>` → rest in the url's directory. */
+/**
+ * `/mcp-connect/<id>` → the configured url; `/mcp-connect/<id>/<rest>` → rest in the url's
+ * directory. The client's query is appended by the handler.
+ */
 export function upstreamUrl (server: RegisteredServer, rest: string | null): URL {
   if (rest === null) return new URL(server.url.href)
   const target = new URL(rest, server.directory)
@@ -49,6 +52,8 @@ export function upstreamUrl (server: RegisteredServer, rest: string | null): URL
   if (target.origin !== server.directory.origin || !target.pathname.startsWith(server.directory.pathname)) {
     throw new errors.PathInvalid()
   }
+  // The configured query (e.g. a tenant) belongs to the server, so it applies to sub-paths too.
+  target.search = server.url.search
   return target
 }
 

@@ -1,0 +1,30 @@
+// GET /api/me on the gateway: the key's owner and the key's metadata, never its hash.
+import t from 'tap'
+import { createTestKey, createTestUser, startGateway, testConfig } from '../helpers/gateway.ts'
+import { sqliteStore } from '../helpers/stores.ts'
+
+t.test('/api/me', async t => {
+  const store = await sqliteStore(t)
+  const gw = await startGateway(t, { store, config: testConfig() })
+  const user = await createTestUser(store, { email: 'Ada@Example.com', name: 'Ada', role: 'admin', groups: ['g'] })
+  const expiresAt = Date.parse('2099-01-02T03:04:05.000Z')
+  const k = await createTestKey(store, { user, name: 'laptop', mcpServerIds: ['a', 'b'], expiresAt })
+  const record = await store.getKey(k.keyId)
+
+  for (const headers of [{ authorization: `Bearer ${k.key}` }, { 'x-api-key': k.key }]) {
+    const res = await fetch(`${gw.url}/api/me`, { headers })
+    t.equal(res.status, 200)
+    const text = await res.text()
+    t.same(JSON.parse(text), {
+      user: { id: user.id, email: 'Ada@Example.com', name: 'Ada', role: 'admin' },
+      key: { id: k.keyId, name: 'laptop', mcpServerIds: ['a', 'b'], expiresAt: '2099-01-02T03:04:05.000Z', createdAt: new Date(record!.createdAt).toISOString() }
+    })
+    t.notOk(text.includes(record!.secretHash), 'no hash')
+    t.notOk(text.includes('argon2'), 'nothing hash-like')
+    t.notOk(text.includes(k.secret.slice(0, 40)), 'no secret')
+  }
+
+  const none = await fetch(`${gw.url}/api/me`)
+  t.equal(none.status, 401)
+  t.same(await none.json(), { statusCode: 401, code: 'MCPGATE_KEY_MISSING', error: 'Unauthorized', message: 'An API key is required (Authorization: Bearer ok1-… or X-API-Key)' })
+})
