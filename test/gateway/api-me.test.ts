@@ -11,7 +11,7 @@ t.test('/api/me', async t => {
   const k = await createTestKey(store, { user, name: 'laptop', mcpServerIds: ['a', 'b'], expiresAt })
   const record = await store.getKey(k.keyId)
 
-  for (const headers of [{ authorization: `Bearer ${k.key}` }, { 'x-api-key': k.key }]) {
+  for (const headers of [{ authorization: `Bearer ${k.key}` }, { 'x-api-key': k.key }] as Array<Record<string, string>>) {
     const res = await fetch(`${gw.url}/api/me`, { headers })
     t.equal(res.status, 200)
     const text = await res.text()
