@@ -38,23 +38,24 @@ export interface GatewayControl {
   reload (config: Readonly<Config>): void
 }
 
+const REDACT = {
+  paths: [
+    'req.headers.authorization', 'req.headers["x-api-key"]', 'req.headers.cookie', 'req.headers["proxy-authorization"]',
+    'headers.authorization', 'headers["x-api-key"]', 'headers.cookie', 'headers["proxy-authorization"]'
+  ],
+  censor: '[redacted]'
+}
+
+const SERIALIZERS = {
+  /** Like fastify's, with anything key-shaped in the URL masked (a key in a query string is a client mistake, not a log entry). */
+  req (request: { method: string, url: string, ip?: string, socket?: { remotePort?: number } }) {
+    return { method: request.method, url: redactKeys(request.url), remoteAddress: request.ip, remotePort: request.socket?.remotePort }
+  }
+}
+
 /** Credentials never reach the log: headers are redacted and keys masked in URLs. */
 export function gatewayLoggerOptions (config: Readonly<Config>): LoggerOptions {
-  return {
-    level: config.log.level,
-    redact: {
-      paths: [
-        'req.headers.authorization', 'req.headers["x-api-key"]', 'req.headers.cookie', 'req.headers["proxy-authorization"]',
-        'headers.authorization', 'headers["x-api-key"]', 'headers.cookie', 'headers["proxy-authorization"]'
-      ],
-      censor: '[redacted]'
-    },
-    serializers: {
-      req (request: { method: string, url: string, ip?: string, socket?: { remotePort?: number } }) {
-        return { method: request.method, url: redactKeys(request.url), remoteAddress: request.ip, remotePort: request.socket?.remotePort }
-      }
-    }
-  }
+  return { level: config.log.level, redact: REDACT, serializers: SERIALIZERS }
 }
 
 function isLoggerInstance (logger: GatewayDeps['logger']): logger is FastifyBaseLogger {
@@ -78,7 +79,8 @@ export async function buildGateway (config: Readonly<Config>, deps: GatewayDeps)
 
   const app = Fastify({
     ...(isLoggerInstance(deps.logger)
-      ? { loggerInstance: deps.logger }
+      // A caller's instance keeps its own settings; the child adds our redaction and URL masking.
+      ? { loggerInstance: deps.logger.child({}, { redact: REDACT, serializers: SERIALIZERS }) }
       : { logger: { ...gatewayLoggerOptions(config), ...(deps.logger ?? {}) } }),
     trustProxy: gw.trustProxy,
     logController: new LogController({ disableRequestLogging: !config.log.accessLog }),

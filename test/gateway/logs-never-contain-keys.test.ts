@@ -1,6 +1,7 @@
 // Logs captured at trace level over a busy session — SDK traffic, every auth failure, keys in the
 // query and the path, upstream errors — never contain an issued key or any part of its secret.
 import t from 'tap'
+import { pino } from 'pino'
 import { checksumOf } from '../../core/key-format.ts'
 import { connectSse, connectStreamable, createTestKey, LogCapture, startGateway, testConfig } from '../helpers/gateway.ts'
 import { startMcpUpstream } from '../helpers/mcp-upstream.ts'
@@ -55,4 +56,19 @@ t.test('no key in the logs', async t => {
     t.notOk(text.includes(k.secret.slice(8, 24)), 'no fragment of a secret')
   }
   t.notOk(text.includes(wrong.slice(-40)), 'no wrong secret either')
+})
+
+t.test('a caller-supplied pino instance gets the same redaction', async t => {
+  const store = await sqliteStore(t)
+  const logs = new LogCapture()
+  // A bare instance, as a caller might build it, with no redaction of its own.
+  const logger = pino({ level: 'trace' }, logs)
+  const gw = await startGateway(t, { store, logger, config: testConfig({ servers: [{ id: 'down', url: 'http://127.0.0.1:1/mcp' }] }) })
+  const k = await createTestKey(store)
+  await (await fetch(`${gw.mcpUrl('down')}?key=${k.key}`, { headers: { authorization: `Bearer ${k.key}` } })).arrayBuffer()
+  await (await fetch(`${gw.url}/mcp-connect/${k.key}`)).arrayBuffer()
+  const text = logs.text()
+  t.match(text, /incoming request/, 'the instance received the gateway\'s logs')
+  t.match(text, /ok1-\[redacted\]/)
+  t.notOk(text.includes(k.secret.slice(0, 40)), 'no secret')
 })

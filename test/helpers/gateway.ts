@@ -14,7 +14,7 @@ import { systemClock, type Clock } from '../../core/clock.ts'
 import { hashSecret, type Argon2Params } from '../../core/hashing.ts'
 import { generateKey, randomBase62 } from '../../core/key-format.ts'
 import type { KeyStore, NewUser, User } from '../../core/store/store.ts'
-import { buildGateway } from '../../gateway/app.ts'
+import { buildGateway, type GatewayDeps } from '../../gateway/app.ts'
 
 export const FAST_ARGON2: Argon2Params = Object.freeze({ memoryCost: 1024, timeCost: 1, parallelism: 1 })
 
@@ -65,10 +65,12 @@ export async function startGateway (t: Test, opts: {
   config?: Readonly<Config>
   clock?: Clock
   logs?: LogCapture
+  /** Use this logger (e.g. a pino instance) instead of capturing into `logs`. */
+  logger?: GatewayDeps['logger']
 }): Promise<TestGateway> {
   const config = opts.config ?? testConfig()
   const logs = opts.logs ?? new LogCapture()
-  const app = await buildGateway(config, { store: opts.store, clock: opts.clock, logger: { stream: logs } })
+  const app = await buildGateway(config, { store: opts.store, clock: opts.clock, logger: opts.logger ?? { stream: logs } })
   t.teardown(() => app.close())
   await app.listen({ port: 0, host: '127.0.0.1' })
   const { port } = app.server.address() as { port: number }
