@@ -23,13 +23,23 @@ let niceness = 0
  * Runs every bench process (and the runner) at this niceness, e.g. -10 on a machine where other
  * work competes for the same cores; 0 leaves scheduling alone. Needs privileges below 0.
  */
-export function setNiceness (n: number): void {
-  niceness = n
-  if (n !== 0) setPriority(process.pid, n)
+export function setNiceness (n: number): number {
+  if (n === 0) return (niceness = 0)
+  try {
+    setPriority(process.pid, n)
+    niceness = n
+  } catch {
+    // Not permitted (negative niceness needs privileges): run without it, and say so.
+    niceness = 0
+  }
+  return niceness
 }
 
 export function renice (pid: number): void {
-  if (niceness !== 0) setPriority(pid, niceness)
+  if (niceness === 0) return
+  try {
+    setPriority(pid, niceness)
+  } catch {}
 }
 
 /** `[nice -n N] [taskset -c <cpu>] cmd …`: pinned when taskset exists and a cpu is given. */

@@ -66,7 +66,8 @@ export interface BenchOptions {
   log: (line: string) => void
 }
 
-export const DEFAULT_NODE_FLAGS = ['--max-semi-space-size=16']
+/** None: bin/mcpgate.js runs with Node's defaults (see README, GC settings). */
+export const DEFAULT_NODE_FLAGS: string[] = []
 
 export const FULL: BenchOptions = {
   mode: 'full',
@@ -343,7 +344,8 @@ export async function runBench (opts: BenchOptions): Promise<BenchResults> {
   const ctx: Ctx = { opts, dir, cpuLoad: twoCores ? 0 : undefined, cpuServer: twoCores ? 1 : undefined }
   // The runner (SSE client, warmers, revocation poller) shares the load generator's core.
   if (ctx.cpuLoad !== undefined) pinProcess(process.pid, ctx.cpuLoad)
-  setNiceness(opts.nice)
+  const nice = setNiceness(opts.nice)
+  if (nice !== opts.nice) log(`could not set niceness ${opts.nice}; running at 0`)
   const m0 = machine()
   log(`mcpgate bench (${opts.mode}): ${m0.cores} cores, ${m0.cpuModel}, node ${m0.node}, load ${opts.tool}, work dir ${dir}`)
 
@@ -594,7 +596,7 @@ export async function runBench (opts: BenchOptions): Promise<BenchResults> {
         sseConcurrent: opts.sseConcurrent,
         revocationTrials: opts.revocationTrials,
         replicas: opts.replicas,
-        nice: opts.nice,
+        nice,
         nodeFlags: opts.nodeFlags,
         tool: opts.tool,
         pinning: ctx.cpuServer === undefined
