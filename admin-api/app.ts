@@ -19,6 +19,7 @@ import { apiKeyRoutes } from './routes/api-keys.ts'
 import { meRoutes } from './routes/me.ts'
 import { userRoutes } from './routes/users.ts'
 import { ErrorBody, Health, ok } from './schemas.ts'
+import { registerConsole, type ConsoleOptions } from './console.ts'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -38,6 +39,8 @@ export interface AdminDeps {
   jwksCooldownMs?: number
   /** Reuse an existing key service (the CLI's); by default one is made from store/config/clock. */
   service?: KeyService
+  /** The web console at `/` (default: console/dist); `false` leaves it out. */
+  console?: ConsoleOptions | false
 }
 
 const RETRY_AFTER_SECONDS = '5'
@@ -256,5 +259,6 @@ export async function buildAdmin (config: Readonly<Config>, deps: AdminDeps): Pr
     })
   })
 
+  if (deps.console !== false) await registerConsole(app, config, deps.console ?? {})
   return app
 }

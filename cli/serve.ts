@@ -10,22 +10,9 @@ import { openStore } from '../core/store/open.ts'
 import { buildGateway } from '../gateway/app.ts'
 import { buildAdmin } from '../admin-api/app.ts'
 
-/** Credential-bearing paths that must never reach a log line. */
-export const REDACT = [
-  'req.headers.authorization',
-  'req.headers["x-api-key"]',
-  'req.headers.cookie',
-  'req.headers["proxy-authorization"]',
-  'headers.authorization',
-  'headers["x-api-key"]',
-  'key',
-  'secret',
-  'secretHash',
-  'token'
-]
-
+/** The CLI's own lifecycle messages; each app builds its logger with its own redaction list. */
 export function createLogger (config: Readonly<Config>): Logger {
-  return pino({ level: config.log.level, redact: { paths: REDACT, censor: '[redacted]' } })
+  return pino({ level: config.log.level })
 }
 
 /** The URL a listening app is reachable at (the real port when the config said 0). */
@@ -68,14 +55,14 @@ export async function runServices (command: 'start' | 'gateway' | 'admin', args:
       demoBanner = demo.banner
     }
     if (command === 'start' || command === 'gateway') {
-      const gateway = await buildGateway(config, { store, logger })
+      const gateway = await buildGateway(config, { store })
       apps.push(gateway)
       await gateway.listen({ host: config.gateway.host, port: config.gateway.port })
       io.out(`mcpgate gateway listening on ${urlOf(gateway)}/mcp-connect/<serverId>`)
       if (demoBanner !== undefined) io.out(demoBanner(config.gateway.publicUrl ?? urlOf(gateway)))
     }
     if (command === 'start' || command === 'admin') {
-      const admin = await buildAdmin(config, { store, logger })
+      const admin = await buildAdmin(config, { store })
       apps.push(admin)
       await admin.listen({ host: config.admin.host, port: config.admin.port })
       io.out(`mcpgate admin API listening on ${urlOf(admin)} (OpenAPI: /openapi.json, docs: /docs)`)

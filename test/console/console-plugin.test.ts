@@ -51,7 +51,7 @@ test('the built console is served under a strict CSP next to the untouched API',
   const root = await buildConsole(t)
   const idp = await discoveryServer(t)
   const config = configWith({ admin: { token: 'plugin-test-admin-token-0123456789', oidc: { issuer: idp.issuer, audience: 'mcpgate', clientId: 'mcpgate-console' } } })
-  const admin = await buildAdmin(config, { store: await sqliteStore(t), logger: pino({ level: 'silent' }) })
+  const admin = await buildAdmin(config, { store: await sqliteStore(t), logger: pino({ level: 'silent' }), console: false })
   t.teardown(() => admin.close())
   await registerConsole(admin, config, { root })
 
@@ -100,7 +100,7 @@ test('the built console is served under a strict CSP next to the untouched API',
 
 test('without a build the admin API still starts and / explains how to build the console', async t => {
   const config = configWith({ admin: { token: 'plugin-test-admin-token-0123456789' } })
-  const admin = await buildAdmin(config, { store: await sqliteStore(t), logger: pino({ level: 'silent' }) })
+  const admin = await buildAdmin(config, { store: await sqliteStore(t), logger: pino({ level: 'silent' }), console: false })
   t.teardown(() => admin.close())
   await registerConsole(admin, config, { root: tempDir(t) })
   const res = await admin.inject({ method: 'GET', url: '/' })

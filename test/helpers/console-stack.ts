@@ -14,7 +14,6 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import type { Test } from 'tap'
 import { build } from 'vite'
 import { buildAdmin } from '../../admin-api/app.ts'
-import { registerConsole } from '../../admin-api/console.ts'
 import { buildConfig } from '../../config/load.ts'
 import type { Config } from '../../config/schema.ts'
 import type { KeyStore } from '../../core/store/store.ts'
@@ -125,9 +124,8 @@ export async function startConsoleStack (t: Test, opts: StackOptions = {}): Prom
       ...opts.admin
     }
   })
-  const admin = await buildAdmin(config, { store, logger: pino({ level: 'silent' }) })
+  const admin = await buildAdmin(config, { store, logger: pino({ level: 'silent' }), console: { root: consoleRoot } })
   t.teardown(() => admin.close())
-  await registerConsole(admin, config, { root: consoleRoot })
   await admin.listen({ host: '127.0.0.1', port: 0 })
   const adminUrl = url(admin)
 
