@@ -47,7 +47,8 @@ const PROTECTED_HEADERS = new Set(['host', 'content-length', 'transfer-encoding'
  */
 export function upstreamUrl (server: RegisteredServer, rest: string | null): URL {
   if (rest === null) return new URL(server.url.href)
-  const target = new URL(rest, server.directory)
+  // './' keeps a first segment like `a:b` from being read as a URL scheme.
+  const target = new URL(`./${rest}`, server.directory)
   // checkRawPath already refused dot segments and encodings; this is the belt to those braces.
   if (target.origin !== server.directory.origin || !target.pathname.startsWith(server.directory.pathname)) {
     throw new errors.PathInvalid()

@@ -27,6 +27,8 @@ t.test('path mapping', async t => {
     ['/mcp-connect/deep/messages?sessionId=x-1', '/base/v1/messages?sessionId=x-1'],
     ['/mcp-connect/deep/a/b/c', '/base/v1/a/b/c'],
     ['/mcp-connect/deep/mcp', '/base/v1/mcp'],
+    ['/mcp-connect/deep/http:evil.example', '/base/v1/http:evil.example'],
+    ['/mcp-connect/deep/javascript:x/y', '/base/v1/javascript:x/y'],
     ['/mcp-connect/tok', '/svc/mcp?tenant=t1'],
     ['/mcp-connect/tok?x=2', '/svc/mcp?tenant=t1&x=2'],
     ['/mcp-connect/tok/messages?sessionId=9', '/svc/messages?tenant=t1&sessionId=9'],
