@@ -91,13 +91,16 @@ function sanitize (value: string): string {
   return value.replace(/[^\t\x20-\x7E\x80-\xFF]/g, '')
 }
 
-function clientResponseHeaders (headers: IncomingHttpHeaders): IncomingHttpHeaders {
+function clientResponseHeaders (headers: IncomingHttpHeaders, hasOrigin: boolean): IncomingHttpHeaders {
   const out: IncomingHttpHeaders = {}
   for (const [name, value] of Object.entries(headers)) {
     if (value === undefined || DROPPED_RESPONSE_HEADERS.has(name) || name.startsWith('access-control-')) continue
     if (typeof value === 'string') out[name] = sanitize(value)
     else out[name] = value.map(sanitize) as never
   }
+  // The gateway's CORS answer depends on Origin; an upstream Vary must not replace that.
+  if (hasOrigin && typeof out.vary === 'string' && !/(^|,)\s*(origin|\*)\s*(,|$)/i.test(out.vary)) out.vary = `${out.vary}, Origin`
+  else if (hasOrigin && out.vary === undefined) out.vary = 'Origin'
   return out
 }
 
@@ -150,7 +153,7 @@ export const proxyRoutes: FastifyPluginAsync<ProxyOptions> = async function prox
       // Never retry: a POST is not idempotent, and reply-from would otherwise retry GETs on 503.
       retryDelay: () => null,
       rewriteRequestHeaders: (_req, headers) => upstreamRequestHeaders(request, server, headers as IncomingHttpHeaders, trustProxy),
-      rewriteHeaders: (headers) => clientResponseHeaders(headers as IncomingHttpHeaders),
+      rewriteHeaders: (headers) => clientResponseHeaders(headers as IncomingHttpHeaders, request.headers.origin !== undefined),
       onError: (rep, { error }) => {
         const mapped = fromUpstreamFailure(error)
         // reply-from has logged the cause already; this line names the server and our code.
