@@ -25,6 +25,8 @@ async function setup (t: Test, guards: { failuresPerKeyId: number, failuresPerIp
   const send = async (key: string) => {
     const res = await fetch(gw.mcpUrl('up'), { method: 'POST', headers: { authorization: `Bearer ${key}` }, body: '{}' })
     const body = await res.json() as { error?: { data: { code: string } } }
+    // 429 is not an authentication challenge: never WWW-Authenticate on it.
+    if (res.status === 429 && res.headers.get('www-authenticate') !== null) throw new Error('429 with WWW-Authenticate')
     return { status: res.status, retryAfter: res.headers.get('retry-after'), code: body.error?.data.code }
   }
   return { clock, store, gw, send, upstream }

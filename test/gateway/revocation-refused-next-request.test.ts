@@ -23,6 +23,7 @@ async function suite (t: Test, store: KeyStore, immediate: boolean): Promise<voi
   const send = async (key: string): Promise<{ status: number, code?: string }> => {
     const res = await fetch(gw.mcpUrl('up'), { method: 'POST', headers: { authorization: `Bearer ${key}` }, body: '{}' })
     const body = await res.json() as { error?: { data: { code: string } } }
+    if (res.status === 401 && res.headers.get('www-authenticate') !== 'Bearer realm="mcpgate", error="invalid_token"') throw new Error('401 without the invalid_token challenge')
     return { status: res.status, code: body.error?.data.code }
   }
   /** SQLite: exactly the next request; Redis: the first request at most 100 ms later. */

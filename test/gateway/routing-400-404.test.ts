@@ -31,6 +31,7 @@ t.test('400 and 404', async t => {
 
   const unknown = await raw(gw.url, '/mcp-connect/nope', auth)
   t.equal(unknown.status, 404)
+  t.equal(unknown.headers['www-authenticate'], undefined, 'no challenge on 404')
   t.same(JSON.parse(unknown.body), { jsonrpc: '2.0', id: null, error: { code: -32000, message: 'MCP server "nope" not found', data: { code: 'MCPGATE_SERVER_NOT_FOUND' } } })
 
   const badIds = ['UP', 'up%2e', '%75p', 'up%00', '-up', '_up', 'u%2Fp', 'up%5c', '..', '%2e%2e', '.', 'up.', '%EF%BC%8E%EF%BC%8E', 'a'.repeat(65), 'up;x', 'up%20']
@@ -38,6 +39,7 @@ t.test('400 and 404', async t => {
     const res = await raw(gw.url, `/mcp-connect/${id}`, auth)
     t.ok(res.status === 400 || res.status === 404, `id ${id}: ${res.status}`)
     if (res.status === 400) t.equal(JSON.parse(res.body).error.data.code, 'MCPGATE_SERVER_ID_INVALID')
+    t.equal(res.headers['www-authenticate'], undefined)
   }
 
   const badPaths = ['..', '../x', 'a/../../x', '%2e%2e/x', '%2E%2e', 'a%2f..%2f..', '.%2e', 'x%5c..%5cy', 'x%00', '%EF%BC%8E%EF%BC%8E/x', 'a//b', './x', 'x/./y', '..%2f', '%252e%252e']

@@ -24,6 +24,8 @@ t.test('outage', async t => {
   const send = async (key: string, serverId = 'up') => {
     const res = await fetch(gw.mcpUrl(serverId), { method: 'POST', headers: { authorization: `Bearer ${key}` }, body: '{}' })
     const body = await res.json() as { error?: { data: { code: string } } }
+    // 503 must not look like a bad key: no WWW-Authenticate challenge.
+    if (res.status === 503 && res.headers.get('www-authenticate') !== null) throw new Error('503 with WWW-Authenticate')
     return { status: res.status, retryAfter: res.headers.get('retry-after'), code: body.error?.data.code }
   }
   const stats = gw.app.mcpgate.stats
