@@ -1,7 +1,6 @@
 // The admin API as a Fastify app built from config and injected deps (not listening): who may
 // call (principal.ts), what they may do (key-service.ts), the routes, one error format, the
 // audit log and the OpenAPI document generated from the route schemas.
-import { randomUUID } from 'node:crypto'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import { registerAjvFormats, TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
@@ -10,9 +9,11 @@ import { pino, type LoggerOptions } from 'pino'
 import type { Config } from '../config/schema.ts'
 import { systemClock, type Clock } from '../core/clock.ts'
 import { errors, StoreConflictError, StoreUnavailableError } from '../core/errors.ts'
+import { requestId } from '../core/request-id.ts'
 import type { KeyStore } from '../core/store/store.ts'
 import { audit } from './audit.ts'
 import { createKeyService, type KeyService } from './key-service.ts'
+import { adminMetrics } from './metrics.ts'
 import { AuthenticationFailure, createAuthenticator, type Principal } from './principal.ts'
 import { adminApiKeyRoutes } from './routes/admin-api-keys.ts'
 import { apiKeyRoutes } from './routes/api-keys.ts'
@@ -20,6 +21,7 @@ import { meRoutes } from './routes/me.ts'
 import { userRoutes } from './routes/users.ts'
 import { ErrorBody, Health, ok } from './schemas.ts'
 import { registerConsole, type ConsoleOptions } from './console.ts'
+import type { GatewayControl } from '../gateway/app.ts'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -166,8 +168,10 @@ export async function buildAdmin (config: Readonly<Config>, deps: AdminDeps): Pr
 
   const app = Fastify({
     loggerInstance: deps.logger ?? pino(adminLoggerOptions(config)),
-    // Server-made ids: a client-chosen request id could forge audit correlation.
-    genReqId: () => randomUUID(),
+    // A caller's X-Request-Id is kept only when well-formed (1-128 of [A-Za-z0-9._:-], so it
+    // cannot inject into a log line), else a UUID. It correlates; audit lines also name the
+    // actor and IP, so a chosen id cannot make one caller's change look like another's.
+    genReqId: requestId,
     bodyLimit: 64 * 1024,
     return503OnClosing: true
   }).withTypeProvider<TypeBoxTypeProvider>()
@@ -185,6 +189,11 @@ export async function buildAdmin (config: Readonly<Config>, deps: AdminDeps): Pr
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id)
   })
+  adminMetrics(app)
+  // `mcpgate start` reloads every app through `app.mcpgate.reload` on SIGHUP (cli/serve.ts). Only
+  // the servers and their access rules reload; the admin app has no other member of GatewayControl.
+  const control: Pick<GatewayControl, 'reload'> = { reload: next => service.reloadServers(next.servers) }
+  app.decorate('mcpgate', control as GatewayControl)
 
   await app.register(swagger, {
     openapi: {

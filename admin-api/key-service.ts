@@ -182,7 +182,8 @@ export interface KeyServiceOptions {
 export type KeyService = ReturnType<typeof createKeyService>
 
 export function createKeyService ({ store, config, clock = systemClock }: KeyServiceOptions) {
-  const servers = new Map(config.servers.map(s => [s.id, s]))
+  // Replaced whole by reloadServers() (SIGHUP): a reload never shows a half-applied list.
+  let servers = new Map(config.servers.map(s => [s.id, s]))
 
   async function requireUser (id: string): Promise<User> {
     const user = isValidUserId(id) ? await store.getUser(id) : null
@@ -385,7 +386,7 @@ export function createKeyService ({ store, config, clock = systemClock }: KeySer
   function listServers (viewer: AccessSubject): ServerView[] {
     const admin = viewer.role === 'admin'
     const out: ServerView[] = []
-    for (const s of config.servers) {
+    for (const s of servers.values()) {
       const reachable = userCanReach(s.access, viewer)
       if (!reachable && !admin) continue
       out.push({
@@ -400,7 +401,13 @@ export function createKeyService ({ store, config, clock = systemClock }: KeySer
     return out
   }
 
+  /** Hot reload: new servers and access rules apply to the next key created or listed. */
+  function reloadServers (next: readonly ServerConfig[]): void {
+    servers = new Map(next.map(s => [s.id, s]))
+  }
+
   return {
+    reloadServers,
     createKey,
     listKeys,
     listKeysWithOwners,

@@ -3,20 +3,22 @@
 //   root      origin check + CORS, preflights, /healthz, /readyz, JSON errors, fast JSON 404
 //   └ authed  onRequest authentication → GET /api/me
 //     └ proxy catch-all raw-body parser + reply-from; preHandler authorization → upstream
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import type { Config } from '../config/schema.ts'
 import { systemClock, type Clock } from '../core/clock.ts'
+import { requestId } from '../core/request-id.ts'
 import type { InvalidationEvent, KeyStore } from '../core/store/store.ts'
+import { AccessLogController, trackRequests } from './access-log.ts'
 import { Authenticator, authenticationHook, newAuthStats, StoreHealth, type AuthStats } from './auth.ts'
 import { OriginPolicy, originHook, preflight } from './cors.ts'
 import { healthRoutes } from './health.ts'
 import { KeyCache } from './key-cache.ts'
 import { LastUsedRecorder } from './last-used.ts'
 import { meRoute } from './me.ts'
+import { GatewayMetrics, metricsEndpoint } from './metrics.ts'
 import { proxyRoutes } from './proxy.ts'
 import { ServerRegistry } from './registry.ts'
 import { redactKeys, sendError, sendNotFound } from './reply-error.ts'
-import { UpstreamDispatcher } from './upstream-dispatcher.ts'
 
 type LoggerOptions = Exclude<FastifyServerOptions['logger'], boolean | undefined>
 
@@ -83,7 +85,10 @@ export async function buildGateway (config: Readonly<Config>, deps: GatewayDeps)
       ? { loggerInstance: deps.logger.child({}, { redact: REDACT, serializers: SERIALIZERS }) }
       : { logger: { ...gatewayLoggerOptions(config), ...(deps.logger ?? {}) } }),
     trustProxy: gw.trustProxy,
-    logController: new LogController({ disableRequestLogging: !config.log.accessLog }),
+    // One access line per request (access-log.ts) instead of Fastify's two.
+    logController: new AccessLogController(),
+    // A valid client X-Request-Id is kept (correlation across a load balancer), else a UUID.
+    genReqId: requestId,
     // Only the methods MCP uses; an automatic HEAD route would be proxied too.
     exposeHeadRoutes: false,
     return503OnClosing: true
@@ -98,16 +103,20 @@ export async function buildGateway (config: Readonly<Config>, deps: GatewayDeps)
     negativeTtlMs: gw.guards.failureWindowMs
   })
   const registry = new ServerRegistry(config.servers)
-  const dispatcher = new UpstreamDispatcher(gw.upstream)
+  const metrics = new GatewayMetrics({ stats, cache, health, registry, store, clock, pendingLastUsed: (): number => lastUsed.pendingCount })
+  const timedStore = metrics.instrumentStore(store)
+  const dispatcher = metrics.dispatcher(gw.upstream)
   const origins = new OriginPolicy(gw.allowedOrigins)
   const lastUsed = new LastUsedRecorder({
-    store,
+    store: timedStore,
     clock,
     flushMs: gw.lastUsedFlushMs,
     onFlushed: () => health.markHealthy(),
     onError: err => app.log.warn({ err }, 'could not record lastUsedAt; will retry')
   })
-  const authenticator = new Authenticator({ store, cache, clock, health, stats, config: gw })
+  const authenticator = new Authenticator({
+    store: timedStore, cache, clock, health, stats, config: gw, onVerification: (s, valid) => metrics.verification(s, valid)
+  })
 
   // Invalidation events evict at once; a (re)subscribe may have lost some, so all goes stale.
   const unsubscribe = store.subscribe({
@@ -136,15 +145,19 @@ export async function buildGateway (config: Readonly<Config>, deps: GatewayDeps)
   app.decorate('mcpgate', control)
   app.decorateRequest('principal', null as never)
   app.decorateRequest('mcpServer', null as never)
+  app.decorateRequest('authVia', null)
 
   app.setErrorHandler(sendError)
   app.setNotFoundHandler(sendNotFound)
+  // First hook: every request, refused ones included, gets its id header, access line and count.
+  trackRequests(app, { registry, accessLog: config.log.accessLog, onEnd: end => metrics.requestEnded(end) })
   app.addHook('onRequest', originHook(origins))
 
   for (const url of ['/mcp-connect/:serverId', '/mcp-connect/:serverId/*', '/api/me']) {
     app.options(url, preflight)
   }
-  await app.register(healthRoutes, { store, health })
+  await app.register(healthRoutes, { store: timedStore, health })
+  metricsEndpoint(app, metrics, gw)
 
   await app.register(async function authenticated (authed) {
     authed.addHook('onRequest', authenticationHook(authenticator, lastUsed))

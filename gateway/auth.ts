@@ -30,8 +30,11 @@ export interface Principal {
 export type AuthFailureName = 'KeyMissing' | 'KeyMalformed' | 'KeyInvalid' | 'KeyExpired' | 'OwnerDisabled'
 export type AuthUnavailableName = 'RateLimited' | 'Overloaded' | 'StoreUnavailable'
 
+/** How an accepted key was checked: fresh cache entry, cheap store revalidation, argon2, or grace. */
+export type AuthVia = 'cache' | 'revalidated' | 'verified' | 'grace'
+
 export type AuthResult =
-  | { ok: true, principal: Principal }
+  | { ok: true, principal: Principal, via: AuthVia }
   | { ok: false, error: AuthFailureName }
   | { ok: false, error: AuthUnavailableName, retryAfter: number }
 
@@ -77,6 +80,8 @@ export interface AuthenticatorOptions {
   health: StoreHealth
   stats: AuthStats
   config: Readonly<Config['gateway']>
+  /** Told the duration of every argon2 verification (metrics). */
+  onVerification?: (seconds: number, valid: boolean) => void
 }
 
 export class Authenticator {
@@ -92,6 +97,7 @@ export class Authenticator {
   readonly #limiter: VerificationLimiter
   readonly #verifications = new SingleFlight<AuthResult>()
   readonly #revalidations = new SingleFlight<Verdict>()
+  readonly #onVerification: AuthenticatorOptions['onVerification']
 
   constructor (options: AuthenticatorOptions) {
     this.#store = options.store
@@ -105,6 +111,7 @@ export class Authenticator {
     this.#keyBudget = new FailureBudget(guards.failuresPerKeyId, guards.failureWindowMs, options.clock)
     this.#ipBudget = new FailureBudget(guards.failuresPerIp, guards.failureWindowMs, options.clock)
     this.#limiter = new VerificationLimiter(guards.maxConcurrentVerifications)
+    this.#onVerification = options.onVerification
   }
 
   /** `rawKey` undefined = no key sent. `ip` is the client address used for the failure budget. */
@@ -149,7 +156,7 @@ export class Authenticator {
     // Expiry first and on every request: it needs no store and must never wait for revalidation.
     if (entry.expiresAt !== null && entry.expiresAt <= now) return { ok: false, error: 'KeyExpired' }
     const user = this.#cache.getUser(entry.userId)
-    if (user !== undefined && this.#fresh(entry, now) && this.#fresh(user, now)) return evaluate(entry, user.user, now)
+    if (user !== undefined && this.#fresh(entry, now) && this.#fresh(user, now)) return evaluate(entry, user.user, now, 'cache')
 
     const verdict = await this.#revalidations.run(entry.keyId, () => this.#revalidate(entry))
     if (verdict.ok || verdict.error !== 'Changed') return verdict
@@ -179,7 +186,7 @@ export class Authenticator {
       // contact; expiry was checked already and scope is checked by authorize as usual.
       if (user !== undefined && now - this.#health.lastHealthyAt <= this.#graceMs && this.#cache.getKey(entry.keyId) === entry) {
         this.#stats.graceServed++
-        return evaluate(entry, user.user, now)
+        return evaluate(entry, user.user, now, 'grace')
       }
       return { ok: false, error: 'StoreUnavailable', retryAfter: STORE_RETRY_AFTER_S }
     }
@@ -199,7 +206,7 @@ export class Authenticator {
       entry.epoch = this.#cache.epoch
       this.#cache.setUser({ user, checkedAt: now, epoch: this.#cache.epoch })
     }
-    return evaluate(entry, user, now)
+    return evaluate(entry, user, now, 'revalidated')
   }
 
   async #miss (key: ParsedKey, digest: Buffer, ip: string): Promise<AuthResult> {
@@ -240,12 +247,14 @@ export class Authenticator {
     }
     if (!this.#limiter.tryAcquire()) return { ok: false, error: 'Overloaded', retryAfter: OVERLOADED_RETRY_AFTER_S }
     let valid: boolean
+    const started = performance.now()
     try {
       this.#stats.argon2Verifications++
       valid = await verifySecret(found.key.secretHash, key.secret)
     } finally {
       this.#limiter.release()
     }
+    this.#onVerification?.((performance.now() - started) / 1000, valid)
     if (!valid) return this.#rejected(keyId, digestHex)
     const now = this.#clock.now()
     const entry: CachedKey = {
@@ -267,7 +276,7 @@ export class Authenticator {
       this.#cache.setKey(entry)
       this.#cache.setUser({ user, checkedAt: now, epoch: this.#cache.epoch } satisfies CachedUser)
     }
-    return evaluate(entry, user, now)
+    return evaluate(entry, user, now, 'verified')
   }
 
   #rejected (keyId: string, digestHex: string): AuthResult {
@@ -277,11 +286,12 @@ export class Authenticator {
   }
 }
 
-function evaluate (entry: CachedKey, user: UserState, now: number): AuthResult {
+function evaluate (entry: CachedKey, user: UserState, now: number, via: AuthVia): AuthResult {
   if (entry.expiresAt !== null && entry.expiresAt <= now) return { ok: false, error: 'KeyExpired' }
   if (user.disabled) return { ok: false, error: 'OwnerDisabled' }
   return {
     ok: true,
+    via,
     principal: {
       keyId: entry.keyId,
       userId: entry.userId,
@@ -326,6 +336,7 @@ export function authenticationHook (authenticator: Authenticator, lastUsed: Last
     const result = await authenticator.authenticate(extractKey(request.headers), request.ip)
     if (result.ok) {
       request.principal = result.principal
+      request.authVia = result.via
       lastUsed.touch(result.principal.keyId)
       return
     }
@@ -338,5 +349,7 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** Set by the authentication hook on every authenticated route. */
     principal: Principal
+    /** How the key was accepted (access log and metrics); null until authenticated. */
+    authVia: AuthVia | null
   }
 }

@@ -1,0 +1,195 @@
+// One access-log line per gateway request (config.log.accessLog) and the end-of-request record the
+// metrics count from. Both come from a single 'close' listener per response: 'close' fires for
+// finished responses and for streams the client abandoned alike, where Fastify's onResponse (on
+// 'finish') would miss the SSE streams that end with the client going away.
+import type { Socket } from 'node:net'
+import { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
+import { parseKey } from '../core/key-format.ts'
+import { REQUEST_ID_HEADER } from '../core/request-id.ts'
+import { extractKey, type AuthVia } from './auth.ts'
+import type { ServerRegistry } from './registry.ts'
+import { redactKeys } from './reply-error.ts'
+
+/**
+ * How the key of a request was accepted, or the first refusal on the auth/authorization path.
+ * A closed set: it is a metric label.
+ */
+export type AuthOutcome =
+  | 'cache_hit' | 'cache_revalidated' | 'cache_miss_verified' | 'served_from_grace'
+  | 'missing' | 'malformed' | 'invalid' | 'expired' | 'owner_disabled'
+  | 'rate_limited' | 'overloaded' | 'store_unavailable'
+  | 'out_of_scope' | 'access_denied'
+
+export const ACCEPTED: Readonly<Record<AuthVia, AuthOutcome>> = {
+  cache: 'cache_hit',
+  revalidated: 'cache_revalidated',
+  verified: 'cache_miss_verified',
+  grace: 'served_from_grace'
+}
+
+export const REFUSED: Readonly<Record<string, AuthOutcome>> = {
+  MCPGATE_KEY_MISSING: 'missing',
+  MCPGATE_KEY_MALFORMED: 'malformed',
+  MCPGATE_KEY_INVALID: 'invalid',
+  MCPGATE_KEY_EXPIRED: 'expired',
+  MCPGATE_OWNER_DISABLED: 'owner_disabled',
+  MCPGATE_RATE_LIMITED: 'rate_limited',
+  MCPGATE_OVERLOADED: 'overloaded',
+  MCPGATE_STORE_UNAVAILABLE: 'store_unavailable',
+  MCPGATE_KEY_OUT_OF_SCOPE: 'out_of_scope',
+  MCPGATE_ACCESS_DENIED: 'access_denied'
+}
+
+/** nginx's convention: the client went away before any response was sent. */
+export const CLIENT_CLOSED = 499
+
+export interface RequestEnd {
+  readonly request: FastifyRequest
+  readonly method: string
+  /** 499 when the client left before a response started. */
+  readonly status: number
+  readonly durationMs: number
+  /** Bytes on the connection during this request, headers included. */
+  readonly bytesIn: number
+  readonly bytesOut: number
+  /** The response did not complete (e.g. the client closed an SSE stream). */
+  readonly aborted: boolean
+  /** A configured server id, or null (unknown ids never become labels). */
+  readonly serverId: string | null
+  /** null: no key was looked at (health, preflight, unknown route, refused Origin). */
+  readonly auth: AuthOutcome | null
+  /** The MCPGATE_* code when the gateway refused or failed the request. */
+  readonly code: string | null
+}
+
+export interface TrackingOptions {
+  registry: ServerRegistry
+  accessLog: boolean
+  /** Called once per request, after the access line (metrics). */
+  onEnd?: (end: RequestEnd) => void
+}
+
+/** Fastify's own per-request lines give way to the access line: "incoming request" drops to debug. */
+export class AccessLogController extends LogController {
+  override incomingRequest (request: FastifyRequest): void {
+    request.log.debug({ req: request }, 'incoming request')
+  }
+
+  override requestCompleted (): void {}
+
+  override streamError (error: Error, request: FastifyRequest, reply: FastifyReply): void {
+    // A client closing its SSE stream is normal; the access line records it as `aborted`.
+    if ((error as { code?: string }).code === 'ERR_STREAM_PREMATURE_CLOSE') request.log.debug('stream closed by the client')
+    else super.streamError(error, request, reply)
+  }
+}
+
+/** Per-connection byte counters at the end of the previous request (keep-alive reuses sockets). */
+const seen = new WeakMap<Socket, { read: number, written: number }>()
+
+function wireBytes (socket: Socket | null | undefined): { bytesIn: number, bytesOut: number } {
+  if (socket === null || socket === undefined) return { bytesIn: 0, bytesOut: 0 }
+  const read = Number.isFinite(socket.bytesRead) ? socket.bytesRead : 0
+  const written = Number.isFinite(socket.bytesWritten) ? socket.bytesWritten : 0
+  const before = seen.get(socket)
+  seen.set(socket, { read, written })
+  return { bytesIn: read - (before?.read ?? 0), bytesOut: written - (before?.written ?? 0) }
+}
+
+/** The code the error handler will put on the wire (see reply-error.ts toWire). */
+function wireCode (error: { code?: unknown, statusCode?: unknown }): string {
+  if (typeof error.code === 'string' && error.code.startsWith('MCPGATE_')) return error.code
+  const status = typeof error.statusCode === 'number' ? error.statusCode : 500
+  return status >= 400 && status < 500 ? 'MCPGATE_BAD_REQUEST' : 'MCPGATE_INTERNAL'
+}
+
+function configuredServer (request: FastifyRequest, registry: ServerRegistry): string | null {
+  if (request.mcpServer !== null) return request.mcpServer.id
+  const id = (request.params as { serverId?: unknown } | null)?.serverId
+  return typeof id === 'string' && registry.get(id) !== undefined ? id : null
+}
+
+function authOutcome (request: FastifyRequest, code: string | null): AuthOutcome | null {
+  const refused = code === null ? undefined : REFUSED[code]
+  if (refused !== undefined) return refused
+  return request.authVia === null ? null : ACCEPTED[request.authVia]
+}
+
+const PATH_MAX = 512
+
+function accessLine (end: RequestEnd): Record<string, unknown> {
+  const { request } = end
+  const url = request.url
+  const q = url.indexOf('?')
+  // The path only: a query string is the client's business and may carry anything.
+  const line: Record<string, unknown> = {
+    method: end.method,
+    path: redactKeys(q < 0 ? url : url.slice(0, q)).slice(0, PATH_MAX),
+    status: end.status,
+    durationMs: Math.round(end.durationMs * 10) / 10,
+    bytesIn: end.bytesIn,
+    bytesOut: end.bytesOut,
+    ip: request.ip
+  }
+  if (end.serverId !== null) line.serverId = end.serverId
+  const principal = request.principal
+  if (principal !== null) {
+    line.keyId = principal.keyId
+    line.userId = principal.userId
+  } else if (end.auth !== null && end.auth !== 'missing' && end.auth !== 'malformed') {
+    // The key id a refused request claimed (not secret; tells which client keeps failing).
+    const raw = extractKey(request.headers)
+    const parsed = raw === undefined ? null : parseKey(raw)
+    if (parsed !== null && parsed.ok) line.keyId = parsed.key.keyId
+  }
+  if (end.auth !== null) line.outcome = end.auth
+  if (end.code !== null) line.code = end.code
+  if (end.aborted) line.aborted = true
+  return line
+}
+
+/**
+ * Adds the request id header, the error-code capture and the end-of-request listener to `app`
+ * (the root instance, before any route, so every route and the 404 handler inherit them).
+ */
+export function trackRequests (app: FastifyInstance, options: TrackingOptions): void {
+  const { registry, accessLog, onEnd } = options
+  app.decorateRequest('mcpgateCode', null)
+
+  function ended (request: FastifyRequest, reply: FastifyReply, socket: Socket): void {
+    const res = reply.raw
+    const code = request.mcpgateCode ?? (request.is404 ? 'MCPGATE_ROUTE_NOT_FOUND' : null)
+    const end: RequestEnd = {
+      request,
+      method: request.method,
+      status: res.headersSent ? res.statusCode : CLIENT_CLOSED,
+      durationMs: reply.elapsedTime,
+      ...wireBytes(socket),
+      aborted: !res.writableFinished,
+      serverId: configuredServer(request, registry),
+      auth: authOutcome(request, code),
+      code
+    }
+    if (accessLog) request.log.info(accessLine(end), 'access')
+    onEnd?.(end)
+  }
+
+  app.addHook('onRequest', function track (request, reply, done) {
+    reply.header(REQUEST_ID_HEADER, request.id)
+    const socket = request.raw.socket
+    reply.raw.once('close', () => ended(request, reply, socket))
+    done()
+  })
+
+  app.addHook('onError', function remember (request, _reply, error, done) {
+    request.mcpgateCode = wireCode(error)
+    done()
+  })
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The MCPGATE_* code of the error this request was answered with (set by onError). */
+    mcpgateCode: string | null
+  }
+}

@@ -1,0 +1,272 @@
+// The gateway's Prometheus metrics. Counters the code already keeps (auth stats, cache sizes) are
+// read at scrape time; the hot path adds one counter increment per request (from the access-log
+// tracker) and nothing per byte. Labels are closed sets — configured server ids, HTTP methods,
+// status codes, outcomes, store operations — never a key or a user.
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import type { FastifyInstance } from 'fastify'
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
+import type { Dispatcher } from 'undici'
+import type { Config } from '../config/schema.ts'
+import type { Clock } from '../core/clock.ts'
+import { collectedGauge, createRegistry, mirroredCounter } from '../core/metrics.ts'
+import type { KeyStore } from '../core/store/store.ts'
+import type { RequestEnd } from './access-log.ts'
+import type { AuthStats, StoreHealth } from './auth.ts'
+import type { KeyCache } from './key-cache.ts'
+import type { ServerRegistry } from './registry.ts'
+import { upstreamContext, UpstreamDispatcher } from './upstream-dispatcher.ts'
+
+/** Anything else a client sends (Node accepts ~30 methods) is counted as OTHER. */
+const METHODS = new Set(['GET', 'POST', 'DELETE', 'OPTIONS', 'HEAD', 'PUT', 'PATCH'])
+
+export interface MetricSources {
+  stats: AuthStats
+  cache: KeyCache
+  health: StoreHealth
+  registry: ServerRegistry
+  store: KeyStore
+  clock: Clock
+  /** lastUsed timestamps waiting for the next batched write. */
+  pendingLastUsed: () => number
+}
+
+export class GatewayMetrics {
+  readonly registry: Registry = createRegistry()
+  readonly #requests: Counter<'server' | 'method' | 'status'>
+  readonly #authOutcomes: Counter<'outcome'>
+  readonly #argon2: Histogram<'result'>
+  readonly #storeLatency: Histogram<'operation'>
+  readonly #storeErrors: Counter<'operation'>
+  readonly #upstream: Histogram<'server'>
+  readonly #sseOpen: Gauge<'server'>
+
+  constructor (sources: MetricSources) {
+    const { stats, cache, health, registry, store, clock } = sources
+    const registers = [this.registry]
+
+    this.#requests = new Counter({
+      name: 'mcpgate_gateway_requests_total',
+      help: 'Gateway requests by configured server id ("none" otherwise), HTTP method and status (499: client left before a response)',
+      labelNames: ['server', 'method', 'status'],
+      registers
+    })
+    this.#authOutcomes = new Counter({
+      name: 'mcpgate_auth_outcomes_total',
+      help: 'Requests on key-protected routes by how the key was accepted or the first refusal',
+      labelNames: ['outcome'],
+      registers
+    })
+    this.#argon2 = new Histogram({
+      name: 'mcpgate_argon2_verify_duration_seconds',
+      help: 'argon2id verifications (cache misses only) and their duration, by result',
+      labelNames: ['result'],
+      buckets: [0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.25, 0.5, 1],
+      registers
+    })
+    this.#storeLatency = new Histogram({
+      name: 'mcpgate_store_operation_duration_seconds',
+      help: 'Key store calls made by the gateway (auth reads, lastUsed writes, readiness pings), by operation',
+      labelNames: ['operation'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+      registers
+    })
+    this.#storeErrors = new Counter({
+      name: 'mcpgate_store_errors_total',
+      help: 'Key store calls that failed (unreachable, timed out), by operation',
+      labelNames: ['operation'],
+      registers
+    })
+    this.#upstream = new Histogram({
+      name: 'mcpgate_upstream_response_seconds',
+      help: 'Time from sending a request upstream to its response headers, by server (failures are in requests_total as 502/503/504)',
+      labelNames: ['server'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
+      registers
+    })
+    this.#sseOpen = new Gauge({
+      name: 'mcpgate_sse_streams_open',
+      help: 'Upstream text/event-stream responses currently being relayed, by server',
+      labelNames: ['server'],
+      registers
+    })
+
+    const r = this.registry
+    collectedGauge(r, {
+      name: 'mcpgate_key_cache_entries',
+      help: 'Entries in the in-process caches: verified keys, users\' access state, remembered failures',
+      labelNames: ['cache'],
+      collect (g) {
+        const size = cache.size
+        g.set({ cache: 'keys' }, size.keys)
+        g.set({ cache: 'users' }, size.users)
+        g.set({ cache: 'negative' }, size.negative)
+      }
+    })
+    collectedGauge(r, {
+      name: 'mcpgate_key_cache_hit_ratio',
+      help: 'Share of key lookups answered by the cache since start (hits / (hits + misses))',
+      collect (g) {
+        const total = stats.cacheHits + stats.cacheMisses
+        g.set(total === 0 ? 0 : stats.cacheHits / total)
+      }
+    })
+    mirroredCounter(r, 'mcpgate_key_cache_hits_total', 'Key lookups found in the cache (sha256 matched)', () => stats.cacheHits)
+    mirroredCounter(r, 'mcpgate_key_cache_misses_total', 'Key lookups not in the cache (store read, then argon2 unless refused earlier)', () => stats.cacheMisses)
+    mirroredCounter(r, 'mcpgate_key_revalidations_total', 'Cached keys re-checked with one store read (stale after a resubscribe, or older than cache.revalidateMs)', () => stats.revalidations)
+    collectedGauge(r, {
+      name: 'mcpgate_store_subscribed',
+      help: '1 while invalidation events are being received, else 0',
+      collect (g) { g.set(store.isSubscribed() ? 1 : 0) }
+    })
+    collectedGauge(r, {
+      name: 'mcpgate_store_seconds_since_healthy',
+      help: 'Seconds since the store last answered; cached keys are served while this is under cache.graceMs/1000',
+      collect (g) { g.set(Math.max(0, clock.now() - health.lastHealthyAt) / 1000) }
+    })
+    collectedGauge(r, {
+      name: 'mcpgate_last_used_pending',
+      help: 'lastUsedAt updates waiting for the next batched store write',
+      collect (g) { g.set(sources.pendingLastUsed()) }
+    })
+    collectedGauge(r, {
+      name: 'mcpgate_servers_configured',
+      help: 'Upstream MCP servers in the running config (changes on reload)',
+      collect (g) { g.set(registry.list().length) }
+    })
+  }
+
+  /** One finished request (called by the access-log tracker). */
+  requestEnded (end: RequestEnd): void {
+    this.#requests.inc({ server: end.serverId ?? 'none', method: METHODS.has(end.method) ? end.method : 'OTHER', status: String(end.status) })
+    if (end.auth !== null) this.#authOutcomes.inc({ outcome: end.auth })
+  }
+
+  verification (seconds: number, valid: boolean): void {
+    this.#argon2.observe({ result: valid ? 'valid' : 'invalid' }, seconds)
+  }
+
+  /** The store as the gateway should call it: every async method timed, failures counted. */
+  instrumentStore (store: KeyStore): KeyStore {
+    const wrapped = new Map<PropertyKey, unknown>()
+    const latency = this.#storeLatency
+    const failures = this.#storeErrors
+    return new Proxy(store, {
+      get (target, prop) {
+        const cached = wrapped.get(prop)
+        if (cached !== undefined) return cached
+        const value: unknown = Reflect.get(target, prop)
+        if (typeof value !== 'function' || typeof prop !== 'string') return value
+        // Bound to the real store: its private fields do not exist on the proxy.
+        const method = value.bind(target) as (...args: unknown[]) => unknown
+        const timed = (...args: unknown[]): unknown => {
+          const started = performance.now()
+          const result = method(...args)
+          if (!(result instanceof Promise)) return result
+          return result.then(
+            out => { latency.observe({ operation: prop }, (performance.now() - started) / 1000); return out },
+            (err: unknown) => { failures.inc({ operation: prop }); throw err })
+        }
+        wrapped.set(prop, timed)
+        return timed
+      }
+    })
+  }
+
+  /** The upstream dispatcher with response-header timing and the open SSE gauge. */
+  dispatcher (options: Readonly<Config['gateway']['upstream']>): UpstreamDispatcher {
+    return new MeteredDispatcher(options, this.#upstream, this.#sseOpen)
+  }
+}
+
+class MeteredDispatcher extends UpstreamDispatcher {
+  constructor (options: Readonly<Config['gateway']['upstream']>, private readonly latency: Histogram<'server'>, private readonly sseOpen: Gauge<'server'>) {
+    super(options)
+  }
+
+  override request (options: Dispatcher.RequestOptions, callback: (err: Error | null, data: Dispatcher.ResponseData) => void): void {
+    const server = upstreamContext.getStore()?.server
+    if (server === undefined) {
+      super.request(options, callback)
+      return
+    }
+    const started = performance.now()
+    super.request(options, (err, data) => {
+      if (err === null) {
+        const labels = { server: server.id }
+        this.latency.observe(labels, (performance.now() - started) / 1000)
+        const type = data.headers['content-type']
+        if (typeof type === 'string' && type.toLowerCase().startsWith('text/event-stream')) {
+          this.sseOpen.inc(labels)
+          // 'close' comes when the upstream ends the stream and when the client's abort destroys it.
+          data.body.once('close', () => this.sseOpen.dec(labels))
+        }
+      }
+      callback(err, data)
+    })
+  }
+}
+
+/**
+ * GET /metrics: on the gateway port, or — with config.gateway.metricsPort — on a separate plain
+ * HTTP server (keep it off the public network) started and stopped with the app.
+ */
+export function metricsEndpoint (app: FastifyInstance, metrics: GatewayMetrics, config: Readonly<Config['gateway']>): void {
+  const { registry } = metrics
+  const state: { server: Server | null } = { server: null }
+  app.decorate('mcpgateMetrics', {
+    registry,
+    url () {
+      const address = state.server?.address()
+      if (address === null || address === undefined || typeof address === 'string') return null
+      return `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${(address as AddressInfo).port}`
+    }
+  })
+
+  if (config.metricsPort === undefined || config.metricsPort === null) {
+    app.get('/metrics', async (_request, reply) => reply.type(registry.contentType).send(await registry.metrics()))
+    return
+  }
+
+  const port = config.metricsPort
+  app.addHook('onReady', async function startMetricsServer () {
+    const server = createServer((req, res) => {
+      if (req.method !== 'GET' || (req.url ?? '').split('?', 1)[0] !== '/metrics') {
+        res.writeHead(404, { 'content-type': 'application/json; charset=utf-8' })
+        res.end('{"statusCode":404,"code":"MCPGATE_ROUTE_NOT_FOUND","error":"Not Found","message":"only GET /metrics here"}')
+        return
+      }
+      registry.metrics().then(body => {
+        res.writeHead(200, { 'content-type': registry.contentType })
+        res.end(body)
+      }, (err: unknown) => {
+        app.log.error({ err }, 'could not render metrics')
+        res.writeHead(500)
+        res.end()
+      })
+    })
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(port, config.host, () => {
+        server.off('error', reject)
+        resolve()
+      })
+    })
+    state.server = server
+    app.log.info({ url: `${app.mcpgateMetrics.url() ?? ''}/metrics` }, 'metrics listening')
+  })
+  app.addHook('onClose', async function stopMetricsServer () {
+    const server = state.server
+    if (server === null) return
+    state.server = null
+    server.closeAllConnections()
+    await new Promise<void>(resolve => server.close(() => resolve()))
+  })
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The gateway's metrics registry, and the separate metrics server's URL when metricsPort is set. */
+    mcpgateMetrics: { registry: Registry, url(): string | null }
+  }
+}
