@@ -58,10 +58,19 @@ export function upstreamUrl (server: RegisteredServer, rest: string | null): URL
   return target
 }
 
+/** A client that put its key in the query string made a mistake; the upstream must still never see it. */
+const KEY_IN_QUERY = /ok1(-|%2d)/i
+
+function withoutKeys (query: string): string {
+  if (!KEY_IN_QUERY.test(query)) return query
+  return query.split('&').filter(pair => !KEY_IN_QUERY.test(pair)).join('&')
+}
+
 function mergeQuery (configured: string, client: string): string {
-  if (configured === '') return client
-  if (client === '') return configured
-  return `${configured}&${client}`
+  const clean = withoutKeys(client)
+  if (configured === '') return clean
+  if (clean === '') return configured
+  return `${configured}&${clean}`
 }
 
 function upstreamRequestHeaders (request: FastifyRequest, server: RegisteredServer, input: IncomingHttpHeaders, trustProxy: boolean): IncomingHttpHeaders {

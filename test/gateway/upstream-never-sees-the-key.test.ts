@@ -66,6 +66,18 @@ t.test('the key stays at the gateway', async t => {
   t.equal(raw.headers['x-forwarded-host'], new URL(gw.url).host)
   t.equal(raw.headers.host, new URL(upstream.origin).host, 'Host is the upstream')
 
+  // A client that also pastes its key into the query string: those parameters never go upstream.
+  const q = await fetch(`${gw.mcpUrl('plain')}?api_key=${k.key}&keep=1&token=${encodeURIComponent(k.key)}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${k.key}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } })
+  })
+  t.equal(q.status, 200)
+  await q.text()
+  const queried = upstream.requests.find(r => r.url.includes('keep=1'))
+  t.ok(queried, 'other query parameters are kept')
+  t.notMatch(queried?.url ?? '', /ok1/i, 'key-bearing query parameters are dropped')
+
   const plain = upstream.requests.find(r => r.method === 'POST' && r.headers['x-team'] === 'blue')
   t.ok(plain, 'configured headers added')
   t.equal(plain?.headers.authorization, 'Bearer upstream-token', 'the server\'s own credential replaces the client\'s')
