@@ -117,7 +117,7 @@ function authOutcome (request: FastifyRequest, code: string | null): AuthOutcome
 
 const PATH_MAX = 512
 
-function accessLine (end: RequestEnd): Record<string, unknown> {
+function accessLine (end: RequestEnd, ip: string | undefined): Record<string, unknown> {
   const { request } = end
   const url = request.url
   const q = url.indexOf('?')
@@ -129,7 +129,7 @@ function accessLine (end: RequestEnd): Record<string, unknown> {
     durationMs: Math.round(end.durationMs * 10) / 10,
     bytesIn: end.bytesIn,
     bytesOut: end.bytesOut,
-    ip: request.ip
+    ip
   }
   if (end.serverId !== null) line.serverId = end.serverId
   const principal = request.principal
@@ -156,7 +156,7 @@ export function trackRequests (app: FastifyInstance, options: TrackingOptions): 
   const { registry, accessLog, onEnd } = options
   app.decorateRequest('mcpgateCode', null)
 
-  function ended (request: FastifyRequest, reply: FastifyReply, socket: Socket): void {
+  function ended (request: FastifyRequest, reply: FastifyReply, socket: Socket, ip: string | undefined): void {
     const res = reply.raw
     const code = request.mcpgateCode ?? (request.is404 ? 'MCPGATE_ROUTE_NOT_FOUND' : null)
     const end: RequestEnd = {
@@ -170,14 +170,16 @@ export function trackRequests (app: FastifyInstance, options: TrackingOptions): 
       auth: authOutcome(request, code),
       code
     }
-    if (accessLog) request.log.info(accessLine(end), 'access')
+    if (accessLog) request.log.info(accessLine(end, ip), 'access')
     onEnd?.(end)
   }
 
   app.addHook('onRequest', function track (request, reply, done) {
     reply.header(REQUEST_ID_HEADER, request.id)
+    // Read now: once a proxied response is done, request.raw.socket is gone (and request.ip with it).
     const socket = request.raw.socket
-    reply.raw.once('close', () => ended(request, reply, socket))
+    const ip = accessLog ? request.ip : undefined
+    reply.raw.once('close', () => ended(request, reply, socket, ip))
     done()
   })
 

@@ -31,10 +31,12 @@ const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/
 const TYPES = new Set(['counter', 'gauge', 'histogram', 'summary', 'untyped'])
 
+/** As Prometheus reads values (Go's strconv.ParseFloat: special values in any case; prom-client writes `Nan`). */
 function parseValue (text: string, line: string): number {
-  if (text === '+Inf' || text === 'Inf') return Infinity
-  if (text === '-Inf') return -Infinity
-  if (text === 'NaN') return NaN
+  const special = text.toLowerCase()
+  if (special === '+inf' || special === 'inf') return Infinity
+  if (special === '-inf') return -Infinity
+  if (special === 'nan') return NaN
   if (!/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(text)) throw new Error(`bad sample value "${text}" in: ${line}`)
   return Number(text)
 }
