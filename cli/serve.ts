@@ -10,6 +10,9 @@ import { openStore } from '../core/store/open.ts'
 import { buildGateway } from '../gateway/app.ts'
 import { buildAdmin } from '../admin-api/app.ts'
 
+/** After the gateway's drain: time for the last-used flush and closing the store before a forced exit. */
+const SHUTDOWN_MARGIN_MS = 5000
+
 /** The CLI's own lifecycle messages; each app builds its logger with its own redaction list. */
 export function createLogger (config: Readonly<Config>): Logger {
   return pino({ level: config.log.level })
@@ -38,7 +41,9 @@ export async function runServices (command: 'start' | 'gateway' | 'admin', args:
   let closeDemo: (() => Promise<void>) | undefined
   let demoBanner: ((gatewayUrl: string) => string) | undefined
 
-  const shutdown = closeWithGrace({ delay: config.gateway.shutdownGraceMs, logger: { error: (m: unknown) => logger.error(m) } }, async ({ signal, err }) => {
+  // The gateway drains in-flight requests for shutdownGraceMs (gateway/drain.ts); the margin is
+  // for what follows: the last-used flush, closing the store and the demo server.
+  const shutdown = closeWithGrace({ delay: config.gateway.shutdownGraceMs + SHUTDOWN_MARGIN_MS, logger: { error: (m: unknown) => logger.error(m) } }, async ({ signal, err }) => {
     if (err !== undefined) logger.error({ err }, 'fatal error, shutting down')
     else logger.info({ signal }, 'shutting down')
     // Gateway first: it stops accepting, lets in-flight requests finish and flushes last-used.

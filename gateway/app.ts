@@ -11,6 +11,7 @@ import type { InvalidationEvent, KeyStore } from '../core/store/store.ts'
 import { AccessLogController, trackRequests } from './access-log.ts'
 import { Authenticator, authenticationHook, newAuthStats, StoreHealth, type AuthStats } from './auth.ts'
 import { OriginPolicy, originHook, preflight } from './cors.ts'
+import { ConnectionDrain } from './drain.ts'
 import { healthRoutes } from './health.ts'
 import { KeyCache } from './key-cache.ts'
 import { LastUsedRecorder } from './last-used.ts'
@@ -147,6 +148,11 @@ export async function buildGateway (config: Readonly<Config>, deps: GatewayDeps)
   app.decorateRequest('mcpServer', null as never)
   app.decorateRequest('authVia', null)
 
+  // Shutdown: stop accepting, end standalone SSE streams, let in-flight requests finish for at
+  // most shutdownGraceMs; then the onClose hook below flushes last-used.
+  const drain = new ConnectionDrain(app.server)
+  app.addHook('preClose', async () => { await drain.close(gw.shutdownGraceMs) })
+
   app.setErrorHandler(sendError)
   app.setNotFoundHandler(sendNotFound)
   // First hook: every request, refused ones included, gets its id header, access line and count.
@@ -166,7 +172,8 @@ export async function buildGateway (config: Readonly<Config>, deps: GatewayDeps)
       registry,
       dispatcher,
       trustProxy: gw.trustProxy,
-      publicPathPrefix: publicPathPrefix(config)
+      publicPathPrefix: publicPathPrefix(config),
+      drain
     })
   })
 

@@ -1,11 +1,12 @@
 // The proxied MCP routes: an encapsulated plugin (its catch-all content-type parser and reply-from
 // touch nothing else) streaming raw bytes both ways through @fastify/reply-from over undici.
 import { pipeline, type Readable } from 'node:stream'
-import type { IncomingHttpHeaders } from 'node:http'
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import replyFrom from '@fastify/reply-from'
 import { errors } from '../core/errors.ts'
 import { authorizationHook } from './authorize.ts'
+import type { ConnectionDrain } from './drain.ts'
 import type { RegisteredServer, ServerRegistry } from './registry.ts'
 import { SseEndpointRewrite } from './sse-endpoint-rewrite.ts'
 import { upstreamContext, type UpstreamDispatcher } from './upstream-dispatcher.ts'
@@ -23,6 +24,8 @@ export interface ProxyOptions {
   trustProxy: boolean
   /** Path prefix of the public URL (e.g. `/gw` behind a path-routing proxy), '' for none. */
   publicPathPrefix: string
+  /** Shutdown ends open SSE streams through it (gateway/drain.ts). */
+  drain?: ConnectionDrain
 }
 
 /** Never forwarded: credentials meant for the gateway, hop-by-hop headers, and spoofable identity. */
@@ -113,6 +116,17 @@ function clientResponseHeaders (headers: IncomingHttpHeaders, hasOrigin: boolean
   return out
 }
 
+/**
+ * Ends a proxied SSE response cleanly (its terminating chunk goes out); fastify then destroys the
+ * body, which aborts the upstream request.
+ */
+function endStream (body: Readable, res: ServerResponse): () => void {
+  return () => {
+    body.unpipe(res)
+    if (!res.writableEnded) res.end()
+  }
+}
+
 function isEventStream (contentType: unknown): boolean {
   return typeof contentType === 'string' && contentType.toLowerCase().startsWith('text/event-stream')
 }
@@ -133,7 +147,7 @@ export function gatewayEndpoint (server: RegisteredServer, requested: URL, data:
 }
 
 export const proxyRoutes: FastifyPluginAsync<ProxyOptions> = async function proxyRoutes (app, opts) {
-  const { registry, dispatcher, trustProxy, publicPathPrefix } = opts
+  const { registry, dispatcher, trustProxy, publicPathPrefix, drain } = opts
 
   // Raw bytes: every body, whatever its content type, stays an unread stream for undici to pipe.
   app.removeAllContentTypeParsers()
@@ -193,10 +207,13 @@ export const proxyRoutes: FastifyPluginAsync<ProxyOptions> = async function prox
           rep.removeHeader('content-length')
           const requested = new URL(source + (query === '' ? '' : `?${query}`))
           const rewrite = new SseEndpointRewrite({ rewrite: data => gatewayEndpoint(server, requested, data, publicPathPrefix) })
-          rep.send(pipeline(stream, rewrite, () => {}))
+          const body = pipeline(stream, rewrite, () => {})
+          rep.send(body)
+          drain?.trackStream(reply.raw, { standalone: true, end: endStream(body, reply.raw) })
           return
         }
         rep.send(stream)
+        drain?.trackStream(reply.raw, { standalone: request.method === 'GET', end: endStream(stream, reply.raw) })
       }
     }))
   }
