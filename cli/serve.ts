@@ -43,7 +43,8 @@ export async function runServices (command: 'start' | 'gateway' | 'admin', args:
 
   // The gateway drains in-flight requests for shutdownGraceMs (gateway/drain.ts); the margin is
   // for what follows: the last-used flush, closing the store and the demo server.
-  const shutdown = closeWithGrace({ delay: config.gateway.shutdownGraceMs + SHUTDOWN_MARGIN_MS, logger: { error: (m: unknown) => logger.error(m) } }, async ({ signal, err }) => {
+  // close-with-grace treats SIGHUP as a shutdown signal by default; here it means "reload" (below).
+  const shutdown = closeWithGrace({ delay: config.gateway.shutdownGraceMs + SHUTDOWN_MARGIN_MS, skip: ['SIGHUP'], logger: { error: (m: unknown) => logger.error(m) } }, async ({ signal, err }) => {
     if (err !== undefined) logger.error({ err }, 'fatal error, shutting down')
     else logger.info({ signal }, 'shutting down')
     // Gateway first: it stops accepting, lets in-flight requests finish and flushes last-used.
