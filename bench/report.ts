@@ -132,23 +132,32 @@ export function renderMarkdown (r: BenchResults): string {
   ))
   out.push('')
 
+  const failed = (name: string) => `**Not measured: ${r.errors[name] ?? 'failed'}**\n`
+
   out.push('## Cold key (first request of a never-seen key: store read + argon2 with default parameters)')
   out.push('')
-  out.push(table(['samples', 'p50 ms', 'max ms', 'cached-key request p50 ms (same client)'], [[r.coldKey.samples, r.coldKey.p50Ms, r.coldKey.maxMs, r.coldKey.cachedP50Ms]]))
+  const ck = r.coldKey
+  out.push(ck === null
+    ? failed('cold keys')
+    : table(['samples', 'p50 ms', 'max ms', 'cached-key request p50 ms (same client)'], [[ck.samples, ck.p50Ms, ck.maxMs, ck.cachedP50Ms]]))
   out.push('')
 
   const f = r.flood
-  out.push(`## Wrong-secret flood (valid key at c=10 beside ${f.rate} bad-key req/s from ${f.sources} source addresses)`)
+  out.push(`## Wrong-secret flood (valid key at c=10 beside ${r.settings.floodRate} bad-key req/s from ${r.settings.floodSources} source addresses)`)
   out.push('')
-  const statuses = (s: Record<string, number>) => Object.entries(s).map(([k, v]) => `${k}: ${v}`).join(', ')
-  out.push(table(['run', 'valid req/s', 'valid p99 µs', 'flood sent / skipped', 'flood answers'], [
-    ['alone (before)', f.baselineRps[0] ?? '—', f.baselineP99[0] ?? '—', '—', '—'],
-    ['beside malformed keys (control: refused before any I/O)', f.controlRps, f.controlP99, `${f.controlFlood.sent} / ${f.controlFlood.skipped}`, statuses(f.controlFlood.statuses)],
-    ['beside wrong secrets (half known key ids, half unknown)', f.wrongSecretRps, f.wrongSecretP99, `${f.wrongSecretFlood.sent} / ${f.wrongSecretFlood.skipped}`, statuses(f.wrongSecretFlood.statuses)],
-    ['alone (after)', f.baselineRps[1] ?? '—', f.baselineP99[1] ?? '—', '—', '—']
-  ]))
-  out.push('')
-  out.push(`Change of valid-key p99 against the mean of the two runs alone: **${f.p99ChangePct} %** (valid requests not answered 200: ${f.validNon2xx}).`)
+  if (f === null) {
+    out.push(failed('flood'))
+  } else {
+    const statuses = (s: Record<string, number>) => Object.entries(s).map(([k, v]) => `${k}: ${v}`).join(', ')
+    out.push(table(['run', 'valid req/s', 'valid p99 µs', 'flood sent / skipped', 'flood answers'], [
+      ['alone (before)', f.baselineRps[0] ?? '—', f.baselineP99[0] ?? '—', '—', '—'],
+      ['beside malformed keys (control: refused before any I/O)', f.controlRps, f.controlP99, `${f.controlFlood.sent} / ${f.controlFlood.skipped}`, statuses(f.controlFlood.statuses)],
+      ['beside wrong secrets (half known key ids, half unknown)', f.wrongSecretRps, f.wrongSecretP99, `${f.wrongSecretFlood.sent} / ${f.wrongSecretFlood.skipped}`, statuses(f.wrongSecretFlood.statuses)],
+      ['alone (after)', f.baselineRps[1] ?? '—', f.baselineP99[1] ?? '—', '—', '—']
+    ]))
+    out.push('')
+    out.push(`Change of valid-key p99 against the mean of the two runs alone: **${f.p99ChangePct} %** (valid requests not answered 200: ${f.validNon2xx}).`)
+  }
   out.push('')
 
   out.push('## Memory (RSS, MB)')
@@ -161,13 +170,18 @@ export function renderMarkdown (r: BenchResults): string {
   out.push('')
 
   const v = r.revocation
-  out.push(`## Revocation lag (${v.replicas} gateway replicas on one Redis; delete in the store, poll every replica until refused; ms)`)
+  out.push(`## Revocation lag (${r.settings.replicas} gateway replicas on one Redis; delete in the store, poll every replica until refused; ms)`)
   out.push('')
-  out.push(table(['', 'trials', 'p50', 'p99', 'max'], [
-    ['per replica', v.trials * v.replicas, v.perReplica.p50, v.perReplica.p99, v.perReplica.max],
-    ['refused everywhere', v.trials, v.everywhere.p50, v.everywhere.p99, v.everywhere.max]
-  ]))
-  out.push('')
-  if (v.timeouts > 0) out.push(`**${v.timeouts} polls gave up after 5 s.**\n`)
+  if (v === null) {
+    out.push(failed('revocation across replicas'))
+  } else {
+    out.push(table(['', 'trials', 'p50', 'p99', 'max'], [
+      ['per replica', v.trials * v.replicas, v.perReplica.p50, v.perReplica.p99, v.perReplica.max],
+      ['refused everywhere', v.trials, v.everywhere.p50, v.everywhere.p99, v.everywhere.max]
+    ]))
+    out.push('')
+    if (v.timeouts > 0) out.push(`**${v.timeouts} polls gave up after 5 s.**\n`)
+  }
+  if (r.errors.SSE !== undefined) out.push(`SSE ${failed('SSE')}`)
   return out.join('\n') + '\n'
 }

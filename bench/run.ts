@@ -146,7 +146,7 @@ export interface BenchResults {
   throughput: Partial<Record<TargetName, Record<number, ThroughputCell>>>
   rssMB: Partial<Record<TargetName, { idle: number | null, underLoad: number | null }>> & { mcpgate100kCachedIdle?: number | null }
   sse: Partial<Record<TargetName, SseFigures>>
-  coldKey: { samples: number, p50Ms: number, maxMs: number, cachedP50Ms: number }
+  coldKey: { samples: number, p50Ms: number, maxMs: number, cachedP50Ms: number } | null
   flood: {
     rate: number
     sources: number
@@ -161,9 +161,11 @@ export interface BenchResults {
     controlFlood: FloodResult
     wrongSecretFlood: FloodResult
     validNon2xx: number
-  }
+  } | null
   warm100k: { keys: number, seconds: number, retries: number }
-  revocation: { replicas: number, trials: number, perReplica: Spread & { p50: number, p99: number }, everywhere: { p50: number, p99: number, max: number }, timeouts: number }
+  revocation: { replicas: number, trials: number, perReplica: Spread & { p50: number, p99: number }, everywhere: { p50: number, p99: number, max: number }, timeouts: number } | null
+  /** Sections that failed (the rest of the report is still written): section → error. */
+  errors: Record<string, string>
   checks: TargetCheck[]
 }
 
@@ -280,7 +282,7 @@ function summarizeSse (single: StreamTiming[], concurrent: StreamTiming[], strea
   }
 }
 
-async function measureRevocation (ctx: Ctx, upstreamPort: number): Promise<BenchResults['revocation']> {
+async function measureRevocation (ctx: Ctx, upstreamPort: number): Promise<NonNullable<BenchResults['revocation']>> {
   const { opts } = ctx
   // The test helper starts a throwaway redis-server (no persistence, temp dir, killed with us).
   const { startRedis } = await import('../test/helpers/redis-server.ts')
@@ -295,11 +297,15 @@ async function measureRevocation (ctx: Ctx, upstreamPort: number): Promise<Bench
     const [owner] = await createUsers(store, 1, 'revoke')
     await Promise.all(Array.from({ length: opts.replicas }, (_, i) =>
       startGateway(ctx, `replica-${i}`, gatewayConfig(upstreamPort, storeDoc)).then(r => { replicas.push(r) })))
-    for (const r of replicas) pools.push(new Pool(`http://127.0.0.1:${r.port}`, { connections: 1 }))
     const perReplica: number[] = []
     const everywhere: number[] = []
     let timeouts = 0
     for (let trial = 0; trial < opts.revocationTrials; trial++) {
+      // Each trial ends in one refused request per replica; from a fresh source address each
+      // time, so the per-IP failure budget (429) never answers in place of the revocation.
+      const localAddress = `127.0.${1 + (trial >> 8)}.${1 + (trial & 0xff)}`
+      await Promise.all(pools.splice(0).map(p => p.destroy()))
+      for (const r of replicas) pools.push(new Pool(`http://127.0.0.1:${r.port}`, { connections: 1, localAddress }))
       const [k] = await createKeys(store, [owner as NonNullable<typeof owner>], 1, CHEAP_ARGON2)
       const key = k as SeededKey
       for (const pool of pools) {
@@ -491,81 +497,96 @@ export async function runBench (opts: BenchOptions): Promise<BenchResults> {
     }
     for (const t of targets) rssMB[t] = { idle: idleRss[t] ?? null, underLoad: mb(maxLoadRss[t] ?? null) }
 
-    // SSE: time to first event and inter-event gaps, 1 stream and many at once.
-    log('SSE …')
-    const sse: BenchResults['sse'] = {}
-    const sseTargets = targets.filter(t => t !== 'mcpgate100k')
-    const sseSingle: Partial<Record<TargetName, StreamTiming[]>> = {}
-    const sseConc: Partial<Record<TargetName, StreamTiming[]>> = {}
-    for (let round_ = 0; round_ < Math.max(opts.sseSingleRuns, opts.sseRounds); round_++) {
-      const order = round_ % 2 === 0 ? sseTargets : [...sseTargets].reverse()
-      for (const t of order) {
-        const url = `http://127.0.0.1:${ports[t] as number}${MCP_PATH}/sse`
-        const headers = { authorization: `Bearer ${validKey.key}` }
-        if (round_ < opts.sseSingleRuns) (sseSingle[t] ??= []).push(await sseStream(url, headers, SSE_EVENTS))
-        if (round_ < opts.sseRounds) (sseConc[t] ??= []).push(...await sseStreams(url, headers, opts.sseConcurrent, SSE_EVENTS))
+    // The remaining sections are independent: one failing is reported, the others still run.
+    const errors: Record<string, string> = {}
+    const section = async <T>(name: string, fn: () => Promise<T>): Promise<T | null> => {
+      log(`${name} …`)
+      try {
+        return await fn()
+      } catch (err) {
+        errors[name] = err instanceof Error ? err.message : String(err)
+        log(`  FAILED ${name}: ${errors[name]}`)
+        return null
       }
     }
-    for (const t of sseTargets) sse[t] = summarizeSse(sseSingle[t] ?? [], sseConc[t] ?? [], opts.sseConcurrent)
+
+    // SSE: time to first event and inter-event gaps, 1 stream and many at once.
+    const sse: BenchResults['sse'] = {}
+    await section('SSE', async () => {
+      const sseTargets = targets.filter(t => t !== 'mcpgate100k')
+      const sseSingle: Partial<Record<TargetName, StreamTiming[]>> = {}
+      const sseConc: Partial<Record<TargetName, StreamTiming[]>> = {}
+      for (let round_ = 0; round_ < Math.max(opts.sseSingleRuns, opts.sseRounds); round_++) {
+        const order = round_ % 2 === 0 ? sseTargets : [...sseTargets].reverse()
+        for (const t of order) {
+          const url = `http://127.0.0.1:${ports[t] as number}${MCP_PATH}/sse`
+          const headers = { authorization: `Bearer ${validKey.key}` }
+          if (round_ < opts.sseSingleRuns) (sseSingle[t] ??= []).push(await sseStream(url, headers, SSE_EVENTS))
+          if (round_ < opts.sseRounds) (sseConc[t] ??= []).push(...await sseStreams(url, headers, opts.sseConcurrent, SSE_EVENTS))
+        }
+      }
+      for (const t of sseTargets) sse[t] = summarizeSse(sseSingle[t] ?? [], sseConc[t] ?? [], opts.sseConcurrent)
+    })
 
     // Cold keys: the first request of a never-seen key pays the store read and argon2 (defaults).
-    log('cold keys …')
-    const pool = new Pool(`http://127.0.0.1:${gwD.port}`, { connections: 1 })
-    const cached: number[] = []
-    for (let i = 0; i < 50; i++) cached.push((await timedRequest(pool, validKey.key)).ms)
-    const cold: number[] = []
-    for (const k of coldKeys) {
-      const r = await timedRequest(pool, k.key)
-      if (r.status !== 200) throw new Error(`cold key request got ${r.status}`)
-      cold.push(r.ms)
-    }
-    await pool.destroy()
-    const coldKey = { samples: cold.length, p50Ms: round(percentile(cold, 50), 2), maxMs: round(Math.max(...cold), 2), cachedP50Ms: round(percentile(cached, 50), 3) }
+    const coldKey = await section('cold keys', async () => {
+      const pool = new Pool(`http://127.0.0.1:${gwD.port}`, { connections: 1 })
+      const cached: number[] = []
+      for (let i = 0; i < 50; i++) cached.push((await timedRequest(pool, validKey.key)).ms)
+      const cold: number[] = []
+      for (const k of coldKeys) {
+        const r = await timedRequest(pool, k.key)
+        if (r.status !== 200) throw new Error(`cold key request got ${r.status}`)
+        cold.push(r.ms)
+      }
+      await pool.destroy()
+      return { samples: cold.length, p50Ms: round(percentile(cold, 50), 2), maxMs: round(Math.max(...cold), 2), cachedP50Ms: round(percentile(cached, 50), 3) }
+    })
 
     // Flood: valid-key p99 at c=10 alone, beside a flood of malformed keys (control: rejected
     // before any I/O), and beside the same rate of well-formed keys with wrong secrets.
-    log('flood …')
-    const floodSpec = (keysFile: string): FloodSpec => ({
-      url: `http://127.0.0.1:${gwD.port}${MCP_PATH}`,
-      rate: opts.floodRate,
-      durationS: opts.durationS + 1,
-      keysFile,
-      sources: opts.floodSources,
-      body: BODY,
-      headers: BASE_HEADERS
+    const flood = await section('flood', async (): Promise<NonNullable<BenchResults['flood']>> => {
+      const floodSpec = (keysFile: string): FloodSpec => ({
+        url: `http://127.0.0.1:${gwD.port}${MCP_PATH}`,
+        rate: opts.floodRate,
+        durationS: opts.durationS + 1,
+        keysFile,
+        sources: opts.floodSources,
+        body: BODY,
+        headers: BASE_HEADERS
+      })
+      const validSpec = spec('mcpgate', 10, opts.durationS)
+      const beside = async (keysFile: string) => {
+        const f = runFlood(ctx, floodSpec(keysFile))
+        await f.started
+        const load = await runLoad(validSpec, opts.tool)
+        return { load, flood: await f.done }
+      }
+      const base1 = await runLoad(validSpec, opts.tool)
+      const control = await beside(malformedFile)
+      const wrong = await beside(wrongFile)
+      const base2 = await runLoad(validSpec, opts.tool)
+      const baseP99 = (base1.p99 + base2.p99) / 2
+      return {
+        rate: opts.floodRate,
+        sources: opts.floodSources,
+        connections: 10,
+        baselineP99: [base1.p99, base2.p99],
+        controlP99: control.load.p99,
+        wrongSecretP99: wrong.load.p99,
+        baselineRps: [round(base1.rps, 0), round(base2.rps, 0)],
+        controlRps: round(control.load.rps, 0),
+        wrongSecretRps: round(wrong.load.rps, 0),
+        p99ChangePct: round((wrong.load.p99 - baseP99) / baseP99 * 100, 1),
+        controlFlood: control.flood,
+        wrongSecretFlood: wrong.flood,
+        validNon2xx: base1.non2xx + base2.non2xx + control.load.non2xx + wrong.load.non2xx
+      }
     })
-    const validSpec = spec('mcpgate', 10, opts.durationS)
-    const beside = async (keysFile: string) => {
-      const f = runFlood(ctx, floodSpec(keysFile))
-      await f.started
-      const load = await runLoad(validSpec, opts.tool)
-      return { load, flood: await f.done }
-    }
-    const base1 = await runLoad(validSpec, opts.tool)
-    const control = await beside(malformedFile)
-    const wrong = await beside(wrongFile)
-    const base2 = await runLoad(validSpec, opts.tool)
-    const baseP99 = (base1.p99 + base2.p99) / 2
-    const flood: BenchResults['flood'] = {
-      rate: opts.floodRate,
-      sources: opts.floodSources,
-      connections: 10,
-      baselineP99: [base1.p99, base2.p99],
-      controlP99: control.load.p99,
-      wrongSecretP99: wrong.load.p99,
-      baselineRps: [round(base1.rps, 0), round(base2.rps, 0)],
-      controlRps: round(control.load.rps, 0),
-      wrongSecretRps: round(wrong.load.rps, 0),
-      p99ChangePct: round((wrong.load.p99 - baseP99) / baseP99 * 100, 1),
-      controlFlood: control.flood,
-      wrongSecretFlood: wrong.flood,
-      validNon2xx: base1.non2xx + base2.non2xx + control.load.non2xx + wrong.load.non2xx
-    }
 
     // Stop the single-node targets before the replicas start, so they do not share memory or CPU.
-    log('revocation across replicas …')
     for (const c of children.splice(1)) await c.stop()
-    const revocation = await measureRevocation(ctx, upstream.port)
+    const revocation = await section('revocation across replicas', () => measureRevocation(ctx, upstream.port))
 
     const results: BenchResults = {
       mode: opts.mode,
@@ -613,6 +634,7 @@ export async function runBench (opts: BenchOptions): Promise<BenchResults> {
       flood,
       warm100k,
       revocation,
+      errors,
       checks: []
     }
     results.checks = evaluate(results)
@@ -643,9 +665,9 @@ export function evaluate (r: BenchResults): TargetCheck[] {
   add('p50 added over direct, c=1', '≤ 250 µs', added, ' µs', v => v <= 250)
   add('p99 vs nginx, c=10', '≤ 2×', ratio(p99('mcpgate', 10), p99('nginx', 10)), '×', v => v <= 2)
   add('SSE time to first byte vs nginx (1 stream, median)', '≤ 1.5×', ratio(r.sse.mcpgate?.single.ttfbMs.median, r.sse.nginx?.single.ttfbMs.median), '×', v => v <= 1.5)
-  add('wrong-secret flood: change of valid-key p99, c=10', '< 20 %', r.flood.p99ChangePct, ' %', v => v < 20)
+  add('wrong-secret flood: change of valid-key p99, c=10', '< 20 %', r.flood?.p99ChangePct, ' %', v => v < 20)
   add('RSS under load with 100k keys cached', '≤ 200 MB', r.rssMB.mcpgate100k?.underLoad ?? undefined, ' MB', v => v <= 200)
-  add(`revocation lag p99, ${r.revocation.replicas} replicas on Redis (refused everywhere)`, '< 100 ms', r.revocation.everywhere.p99, ' ms', v => v < 100)
+  add(`revocation lag p99, ${r.settings.replicas} replicas on Redis (refused everywhere)`, '< 100 ms', r.revocation?.everywhere.p99, ' ms', v => v < 100)
   return checks
 }
 

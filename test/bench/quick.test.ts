@@ -48,10 +48,11 @@ t.test('a reduced bench run reports numbers for every target', async t => {
     }
   }
   t.ok(finite(r.rssMB.mcpgate100kCachedIdle), 'RSS with every key cached')
-  t.ok(r.coldKey.samples === 2 && r.coldKey.p50Ms > 0, 'cold-key latency')
-  t.ok(finite(r.flood.p99ChangePct) && r.flood.wrongSecretFlood.sent > 0, 'flood figures')
-  t.equal(r.flood.validNon2xx, 0, 'valid requests beside the flood all answered 200')
-  t.ok(finite(r.revocation.everywhere.p99) && r.revocation.timeouts === 0, 'revocation lag')
+  t.same(r.errors, {}, 'no section failed')
+  t.ok(r.coldKey !== null && r.coldKey.samples === 2 && r.coldKey.p50Ms > 0, 'cold-key latency')
+  t.ok(r.flood !== null && finite(r.flood.p99ChangePct) && r.flood.wrongSecretFlood.sent > 0, 'flood figures')
+  t.equal(r.flood?.validNon2xx, 0, 'valid requests beside the flood all answered 200')
+  t.ok(r.revocation !== null && finite(r.revocation.everywhere.p99) && r.revocation.timeouts === 0, 'revocation lag')
   t.equal(r.checks.length, 8, 'every target of the issue is evaluated')
   for (const c of r.checks) {
     if (c.met === null) t.match(c.name, /nginx/, `${c.name}: only nginx comparisons may be unmeasurable`)
