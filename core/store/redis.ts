@@ -40,6 +40,8 @@ export interface RedisStoreOptions {
 
 /** How often the subscriber connection is pinged, so a silently dead one is noticed and replaced. */
 const SUBSCRIBER_HEARTBEAT_MS = 1000
+/** Longest wait between reconnect attempts. */
+const RECONNECT_CAP_MS = 250
 /** recordLastUsed sends at most this many keys per script call. */
 const TOUCH_BATCH = 500
 
@@ -239,8 +241,10 @@ export class RedisStore implements KeyStore {
       // answers 503 (or serves cached keys) and ioredis keeps reconnecting in the background.
       maxRetriesPerRequest: 1,
       enableOfflineQueue: false,
-      // Capped backoff that never gives up: a Redis restart must heal without restarting us.
-      retryStrategy: (times: number) => Math.min(50 * 2 ** Math.min(times, 10), 1000),
+      // Capped backoff that never gives up: a Redis restart must heal without restarting us. The
+      // cap bounds recovery after Redis returns (promised: normal within 1 s); an attempt every
+      // 250 ms against a dead server costs nothing worth saving.
+      retryStrategy: (times: number) => Math.min(50 * 2 ** Math.min(times, 10), RECONNECT_CAP_MS),
       lazyConnect: false,
       autoResubscribe: false
     }

@@ -110,7 +110,7 @@ t.test('lost invalidations are caught by revalidation', async t => {
     await inspector.call('ACL', 'SETUSER', 'default', 'allchannels')
     const allowedAt = performance.now()
     await until('readyz 200 again', 5000, async () => (await readyz()) === 200, 10)
-    t.comment(`subscription allowed again: ready after ${(performance.now() - allowedAt).toFixed(0)} ms (reconnect backoff is capped at 1 s)`)
+    t.comment(`subscription allowed again: ready after ${(performance.now() - allowedAt).toFixed(0)} ms (reconnect backoff is capped at 250 ms)`)
     t.equal(await subscribers(), 1, 'the gateway resubscribed by itself')
 
     // And invalidation is immediate again.
