@@ -132,7 +132,7 @@ export class Authenticator {
     if (cached !== undefined) {
       if (safeEqual(cached.digest, digest)) {
         this.#stats.cacheHits++
-        return this.#fromCache(cached, parsed.key)
+        return this.#fromCache(cached, parsed.key, ip)
       }
       // Same keyId, different key: the cached record already proves the secret or the userId
       // segment wrong (a keyId's key never changes), so no store read and no argon2.
@@ -151,7 +151,7 @@ export class Authenticator {
     return retryAfter > 0 ? { ok: false, error: 'RateLimited', retryAfter } : null
   }
 
-  async #fromCache (entry: CachedKey, key: ParsedKey): Promise<AuthResult> {
+  async #fromCache (entry: CachedKey, key: ParsedKey, ip: string): Promise<AuthResult> {
     const now = this.#clock.now()
     // Expiry first and on every request: it needs no store and must never wait for revalidation.
     if (entry.expiresAt !== null && entry.expiresAt <= now) return { ok: false, error: 'KeyExpired' }
@@ -162,7 +162,7 @@ export class Authenticator {
     if (verdict.ok || verdict.error !== 'Changed') return verdict
     // The record changed under the same keyId: verify it like a first use, reusing this read.
     return this.#verifications.run(`${entry.keyId}:${entry.digest.toString('hex')}`,
-      () => this.#verifyRecord(key, entry.digest, verdict.found))
+      () => this.#verifyRecord(key, entry.digest, verdict.found, ip))
   }
 
   #fresh (entry: { checkedAt: number, epoch: number }, now: number): boolean {
@@ -217,12 +217,12 @@ export class Authenticator {
       this.#ipBudget.fail(ip)
       return { ok: false, error: 'KeyInvalid' }
     }
-    const result = await this.#verifications.run(`${key.keyId}:${digestHex}`, () => this.#verify(key, digest))
+    const result = await this.#verifications.run(`${key.keyId}:${digestHex}`, () => this.#verify(key, digest, ip))
     if (!result.ok && result.error === 'KeyInvalid') this.#ipBudget.fail(ip)
     return result
   }
 
-  async #verify (key: ParsedKey, digest: Buffer): Promise<AuthResult> {
+  async #verify (key: ParsedKey, digest: Buffer, ip: string): Promise<AuthResult> {
     let found: { key: ApiKeyRecord, owner: User } | null
     try {
       this.#stats.storeReads++
@@ -233,10 +233,10 @@ export class Authenticator {
       this.#stats.storeErrors++
       return { ok: false, error: 'StoreUnavailable', retryAfter: STORE_RETRY_AFTER_S }
     }
-    return this.#verifyRecord(key, digest, found)
+    return this.#verifyRecord(key, digest, found, ip)
   }
 
-  async #verifyRecord (key: ParsedKey, digest: Buffer, found: { key: ApiKeyRecord, owner: User } | null): Promise<AuthResult> {
+  async #verifyRecord (key: ParsedKey, digest: Buffer, found: { key: ApiKeyRecord, owner: User } | null, ip: string): Promise<AuthResult> {
     const { userId, keyId } = key
     const digestHex = digest.toString('hex')
     const generation = this.#cache.generation
@@ -245,7 +245,13 @@ export class Authenticator {
     if (found === null || found.key.userId !== userId || found.owner.id !== userId) {
       return this.#rejected(keyId, digestHex)
     }
+    // The keyId's budget is charged before hashing and refunded if the secret is right, checked
+    // again here (after the store read) in the same tick: concurrent attempts then count each
+    // other's verifications in flight, and the budget bounds the argon2 work per keyId exactly.
+    const limited = this.#limited(keyId, ip)
+    if (limited !== null) return limited
     if (!this.#limiter.tryAcquire()) return { ok: false, error: 'Overloaded', retryAfter: OVERLOADED_RETRY_AFTER_S }
+    this.#keyBudget.fail(keyId)
     let valid: boolean
     const started = performance.now()
     try {
@@ -255,7 +261,11 @@ export class Authenticator {
       this.#limiter.release()
     }
     this.#onVerification?.((performance.now() - started) / 1000, valid)
-    if (!valid) return this.#rejected(keyId, digestHex)
+    if (!valid) {
+      this.#cache.rememberFailure(keyId, digestHex, this.#clock.now())
+      return { ok: false, error: 'KeyInvalid' }
+    }
+    this.#keyBudget.refund(keyId)
     const now = this.#clock.now()
     const entry: CachedKey = {
       keyId,

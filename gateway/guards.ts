@@ -44,6 +44,12 @@ export class FailureBudget {
     if (w === undefined) this.#windows.set(subject, { start: this.clock.now(), failures: 1 })
     else w.failures++
   }
+
+  /** Takes back a failure charged in advance (the attempt it stood for succeeded). */
+  refund (subject: string): void {
+    const w = this.#current(subject)
+    if (w !== undefined && w.failures > 0) w.failures--
+  }
 }
 
 /** Non-blocking semaphore: a request that cannot start a verification now is answered 503. */
