@@ -1,5 +1,5 @@
 // `node --import tsx bench/profile.ts [--seconds 10] [--connections 10] [--target mcpgate|bare]
-// [--config '{"log":{"accessLog":false}}'] [--node-flags '…'] [--save FILE.cpuprofile]`:
+// [--keys N] [--config '{"log":{"accessLog":false}}'] [--node-flags '…'] [--save FILE.cpuprofile]`:
 // runs one target under wrk with `node --cpu-prof` and prints where its CPU time goes (self and
 // inclusive, by function and by package). The findings are written up in bench/README.md.
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -7,12 +7,13 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { pathToFileURL } from 'node:url'
+import { Pool } from 'undici'
 import { buildConfig } from '../config/load.ts'
 import { openStore } from '../core/store/open.ts'
 import { runLoad } from './load.ts'
-import { BENCH_DIR, REPO_DIR, machine, pinProcess, startNode } from './procs.ts'
-import { BODY, DEFAULT_NODE_FLAGS } from './run.ts'
-import { CHEAP_ARGON2, createKeys, createUsers } from './seed.ts'
+import { BENCH_DIR, REPO_DIR, cpuTimeOf, machine, pinProcess, startNode } from './procs.ts'
+import { BODY, DEFAULT_NODE_FLAGS, warmKeys } from './run.ts'
+import { CHEAP_ARGON2, createKeys, createUsers, writeKeysFile } from './seed.ts'
 
 interface CallFrame { functionName: string, url: string, lineNumber: number }
 interface ProfileNode { id: number, callFrame: CallFrame, hitCount?: number, children?: number[] }
@@ -109,7 +110,8 @@ if (isMain) {
       target: { type: 'string', default: 'mcpgate' },
       'node-flags': { type: 'string' },
       config: { type: 'string' },
-      save: { type: 'string' }
+      save: { type: 'string' },
+      keys: { type: 'string', default: '1' }
     }
   })
   const dir = mkdtempSync(join(tmpdir(), 'mcpgate-profile-'))
@@ -127,8 +129,11 @@ if (isMain) {
     servers: [{ id: 'bench', url: `http://127.0.0.1:${upstream.port}/mcp`, access: 'everyone' }]
   }
   const store = openStore(buildConfig(doc).store)
-  const [key] = await createKeys(store, await createUsers(store, 1, 'p'), 1, CHEAP_ARGON2)
+  const nKeys = Math.max(1, Number(values.keys))
+  const keys = await createKeys(store, await createUsers(store, Math.ceil(nKeys / 100), 'p'), nKeys, CHEAP_ARGON2)
+  const key = keys[0]
   await store.close()
+  const keysFile = nKeys > 1 ? writeKeysFile(join(dir, 'keys.txt'), keys.map(k => k.key)) : undefined
   writeFileSync(join(dir, 'gw.json'), JSON.stringify(doc))
   const profDir = join(dir, 'prof')
   const target = values.target === 'bare'
@@ -141,12 +146,22 @@ if (isMain) {
     body: BODY,
     headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${key?.key ?? ''}` },
     cpu: cpuLoad,
-    workDir: dir
+    workDir: dir,
+    keysFile
+  }
+  // --keys N: every key verified and cached before the measured run, which rotates through them.
+  if (keysFile !== undefined) {
+    const pool = new Pool(`http://127.0.0.1:${target.port}`, { connections: 4 })
+    await warmKeys(pool, keys, 4)
+    await pool.destroy()
   }
   await runLoad({ ...spec, durationS: 2 })
   const fromUs = Number(process.hrtime.bigint() / 1000n)
+  const cpu0 = cpuTimeOf(target.pid)
   const r = await runLoad({ ...spec, durationS: Number(values.seconds) })
+  const cpu1 = cpuTimeOf(target.pid)
   const toUs = Number(process.hrtime.bigint() / 1000n)
+  const cpuPerReq = cpu0 === null || cpu1 === null ? '?' : ((cpu1 - cpu0) / Math.max(1, r.requests)).toFixed(0)
   await target.stop()
   await upstream.stop()
   const file = readdirSync(profDir).find(f => f.endsWith('.cpuprofile'))
@@ -155,7 +170,7 @@ if (isMain) {
   // --save FILE keeps the raw profile for Chrome DevTools / speedscope.
   if (values.save !== undefined) writeFileSync(values.save, text)
   const profile = JSON.parse(text) as CpuProfile
-  process.stdout.write(`${values.target} under wrk c=${spec.connections}: ${Math.round(r.rps)} req/s, p50 ${r.p50} µs, p99 ${r.p99} µs, non-2xx ${r.non2xx} (profile: the measured run only)\n\n`)
+  process.stdout.write(`${values.target} under wrk c=${spec.connections}: ${Math.round(r.rps)} req/s, p50 ${r.p50} µs, p99 ${r.p99} µs, non-2xx ${r.non2xx}, ${cpuPerReq} µs CPU/request (profiler on) (profile: the measured run only)\n\n`)
   process.stdout.write(renderProfile(profile, { fromUs, toUs }) + '\n')
   rmSync(dir, { recursive: true, force: true })
 }

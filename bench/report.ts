@@ -180,6 +180,10 @@ export function renderMarkdown (r: BenchResults): string {
       ['refused everywhere', v.trials, v.everywhere.p50, v.everywhere.p99, v.everywhere.max]
     ]))
     out.push('')
+    out.push(`A poll's round trip (the resolution of these figures): p50 ${v.pollRttMs.p50} ms, p99 ${v.pollRttMs.p99} ms.`)
+    out.push('')
+    out.push(`Refusals seen: ${Object.entries(v.refusals).map(([k, n]) => `${k}: ${n}`).join(', ')}; warm-up requests retried after a 503: ${v.warmRetries}.`)
+    out.push('')
     if (v.timeouts > 0) out.push(`**${v.timeouts} polls gave up after 5 s.**\n`)
   }
   if (r.errors.SSE !== undefined) out.push(`SSE ${failed('SSE')}`)
