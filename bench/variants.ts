@@ -1,7 +1,8 @@
-// `node --import tsx bench/gc-flags.ts [--seconds 6] [--reps 3] -- '' '--max-semi-space-size=32' …`:
-// the same cached-key load on mcpgate processes started with different Node/V8 flags ('' = none),
-// interleaved, reporting req/s, server CPU per request, p99 and RSS. Used to choose the GC
-// settings documented in bench/README.md.
+// `node --import tsx bench/variants.ts [--seconds 6] [--reps 3] -- '' '--max-semi-space-size=32' '{"log":{"accessLog":false}}' …`:
+// the same cached-key load on mcpgate processes that differ in Node/V8 flags ('' = none) or in
+// config (a JSON object merged over the bench config's top-level sections), measured interleaved,
+// reporting req/s, server CPU per request, p99 and RSS. Used for the GC settings and the access
+// log figures in bench/README.md.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -23,6 +24,8 @@ const { values, positionals } = parseArgs({
   allowPositionals: true
 })
 const variants = positionals.length > 0 ? positionals : ['', '--max-semi-space-size=32', '--max-semi-space-size=64']
+/** A variant starting with `{` is config; anything else is Node flags. */
+const isConfig = (v: string) => v.trim().startsWith('{')
 const dir = mkdtempSync(join(tmpdir(), 'mcpgate-gc-'))
 const [cpuLoad, cpuServer] = machine().cores >= 2 ? [0, 1] : [undefined, undefined]
 if (cpuLoad !== undefined) pinProcess(process.pid, cpuLoad)
@@ -30,23 +33,24 @@ const children: NodeChild[] = []
 try {
   const upstream = await startNode({ name: 'upstream', script: join(BENCH_DIR, 'upstream.ts'), cpu: cpuLoad, logFile: join(dir, 'upstream.log') })
   children.push(upstream)
-  const doc = {
-    gateway: { host: '127.0.0.1', port: 0 },
-    store: { type: 'sqlite', path: join(dir, 'gc.db') },
+  const doc = (extra: Record<string, Record<string, unknown>>) => ({
+    ...extra,
+    gateway: { ...extra.gateway, host: '127.0.0.1', port: 0 },
+    store: { type: 'sqlite', path: join(dir, 'v.db') },
     servers: [{ id: 'bench', url: `http://127.0.0.1:${upstream.port}/mcp`, access: 'everyone' }]
-  }
-  const store = openStore(buildConfig(doc).store)
-  const [key] = await createKeys(store, await createUsers(store, 1, 'gc'), 1, CHEAP_ARGON2)
+  })
+  const store = openStore(buildConfig(doc({})).store)
+  const [key] = await createKeys(store, await createUsers(store, 1, 'v'), 1, CHEAP_ARGON2)
   await store.close()
-  writeFileSync(join(dir, 'gw.json'), JSON.stringify(doc))
   const gateways: NodeChild[] = []
-  for (const [i, flags] of variants.entries()) {
+  for (const [i, variant] of variants.entries()) {
+    writeFileSync(join(dir, `gw${i}.json`), JSON.stringify(doc(isConfig(variant) ? JSON.parse(variant) : {})))
     const gw = await startNode({
       name: `gw${i}`,
       script: join(BENCH_DIR, 'gateway-target.ts'),
-      args: ['--config', join(dir, 'gw.json')],
+      args: ['--config', join(dir, `gw${i}.json`)],
       cpu: cpuServer,
-      nodeFlags: flags.split(/\s+/).filter(f => f !== ''),
+      nodeFlags: isConfig(variant) ? [] : variant.split(/\s+/).filter(f => f !== ''),
       logFile: join(dir, `gw${i}.log`),
       timeoutMs: 60_000
     })
@@ -85,7 +89,7 @@ try {
       }
     }
   }
-  process.stdout.write('| flags | req/s | CPU µs/req | p99 µs | max RSS MB |\n| --- | --- | --- | --- | --- |\n')
+  process.stdout.write('| variant | req/s | CPU µs/req | p99 µs | max RSS MB |\n| --- | --- | --- | --- | --- |\n')
   for (const [k, r] of rows) {
     process.stdout.write(`| ${k} | ${Math.round(median(r.rps))} | ${round(median(r.cpu), 0)} | ${median(r.p99)} | ${round(Math.max(...r.rss), 0)} |\n`)
   }
