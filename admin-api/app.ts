@@ -8,6 +8,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstanc
 import { pino, type LoggerOptions } from 'pino'
 import type { Config } from '../config/schema.ts'
 import { systemClock, type Clock } from '../core/clock.ts'
+import { ConnectionDrain } from '../core/connection-drain.ts'
 import { errors, StoreConflictError, StoreUnavailableError } from '../core/errors.ts'
 import { requestId } from '../core/request-id.ts'
 import type { KeyStore } from '../core/store/store.ts'
@@ -21,12 +22,19 @@ import { meRoutes } from './routes/me.ts'
 import { userRoutes } from './routes/users.ts'
 import { ErrorBody, Health, ok } from './schemas.ts'
 import { registerConsole, type ConsoleOptions } from './console.ts'
-import type { GatewayControl } from '../gateway/app.ts'
+
+/** What `mcpgate start` reaches on the admin app: SIGHUP reloads servers and access rules. */
+export interface AdminControl {
+  reload (config: Readonly<Config>): void
+}
 
 declare module 'fastify' {
   interface FastifyRequest {
     /** Set by the /api onRequest hook; every /api handler runs with a principal. */
     adminPrincipal: Principal
+  }
+  interface FastifyInstance {
+    mcpgateAdmin: AdminControl
   }
 }
 
@@ -176,6 +184,11 @@ export async function buildAdmin (config: Readonly<Config>, deps: AdminDeps): Pr
     return503OnClosing: true
   }).withTypeProvider<TypeBoxTypeProvider>()
 
+  // Shutdown: stop accepting, close connections that carry no request (browsers pre-connect, and
+  // server.close() would wait for them), give in-flight requests gateway.shutdownGraceMs at most.
+  const drain = new ConnectionDrain(app.server)
+  app.addHook('preClose', async () => { await drain.close(config.gateway.shutdownGraceMs) })
+
   // TypeBox validator: bodies are checked as sent (no coercion, unknown fields rejected rather
   // than silently dropped as Fastify's default Ajv would); query and path params are converted
   // from strings first.
@@ -190,10 +203,9 @@ export async function buildAdmin (config: Readonly<Config>, deps: AdminDeps): Pr
     reply.header('x-request-id', request.id)
   })
   adminMetrics(app)
-  // `mcpgate start` reloads every app through `app.mcpgate.reload` on SIGHUP (cli/serve.ts). Only
-  // the servers and their access rules reload; the admin app has no other member of GatewayControl.
-  const control: Pick<GatewayControl, 'reload'> = { reload: next => service.reloadServers(next.servers) }
-  app.decorate('mcpgate', control as GatewayControl)
+  // SIGHUP (cli/serve.ts): only the servers and their access rules reload.
+  const control: AdminControl = { reload: next => service.reloadServers(next.servers) }
+  app.decorate('mcpgateAdmin', control)
 
   await app.register(swagger, {
     openapi: {

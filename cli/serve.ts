@@ -38,10 +38,11 @@ export async function runServices (command: 'start' | 'gateway' | 'admin', args:
   const logger = createLogger(config)
   const store = openStore(config.store)
   const apps: FastifyInstance[] = []
+  const reloaders: Array<(next: Readonly<Config>) => void> = []
   let closeDemo: (() => Promise<void>) | undefined
   let demoBanner: ((gatewayUrl: string) => string) | undefined
 
-  // The gateway drains in-flight requests for shutdownGraceMs (gateway/drain.ts); the margin is
+  // The gateway drains in-flight requests for shutdownGraceMs (core/connection-drain.ts); the margin is
   // for what follows: the last-used flush, closing the store and the demo server.
   // close-with-grace treats SIGHUP as a shutdown signal by default; here it means "reload" (below).
   const shutdown = closeWithGrace({ delay: config.gateway.shutdownGraceMs + SHUTDOWN_MARGIN_MS, skip: ['SIGHUP'], logger: { error: (m: unknown) => logger.error(m) } }, async ({ signal, err }) => {
@@ -63,6 +64,7 @@ export async function runServices (command: 'start' | 'gateway' | 'admin', args:
     if (command === 'start' || command === 'gateway') {
       const gateway = await buildGateway(config, { store })
       apps.push(gateway)
+      reloaders.push(next => gateway.mcpgate.reload(next))
       await gateway.listen({ host: config.gateway.host, port: config.gateway.port })
       io.out(`mcpgate gateway listening on ${urlOf(gateway)}/mcp-connect/<serverId>`)
       if (demoBanner !== undefined) io.out(demoBanner(config.gateway.publicUrl ?? urlOf(gateway)))
@@ -70,6 +72,7 @@ export async function runServices (command: 'start' | 'gateway' | 'admin', args:
     if (command === 'start' || command === 'admin') {
       const admin = await buildAdmin(config, { store })
       apps.push(admin)
+      reloaders.push(next => admin.mcpgateAdmin.reload(next))
       await admin.listen({ host: config.admin.host, port: config.admin.port })
       io.out(`mcpgate admin API listening on ${urlOf(admin)} (OpenAPI: /openapi.json, docs: /docs)`)
     }
@@ -84,7 +87,7 @@ export async function runServices (command: 'start' | 'gateway' | 'admin', args:
   process.on('SIGHUP', () => {
     try {
       const next = loadConfig(configPath, env)
-      for (const app of apps) app.mcpgate?.reload?.(next)
+      for (const reload of reloaders) reload(next)
       config = next
       logger.info({ servers: next.servers.length }, 'config reloaded')
     } catch (err) {

@@ -1,4 +1,4 @@
-// app.mcpgate.reload(config) on the admin API (what SIGHUP calls): the server list and access
+// app.mcpgateAdmin.reload(config) on the admin API (what SIGHUP calls): the server list and access
 // rules used by /api/mcp-servers and by key creation change at once; nothing else restarts.
 import t from 'tap'
 import { ADMIN_TOKEN, startAdmin, testConfig } from '../helpers/admin.ts'
@@ -18,7 +18,7 @@ t.test('admin reload', async t => {
   t.equal((await createKey(['delta'])).statusCode, 400, 'delta does not exist yet')
   t.equal((await createKey(['alpha'])).statusCode, 201)
 
-  admin.app.mcpgate.reload(testConfig({
+  admin.app.mcpgateAdmin.reload(testConfig({
     servers: [
       { id: 'alpha', url: 'http://127.0.0.1:9/mcp', access: { roles: ['admin'] } },
       { id: 'delta', url: 'http://127.0.0.1:9/delta' }
