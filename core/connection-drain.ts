@@ -1,6 +1,7 @@
-// Graceful close of the gateway's HTTP server, run from fastify's preClose hook: stop accepting,
-// end standalone SSE streams cleanly, give in-flight requests up to `graceMs` to finish, then cut
-// what is left — so app.close() is bounded and the process can flush last-used and exit 0.
+// Graceful close of an HTTP server (the gateway's and the admin API's), run from fastify's
+// preClose hook: stop accepting, end standalone SSE streams cleanly, give in-flight requests up to
+// `graceMs` to finish, then cut what is left — so app.close() is bounded and the process can flush
+// last-used and exit 0.
 // Node's server.close() alone is not enough: it waits for every connection, and a connection a
 // client opened but has not sent a request on yet (clients pre-connect) counts as busy until
 // headersTimeout (60 s); open SSE streams never end by themselves.

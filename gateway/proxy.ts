@@ -4,9 +4,9 @@ import { pipeline, type Readable } from 'node:stream'
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import replyFrom from '@fastify/reply-from'
+import type { ConnectionDrain } from '../core/connection-drain.ts'
 import { errors } from '../core/errors.ts'
 import { authorizationHook } from './authorize.ts'
-import type { ConnectionDrain } from './drain.ts'
 import type { RegisteredServer, ServerRegistry } from './registry.ts'
 import { SseEndpointRewrite } from './sse-endpoint-rewrite.ts'
 import { upstreamContext, type UpstreamDispatcher } from './upstream-dispatcher.ts'
@@ -24,7 +24,7 @@ export interface ProxyOptions {
   trustProxy: boolean
   /** Path prefix of the public URL (e.g. `/gw` behind a path-routing proxy), '' for none. */
   publicPathPrefix: string
-  /** Shutdown ends open SSE streams through it (gateway/drain.ts). */
+  /** Shutdown ends open SSE streams through it (core/connection-drain.ts). */
   drain?: ConnectionDrain
 }
 

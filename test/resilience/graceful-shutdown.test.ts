@@ -1,6 +1,7 @@
 // SIGTERM on a real `mcpgate gateway` process: it stops accepting at once, ends open SSE streams
 // cleanly (the client sees the end of the stream, not a reset), lets in-flight requests finish,
-// closes connections that never sent a request, flushes lastUsedAt and exits 0. A request that
+// closes connections that never sent a request, flushes lastUsedAt and exits 0 (the admin API
+// too closes idle connections at once). A request that
 // never finishes holds the exit for gateway.shutdownGraceMs at most; a second SIGTERM exits at once.
 import { once } from 'node:events'
 import { connect } from 'node:net'
@@ -8,7 +9,7 @@ import t from 'tap'
 import { createTestKey } from '../helpers/gateway.ts'
 import { startRawUpstream } from '../helpers/mcp-upstream.ts'
 import { redisStore, testRedis } from '../helpers/stores.ts'
-import { FAST_HASHING, startMcpgate, until, waitReady, writeConfig } from '../helpers/processes.ts'
+import { ADMIN_TOKEN, FAST_HASHING, startMcpgate, until, waitReady, writeConfig } from '../helpers/processes.ts'
 
 const GRACE_MS = 1500
 
@@ -35,18 +36,20 @@ t.test('graceful shutdown', async t => {
 
   const config = (shutdownGraceMs: number) => writeConfig(t, {
     gateway: { host: '127.0.0.1', port: 0, shutdownGraceMs, lastUsedFlushMs: 600_000 },
+    admin: { host: '127.0.0.1', port: 0, token: ADMIN_TOKEN },
     store: { type: 'redis', url: redis.url, prefix },
     hashing: FAST_HASHING,
     log: { level: 'error', accessLog: false },
     servers: [{ id: 'up', url: `${upstream.origin}/base/mcp` }]
   })
-  const [drained, stuck, twice] = await Promise.all([
+  const [drained, stuck, twice, admin] = await Promise.all([
     startMcpgate(t, 'gateway', config(GRACE_MS)),
     startMcpgate(t, 'gateway', config(GRACE_MS)),
     // A long grace period, so that "at once" cannot be confused with "after the grace period".
-    startMcpgate(t, 'gateway', config(30_000))
+    startMcpgate(t, 'gateway', config(30_000)),
+    startMcpgate(t, 'admin', config(GRACE_MS))
   ])
-  await Promise.all([drained, stuck, twice].map(p => waitReady(p.url)))
+  await Promise.all([drained, stuck, twice, admin].map(p => waitReady(p.url)))
   const { key, keyId } = await createTestKey(store)
   const auth = { authorization: `Bearer ${key}` }
 
@@ -102,6 +105,20 @@ t.test('graceful shutdown', async t => {
     t.equal(code, 0, `exit code 0 (${exitedAfter.toFixed(0)} ms after SIGTERM)`)
     t.ok(exitedAfter < GRACE_MS + 2000, 'within the grace period and a margin')
     t.ok(((await store.getKey(keyId))?.lastUsedAt ?? 0) > 0, 'lastUsedAt was flushed on shutdown')
+  })
+
+  t.test('the admin API closes a connection that never sent a request and exits 0 at once', async t => {
+    // Browsers open connections ahead of use; server.close() alone would wait for them.
+    const idle = connect(Number(new URL(admin.url).port), '127.0.0.1')
+    await once(idle, 'connect')
+    idle.on('error', () => {})
+    const signalledAt = performance.now()
+    admin.signal('SIGTERM')
+    const { code } = await admin.exited
+    const exitedAfter = performance.now() - signalledAt
+    t.equal(code, 0, 'exit code 0')
+    t.ok(exitedAfter < 1000, `exited ${exitedAfter.toFixed(0)} ms after SIGTERM`)
+    idle.destroy()
   })
 
   t.test('a request that never finishes holds the exit for shutdownGraceMs at most', async t => {
