@@ -117,7 +117,8 @@ t.test('graceful shutdown', async t => {
     const { code } = await admin.exited
     const exitedAfter = performance.now() - signalledAt
     t.equal(code, 0, 'exit code 0')
-    t.ok(exitedAfter < 1000, `exited ${exitedAfter.toFixed(0)} ms after SIGTERM`)
+    // Without the drain it waited for that socket until close-with-grace gave up (6.5 s, exit 1).
+    t.ok(exitedAfter < 2000, `exited ${exitedAfter.toFixed(0)} ms after SIGTERM`)
     idle.destroy()
   })
 
@@ -150,7 +151,7 @@ t.test('graceful shutdown', async t => {
     twice.signal('SIGTERM')
     const { code } = await twice.exited
     const exitedAfter = performance.now() - signalledAt
-    t.ok(exitedAfter < 1000, `exited ${exitedAfter.toFixed(0)} ms after the second SIGTERM (grace period: 30 s)`)
+    t.ok(exitedAfter < 2000, `exited ${exitedAfter.toFixed(0)} ms after the second SIGTERM (grace period: 30 s)`)
     t.equal(code, 1, 'exit code 1: shutdown was cut short')
     await pending
   })

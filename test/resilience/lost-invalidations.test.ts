@@ -118,6 +118,6 @@ t.test('lost invalidations are caught by revalidation', async t => {
     t.equal((await sendMcp(gateway.url, 'alpha', next.key)).status, 200)
     await deleteKey(next.id)
     const { after: lag } = await refusedSince(performance.now(), next.key)
-    t.ok(lag < 100, `events flow again: refused ${lag.toFixed(0)} ms after the delete`)
+    t.ok(lag < 1000, `events flow again: refused ${lag.toFixed(0)} ms after the delete (not at the TTL)`)
   })
 })
