@@ -15,5 +15,5 @@ RUN mkdir -p /app/data && chown node:node /app/data
 USER node
 EXPOSE 8080 8081
 VOLUME ["/app/data"]
-ENTRYPOINT ["node", "--max-semi-space-size=64", "bin/mcpgate.js"]
+ENTRYPOINT ["node", "bin/mcpgate.js"]
 CMD ["start", "--config", "/app/config/compose.yaml"]
