@@ -63,7 +63,9 @@ export function renderReference (): string {
 export function renderErrors (): string {
   const lines = ['| code | status | message |', '|---|---|---|']
   for (const E of Object.values(errors)) {
-    const e = new E('…', '…')
+    // One '…' per %s placeholder: @fastify/error appends extra arguments to the message.
+    const probe = new E()
+    const e = new E(...Array.from({ length: (probe.message.match(/%s/g) ?? []).length }, () => '…'))
     lines.push(`| \`${e.code}\` | ${e.statusCode} | ${e.message.replace(/\|/g, '\\|')} |`)
   }
   return `${ERR_BEGIN}\n${lines.join('\n')}\n${ERR_END}`
