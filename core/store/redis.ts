@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto'
 import { Redis, type RedisOptions } from 'ioredis'
 import { systemClock, type Clock } from '../clock.ts'
 import { StoreConflictError, StoreUnavailableError } from '../errors.ts'
-import { isValidUserId, newUserId } from '../key-format.ts'
+import { isValidUserId, newUserId, randomBase62 } from '../key-format.ts'
 import { checkPageRequest, notifySafely, pageOf, parseInvalidation, serializeInvalidation } from './common.ts'
 import {
   encodeKeyCursor,
@@ -226,6 +226,12 @@ export class RedisStore implements KeyStore {
   private subscribed = false
   private heartbeat: NodeJS.Timeout | null = null
   private readonly listeners = new Set<InvalidationListener>()
+  /**
+   * Tags this store's own messages: its writes are delivered to its listeners synchronously (so a
+   * key deleted in this process is refused by this process's gateway on the very next request),
+   * and the same message coming back over pub/sub is skipped.
+   */
+  private readonly origin = randomBase62(12)
 
   constructor (options: RedisStoreOptions) {
     if (typeof options.url !== 'string' || options.url === '') throw new TypeError('RedisStore: options.url is required')
@@ -310,14 +316,17 @@ export class RedisStore implements KeyStore {
     if (patch.groups !== undefined) fields.groups = JSON.stringify(patch.groups)
     if (patch.disabled !== undefined) fields.disabled = patch.disabled ? '1' : '0'
     const hash = hashFromFlat(await this.run(scripts.updateUser, [this.key('u:', id)],
-      [this.channel, serializeInvalidation({ type: 'user', userId: id }), ...flatten(fields)]))
-    return hash === null ? null : toUser(hash)
+      [this.channel, this.message({ type: 'user', userId: id }), ...flatten(fields)]))
+    if (hash === null) return null
+    this.deliverLocally({ type: 'user', userId: id })
+    return toUser(hash)
   }
 
   async deleteUser (id: string): Promise<boolean> {
     const result = await this.run(scripts.deleteUser,
       [this.key('u:', id), this.key('users'), this.key('keys'), this.key('uk:', id)],
-      [this.prefix, this.channel, serializeInvalidation({ type: 'user', userId: id })])
+      [this.prefix, this.channel, this.message({ type: 'user', userId: id })])
+    if (result === 1) this.deliverLocally({ type: 'user', userId: id })
     return result === 1
   }
 
@@ -368,8 +377,10 @@ export class RedisStore implements KeyStore {
 
   async deleteKey (id: string): Promise<ApiKeyRecord | null> {
     const hash = hashFromFlat(await this.run(scripts.deleteKey, [this.key('k:', id), this.key('keys')],
-      [this.prefix, this.channel, serializeInvalidation({ type: 'key', keyId: id })]))
-    return hash === null ? null : toKey(hash)
+      [this.prefix, this.channel, this.message({ type: 'key', keyId: id })]))
+    if (hash === null) return null
+    this.deliverLocally({ type: 'key', keyId: id })
+    return toKey(hash)
   }
 
   async recordLastUsed (entries: ReadonlyMap<string, number>): Promise<void> {
@@ -381,7 +392,8 @@ export class RedisStore implements KeyStore {
   }
 
   async publish (event: InvalidationEvent): Promise<void> {
-    await this.command(r => r.publish(this.channel, serializeInvalidation(event)))
+    await this.command(r => r.publish(this.channel, this.message(event)))
+    this.deliverLocally(event)
   }
 
   subscribe (listener: InvalidationListener): () => void {
@@ -478,6 +490,14 @@ export class RedisStore implements KeyStore {
     })
   }
 
+  private message (event: InvalidationEvent): string {
+    return serializeInvalidation(event).slice(0, -1) + `,"origin":"${this.origin}"}`
+  }
+
+  private deliverLocally (event: InvalidationEvent): void {
+    for (const listener of this.listeners) notifySafely(() => listener.onEvent(event))
+  }
+
   private startSubscriber (): void {
     const sub = this.connect('mcpgate-subscriber')
     this.subscriber = sub
@@ -485,6 +505,7 @@ export class RedisStore implements KeyStore {
     sub.on('close', () => { this.subscribed = false })
     sub.on('message', (channel: string, message: string) => {
       if (channel !== this.channel) return
+      if (isFrom(message, this.origin)) return
       // An event we cannot read (a newer version's?) is treated as "drop everything".
       const event = parseInvalidation(message) ?? { type: 'all' }
       for (const listener of this.listeners) notifySafely(() => listener.onEvent(event))
@@ -519,4 +540,9 @@ export class RedisStore implements KeyStore {
     this.subscriber = null
     sub?.disconnect()
   }
+}
+
+/** Whether a pub/sub message was published by the store tagged `origin` (already delivered locally). */
+function isFrom (message: string, origin: string): boolean {
+  return message.endsWith(`,"origin":"${origin}"}`)
 }
