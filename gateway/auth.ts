@@ -161,7 +161,7 @@ export class Authenticator {
     const verdict = await this.#revalidations.run(entry.keyId, () => this.#revalidate(entry))
     if (verdict.ok || verdict.error !== 'Changed') return verdict
     // The record changed under the same keyId: verify it like a first use, reusing this read.
-    return this.#verifications.run(`${entry.keyId}:${entry.digest.toString('hex')}`,
+    return this.#verifications.run(entry.digest.toString('hex'),
       () => this.#verifyRecord(key, entry.digest, verdict.found, ip))
   }
 
@@ -213,11 +213,12 @@ export class Authenticator {
     const digestHex = digest.toString('hex')
     const limited = this.#limited(key.keyId, ip)
     if (limited !== null) return limited
-    if (this.#cache.hasFailed(key.keyId, digestHex, this.#clock.now())) {
+    if (this.#cache.hasFailed(digestHex, this.#clock.now())) {
       this.#ipBudget.fail(ip)
       return { ok: false, error: 'KeyInvalid' }
     }
-    const result = await this.#verifications.run(`${key.keyId}:${digestHex}`, () => this.#verify(key, digest, ip))
+    // Keyed by the digest (it covers the keyId): no slice of the raw key in the map, see CachedKey.
+    const result = await this.#verifications.run(digestHex, () => this.#verify(key, digest, ip))
     if (!result.ok && result.error === 'KeyInvalid') this.#ipBudget.fail(ip)
     return result
   }
@@ -262,15 +263,17 @@ export class Authenticator {
     }
     this.#onVerification?.((performance.now() - started) / 1000, valid)
     if (!valid) {
-      this.#cache.rememberFailure(keyId, digestHex, this.#clock.now())
+      this.#cache.rememberFailure(digestHex, this.#clock.now())
       return { ok: false, error: 'KeyInvalid' }
     }
     this.#keyBudget.refund(keyId)
     const now = this.#clock.now()
+    // keyId/userId from the record (equal to the parsed ones, checked above): the parsed ones are
+    // slices of the raw key and would pin the secret in the heap for as long as this is cached.
     const entry: CachedKey = {
-      keyId,
+      keyId: found.key.id,
       digest,
-      userId,
+      userId: found.key.userId,
       scope: Object.freeze([...found.key.mcpServerIds]),
       expiresAt: found.key.expiresAt,
       fingerprint: keyFingerprint(found.key),
@@ -291,7 +294,7 @@ export class Authenticator {
 
   #rejected (keyId: string, digestHex: string): AuthResult {
     this.#keyBudget.fail(keyId)
-    this.#cache.rememberFailure(keyId, digestHex, this.#clock.now())
+    this.#cache.rememberFailure(digestHex, this.#clock.now())
     return { ok: false, error: 'KeyInvalid' }
   }
 }

@@ -41,7 +41,9 @@ export class FailureBudget {
 
   fail (subject: string): void {
     const w = this.#current(subject)
-    if (w === undefined) this.#windows.set(subject, { start: this.clock.now(), failures: 1 })
+    // A copy of the subject, not the caller's string: a keyId parsed from a request is a V8 sliced
+    // string that would keep the whole raw key (secret included) alive while the window lives.
+    if (w === undefined) this.#windows.set(ownCopy(subject), { start: this.clock.now(), failures: 1 })
     else w.failures++
   }
 
@@ -50,6 +52,11 @@ export class FailureBudget {
     const w = this.#current(subject)
     if (w !== undefined && w.failures > 0) w.failures--
   }
+}
+
+/** A flat string that shares no memory with `s` (subjects are ASCII: keyIds and IP addresses). */
+function ownCopy (s: string): string {
+  return Buffer.from(s, 'latin1').toString('latin1')
 }
 
 /** Non-blocking semaphore: a request that cannot start a verification now is answered 503. */

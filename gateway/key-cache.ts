@@ -3,7 +3,11 @@
 import { LRUCache } from 'lru-cache'
 import type { Role } from '../core/store/store.ts'
 
-/** A verified key. Holds a sha256 of the full key, never the key or its argon2 hash. */
+/**
+ * A verified key. Holds a sha256 of the full key, never the key or its argon2 hash. keyId and
+ * userId must come from the store record, not from the parsed key: those are V8 sliced strings
+ * that keep the whole raw key (secret included) alive for as long as the entry is cached.
+ */
 export interface CachedKey {
   readonly keyId: string
   readonly digest: Buffer
@@ -45,7 +49,10 @@ export interface KeyCacheOptions {
 export class KeyCache {
   readonly #keys: LRUCache<string, CachedKey>
   readonly #users: LRUCache<string, CachedUser>
-  /** `${keyId}:${digest hex}` → remembered until (clock ms). */
+  /**
+   * digest hex → remembered until (clock ms). The digest covers the whole key, keyId included;
+   * keying by it alone keeps slices of the raw key (see CachedKey) out of this map.
+   */
   readonly #negative: LRUCache<string, number>
   /** userId → keyIds cached for that user, so a user event evicts their keys without a scan. */
   readonly #byUser = new Map<string, Set<string>>()
@@ -102,17 +109,16 @@ export class KeyCache {
     return entry.epoch < this.#epoch
   }
 
-  hasFailed (keyId: string, digestHex: string, now: number): boolean {
-    const k = `${keyId}:${digestHex}`
-    const until = this.#negative.get(k)
+  hasFailed (digestHex: string, now: number): boolean {
+    const until = this.#negative.get(digestHex)
     if (until === undefined) return false
     if (until > now) return true
-    this.#negative.delete(k)
+    this.#negative.delete(digestHex)
     return false
   }
 
-  rememberFailure (keyId: string, digestHex: string, now: number): void {
-    this.#negative.set(`${keyId}:${digestHex}`, now + this.#negativeTtlMs)
+  rememberFailure (digestHex: string, now: number): void {
+    this.#negative.set(digestHex, now + this.#negativeTtlMs)
   }
 
   evictKey (keyId: string): void {
