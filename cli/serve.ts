@@ -8,7 +8,6 @@ import type { Env } from '../config/load.ts'
 import type { Config } from '../config/schema.ts'
 import { openStore } from '../core/store/open.ts'
 import { buildGateway } from '../gateway/app.ts'
-import { buildAdmin } from '../admin-api/app.ts'
 
 /** After the gateway's drain: time for the last-used flush and closing the store before a forced exit. */
 const SHUTDOWN_MARGIN_MS = 5000
@@ -70,6 +69,8 @@ export async function runServices (command: 'start' | 'gateway' | 'admin', args:
       if (demoBanner !== undefined) io.out(demoBanner(config.gateway.publicUrl ?? urlOf(gateway)))
     }
     if (command === 'start' || command === 'admin') {
+      // Loaded only when served: `mcpgate gateway` never pays the admin API's modules (~50 MB RSS).
+      const { buildAdmin } = await import('../admin-api/app.ts')
       const admin = await buildAdmin(config, { store })
       apps.push(admin)
       reloaders.push(next => admin.mcpgateAdmin.reload(next))
