@@ -46,7 +46,8 @@ export const ConfigSchema = Type.Object({
       graceMs: Ms(60000, 'store unreachable: cached keys keep working this long after the last healthy store contact')
     }, { default: {}, additionalProperties: false }),
     guards: Type.Object({
-      maxConcurrentVerifications: Type.Integer({ minimum: 1, default: 4, description: 'argon2 verifications in flight; overflow → 503' }),
+      maxConcurrentVerifications: Type.Integer({ minimum: 1, default: 2, description: 'argon2 verifications in flight (each takes a core for ~25 ms); overflow → 503' }),
+      maxVerificationsPerSecond: Type.Integer({ minimum: 1, default: 20, description: 'argon2 verifications per second of keys not yet proven (first use), all clients together; overflow → 503 with Retry-After. Bounds the CPU a wrong-secret flood from many addresses can take (20/s ≈ half a core)' }),
       failuresPerKeyId: Type.Integer({ minimum: 1, default: 10, description: 'failed verifications per keyId per window before 429' }),
       failuresPerIp: Type.Integer({ minimum: 1, default: 30, description: 'failed authentications per client IP per window before 429' }),
       failureWindowMs: Ms(60000, 'window of the failure budgets'),

@@ -8,7 +8,7 @@ import { errors } from '../core/errors.ts'
 import { safeEqual, sha256, verifySecret } from '../core/hashing.ts'
 import { parseKey, type ParsedKey } from '../core/key-format.ts'
 import { keyFingerprint, type ApiKeyRecord, type KeyStore, type User } from '../core/store/store.ts'
-import { FailureBudget, SingleFlight, VerificationLimiter } from './guards.ts'
+import { FailureBudget, SingleFlight, TokenBucket, VerificationLimiter } from './guards.ts'
 import type { CachedKey, CachedUser, KeyCache, UserState } from './key-cache.ts'
 import type { LastUsedRecorder } from './last-used.ts'
 
@@ -95,6 +95,7 @@ export class Authenticator {
   readonly #keyBudget: FailureBudget
   readonly #ipBudget: FailureBudget
   readonly #limiter: VerificationLimiter
+  readonly #unprovenRate: TokenBucket
   readonly #verifications = new SingleFlight<AuthResult>()
   readonly #revalidations = new SingleFlight<Verdict>()
   readonly #onVerification: AuthenticatorOptions['onVerification']
@@ -111,6 +112,7 @@ export class Authenticator {
     this.#keyBudget = new FailureBudget(guards.failuresPerKeyId, guards.failureWindowMs, options.clock)
     this.#ipBudget = new FailureBudget(guards.failuresPerIp, guards.failureWindowMs, options.clock)
     this.#limiter = new VerificationLimiter(guards.maxConcurrentVerifications)
+    this.#unprovenRate = new TokenBucket(guards.maxVerificationsPerSecond, options.clock)
     this.#onVerification = options.onVerification
   }
 
@@ -162,7 +164,7 @@ export class Authenticator {
     if (verdict.ok || verdict.error !== 'Changed') return verdict
     // The record changed under the same keyId: verify it like a first use, reusing this read.
     return this.#verifications.run(entry.digest.toString('hex'),
-      () => this.#verifyRecord(key, entry.digest, verdict.found, ip))
+      () => this.#verifyRecord(key, entry.digest, verdict.found, ip, true))
   }
 
   #fresh (entry: { checkedAt: number, epoch: number }, now: number): boolean {
@@ -234,10 +236,11 @@ export class Authenticator {
       this.#stats.storeErrors++
       return { ok: false, error: 'StoreUnavailable', retryAfter: STORE_RETRY_AFTER_S }
     }
-    return this.#verifyRecord(key, digest, found, ip)
+    return this.#verifyRecord(key, digest, found, ip, false)
   }
 
-  async #verifyRecord (key: ParsedKey, digest: Buffer, found: { key: ApiKeyRecord, owner: User } | null, ip: string): Promise<AuthResult> {
+  /** `proven`: this exact key was verified before (its cached record changed); not rate-limited. */
+  async #verifyRecord (key: ParsedKey, digest: Buffer, found: { key: ApiKeyRecord, owner: User } | null, ip: string, proven: boolean): Promise<AuthResult> {
     const { userId, keyId } = key
     const digestHex = digest.toString('hex')
     const generation = this.#cache.generation
@@ -252,6 +255,10 @@ export class Authenticator {
     const limited = this.#limited(keyId, ip)
     if (limited !== null) return limited
     if (!this.#limiter.tryAcquire()) return { ok: false, error: 'Overloaded', retryAfter: OVERLOADED_RETRY_AFTER_S }
+    if (!proven && !this.#unprovenRate.tryTake()) {
+      this.#limiter.release()
+      return { ok: false, error: 'Overloaded', retryAfter: this.#unprovenRate.retryAfter() }
+    }
     this.#keyBudget.fail(keyId)
     let valid: boolean
     const started = performance.now()

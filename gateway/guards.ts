@@ -1,5 +1,6 @@
 // Guards that run before any argon2 work: failure budgets (per keyId, per client IP), a cap on
-// concurrent verifications and single-flight for concurrent misses of the same key. Argon2 costs
+// concurrent verifications, a global rate of verifications and single-flight for concurrent
+// misses of the same key. Argon2 costs
 // ~20 ms of CPU, so without these a flood of wrong secrets would starve valid traffic.
 import { LRUCache } from 'lru-cache'
 import type { Clock } from '../core/clock.ts'
@@ -74,6 +75,40 @@ export class VerificationLimiter {
 
   release (): void {
     this.#inFlight--
+  }
+}
+
+/**
+ * Token bucket on the injected clock: `perSecond` tokens a second, at most one second's worth
+ * banked. Bounds the argon2 work that keys not yet proven can cause, whatever their source
+ * addresses: the per-IP budget alone lets a botnet of N addresses buy N × failuresPerIp hashes.
+ */
+export class TokenBucket {
+  #tokens: number
+  #at: number
+
+  constructor (private readonly perSecond: number, private readonly clock: Clock) {
+    this.#tokens = perSecond
+    this.#at = clock.now()
+  }
+
+  #refill (): void {
+    const now = this.clock.now()
+    if (now > this.#at) this.#tokens = Math.min(this.perSecond, this.#tokens + (now - this.#at) * this.perSecond / 1000)
+    this.#at = now
+  }
+
+  tryTake (): boolean {
+    this.#refill()
+    if (this.#tokens < 1) return false
+    this.#tokens--
+    return true
+  }
+
+  /** Whole seconds until a token is available (at least 1: Retry-After has second resolution). */
+  retryAfter (): number {
+    this.#refill()
+    return Math.max(1, Math.ceil((1 - this.#tokens) / this.perSecond))
   }
 }
 
