@@ -32,6 +32,8 @@ export interface SqliteStoreOptions {
 /** Invalidation rows older than this are pruned; a live subscriber reads them within one poll. */
 const LOG_RETENTION_MS = 10 * 60_000
 const PRUNE_EVERY_MS = 60_000
+/** Rows per lastUsedAt transaction; the flush yields to the event loop between chunks. */
+const LAST_USED_CHUNK = 500
 const BUSY_TIMEOUT_MS = 5000
 
 const SCHEMA = `
@@ -382,11 +384,18 @@ export class SqliteStore implements KeyStore {
 
   async recordLastUsed (entries: ReadonlyMap<string, number>): Promise<void> {
     if (entries.size === 0) return
-    // UPDATE only: a key deleted since it was used has no row to resurrect.
-    this.write(() => {
-      for (const [id, at] of entries) this.stmt.touchKey.run(at, id)
-      return []
-    })
+    // UPDATE only: a key deleted since it was used has no row to resurrect. In chunks of
+    // LAST_USED_CHUNK rows per transaction, yielding to the event loop between them: better-sqlite3
+    // is synchronous, and 10,000 rows in one go held every request for tens of milliseconds.
+    const all = [...entries]
+    for (let i = 0; i < all.length; i += LAST_USED_CHUNK) {
+      if (i > 0) await new Promise<void>(resolve => setImmediate(resolve))
+      const chunk = all.slice(i, i + LAST_USED_CHUNK)
+      this.write(() => {
+        for (const [id, at] of chunk) this.stmt.touchKey.run(at, id)
+        return []
+      })
+    }
   }
 
   async publish (event: InvalidationEvent): Promise<void> {
