@@ -15,7 +15,7 @@ import type { RequestEnd } from './access-log.ts'
 import type { AuthStats, StoreHealth } from './auth.ts'
 import type { KeyCache } from './key-cache.ts'
 import type { ServerRegistry } from './registry.ts'
-import { upstreamContext, UpstreamDispatcher } from './upstream-dispatcher.ts'
+import { UpstreamDispatcher, type UpstreamContext } from './upstream-dispatcher.ts'
 
 /** Anything else a client sends (Node accepts ~30 methods) is counted as OTHER. */
 const METHODS = new Set(['GET', 'POST', 'DELETE', 'OPTIONS', 'HEAD', 'PUT', 'PATCH'])
@@ -184,14 +184,10 @@ class MeteredDispatcher extends UpstreamDispatcher {
     super(options)
   }
 
-  override request (options: Dispatcher.RequestOptions, callback: (err: Error | null, data: Dispatcher.ResponseData) => void): void {
-    const server = upstreamContext.getStore()?.server
-    if (server === undefined) {
-      super.request(options, callback)
-      return
-    }
+  protected override send (ctx: UpstreamContext, options: Dispatcher.RequestOptions, callback: (err: Error | null, data: Dispatcher.ResponseData) => void): void {
+    const { server } = ctx
     const started = performance.now()
-    super.request(options, (err, data) => {
+    super.send(ctx, options, (err, data) => {
       if (err === null) {
         const labels = { server: server.id }
         this.latency.observe(labels, (performance.now() - started) / 1000)

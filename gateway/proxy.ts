@@ -9,7 +9,7 @@ import { errors } from '../core/errors.ts'
 import { authorizationHook } from './authorize.ts'
 import type { RegisteredServer, ServerRegistry } from './registry.ts'
 import { SseEndpointRewrite } from './sse-endpoint-rewrite.ts'
-import { upstreamContext, type UpstreamDispatcher } from './upstream-dispatcher.ts'
+import { withUpstreamContext, type UpstreamDispatcher } from './upstream-dispatcher.ts'
 import { fromUpstreamAuthFailure, fromUpstreamFailure, isUpstreamAuthFailure } from './upstream-errors.ts'
 
 interface UpstreamResponse {
@@ -159,67 +159,102 @@ export const proxyRoutes: FastifyPluginAsync<ProxyOptions> = async function prox
     disableCache: true
   })
 
+  // One options object for every call: reply-from hands each callback the request (or reply), and
+  // the per-request values live in `request.proxyCall`, so no closures are built per request.
+  const fromOptions: Parameters<FastifyReply['from']>[1] = {
+    queryString: (_search, _url, request) => (request as FastifyRequest).proxyCall.query,
+    // Never retry: a POST is not idempotent, and reply-from would otherwise retry GETs on 503.
+    retryDelay: () => null,
+    rewriteRequestHeaders: (request, headers) => upstreamRequestHeaders(request as FastifyRequest, request.mcpServer, headers as IncomingHttpHeaders, trustProxy),
+    rewriteHeaders: (headers, request) => clientResponseHeaders(headers as IncomingHttpHeaders, request?.headers.origin !== undefined),
+    onError: (rep, { error }) => {
+      const request = rep.request
+      const mapped = fromUpstreamFailure(error)
+      // reply-from has logged the cause already; this line names the server and our code.
+      if (request.proxyCall.controller.signal.aborted) request.log.debug({ serverId: request.mcpServer.id }, 'client went away before the upstream answered')
+      else request.log.warn({ serverId: request.mcpServer.id, code: mapped.code }, 'upstream request failed')
+      rep.send(mapped)
+    },
+    onResponse: (request, rep, upstream) => {
+      const server = request.mcpServer
+      const raw = rep.raw as ServerResponse
+      const res = upstream as unknown as UpstreamResponse
+      const { stream } = res
+      if (isUpstreamAuthFailure(res.statusCode)) {
+        stream.destroy()
+        // reply-from already copied the upstream headers: drop them, then answer ourselves.
+        for (const name of Object.keys(res.headers)) rep.removeHeader(name)
+        request.log.warn({ serverId: server.id, upstreamStatus: res.statusCode }, 'upstream refused the gateway credentials')
+        rep.send(fromUpstreamAuthFailure(res.statusCode))
+        return
+      }
+      if (!isEventStream(res.headers['content-type'])) {
+        rep.send(stream)
+        return
+      }
+      // SSE: nothing may buffer or transform it, and headers go out now, not with the first event.
+      rep.header('cache-control', 'no-cache, no-transform')
+      rep.header('x-accel-buffering', 'no')
+      raw.once('pipe', () => { if (!raw.headersSent) raw.flushHeaders() })
+      if (request.method === 'GET' && res.headers['content-encoding'] === undefined) {
+        rep.removeHeader('content-length')
+        const { source, query } = request.proxyCall
+        const requested = new URL(source + (query === '' ? '' : `?${query}`))
+        const rewrite = new SseEndpointRewrite({ rewrite: data => gatewayEndpoint(server, requested, data, publicPathPrefix) })
+        const body = pipeline(stream, rewrite, () => {})
+        rep.send(body)
+        drain?.trackStream(raw, { standalone: true, end: endStream(body, raw) })
+        return
+      }
+      rep.send(stream)
+      drain?.trackStream(raw, { standalone: request.method === 'GET', end: endStream(stream, raw) })
+    }
+  }
+
+  app.decorateRequest('proxyCall', null as never)
+
   const handler = function proxy (request: FastifyRequest, reply: FastifyReply): FastifyReply {
     const server = request.mcpServer
     const rest = (request.params as { '*'?: string })['*']
-    const target = upstreamUrl(server, rest === undefined ? null : rest)
-    const clientQuery = request.raw.url?.includes('?') === true ? (request.raw.url.slice(request.raw.url.indexOf('?') + 1)) : ''
-    const query = mergeQuery(target.search.slice(1), clientQuery)
+    const rawUrl = request.raw.url ?? ''
+    const q = rawUrl.indexOf('?')
+    const clientQuery = q === -1 ? '' : rawUrl.slice(q + 1)
+    let source: string
+    let configuredQuery: string
+    if (rest === undefined) {
+      // `/mcp-connect/<id>`: the configured URL, parsed once at registry time.
+      source = server.source
+      configuredQuery = server.query
+    } else {
+      const target = upstreamUrl(server, rest)
+      source = target.origin + target.pathname
+      configuredQuery = target.search.slice(1)
+    }
 
     // Client gone → abort the upstream request (before or after its response headers).
     const controller = new AbortController()
     reply.raw.once('close', () => { if (!reply.raw.writableFinished) controller.abort() })
-
-    const source = target.origin + target.pathname
-    return upstreamContext.run({ server, signal: controller.signal }, () => reply.from(source, {
-      queryString: () => query,
-      // Never retry: a POST is not idempotent, and reply-from would otherwise retry GETs on 503.
-      retryDelay: () => null,
-      rewriteRequestHeaders: (_req, headers) => upstreamRequestHeaders(request, server, headers as IncomingHttpHeaders, trustProxy),
-      rewriteHeaders: (headers) => clientResponseHeaders(headers as IncomingHttpHeaders, request.headers.origin !== undefined),
-      onError: (rep, { error }) => {
-        const mapped = fromUpstreamFailure(error)
-        // reply-from has logged the cause already; this line names the server and our code.
-        if (controller.signal.aborted) request.log.debug({ serverId: server.id }, 'client went away before the upstream answered')
-        else request.log.warn({ serverId: server.id, code: mapped.code }, 'upstream request failed')
-        rep.send(mapped)
-      },
-      onResponse: (_req, rep, upstream) => {
-        const res = upstream as unknown as UpstreamResponse
-        const { stream } = res
-        if (isUpstreamAuthFailure(res.statusCode)) {
-          stream.destroy()
-          // reply-from already copied the upstream headers: drop them, then answer ourselves.
-          for (const name of Object.keys(res.headers)) rep.removeHeader(name)
-          request.log.warn({ serverId: server.id, upstreamStatus: res.statusCode }, 'upstream refused the gateway credentials')
-          rep.send(fromUpstreamAuthFailure(res.statusCode))
-          return
-        }
-        if (!isEventStream(res.headers['content-type'])) {
-          rep.send(stream)
-          return
-        }
-        // SSE: nothing may buffer or transform it, and headers go out now, not with the first event.
-        rep.header('cache-control', 'no-cache, no-transform')
-        rep.header('x-accel-buffering', 'no')
-        reply.raw.once('pipe', () => { if (!reply.raw.headersSent) reply.raw.flushHeaders() })
-        if (request.method === 'GET' && res.headers['content-encoding'] === undefined) {
-          rep.removeHeader('content-length')
-          const requested = new URL(source + (query === '' ? '' : `?${query}`))
-          const rewrite = new SseEndpointRewrite({ rewrite: data => gatewayEndpoint(server, requested, data, publicPathPrefix) })
-          const body = pipeline(stream, rewrite, () => {})
-          rep.send(body)
-          drain?.trackStream(reply.raw, { standalone: true, end: endStream(body, reply.raw) })
-          return
-        }
-        rep.send(stream)
-        drain?.trackStream(reply.raw, { standalone: request.method === 'GET', end: endStream(stream, reply.raw) })
-      }
-    }))
+    request.proxyCall = { source, query: mergeQuery(configuredQuery, clientQuery), controller }
+    return withUpstreamContext({ server, signal: controller.signal }, () => reply.from(source, fromOptions))
   }
 
   const preHandler = authorizationHook(registry)
   for (const url of ['/mcp-connect/:serverId', '/mcp-connect/:serverId/*']) {
     app.route({ method: ['GET', 'POST', 'DELETE'], url, preHandler, handler })
+  }
+}
+
+interface ProxyCall {
+  /** Upstream origin + path, without query. */
+  readonly source: string
+  /** Merged configured + client query, without '?'. */
+  readonly query: string
+  readonly controller: AbortController
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set by the proxy handler for reply-from's callbacks. */
+    proxyCall: ProxyCall
   }
 }

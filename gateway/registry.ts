@@ -15,6 +15,10 @@ export interface RegisteredServer {
   readonly url: URL
   /** The endpoint's directory (`http://u/a/mcp` → `http://u/a/`): `/mcp-connect/<id>/<rest>` resolves against it. */
   readonly directory: URL
+  /** `url` without its query (origin + pathname), what reply-from is given for `/mcp-connect/<id>`. */
+  readonly source: string
+  /** The configured query without '?' ('' for none). */
+  readonly query: string
   /** Lower-cased configured headers, ready to add to every upstream request. */
   readonly headers: Readonly<Record<string, string>>
 }
@@ -28,7 +32,7 @@ function register (config: Readonly<ServerConfig>): RegisteredServer {
   url.hash = ''
   const headers: Record<string, string> = {}
   for (const [name, value] of Object.entries(config.headers)) headers[name.toLowerCase()] = value
-  return Object.freeze({ id: config.id, config, url, directory, headers: Object.freeze(headers) })
+  return Object.freeze({ id: config.id, config, url, directory, source: url.origin + url.pathname, query: url.search.slice(1), headers: Object.freeze(headers) })
 }
 
 export class ServerRegistry {
