@@ -68,6 +68,8 @@ test('admins manage every key and user; non-admins never see User Management', a
 
   await alice.page.getByLabel('Filter by user').selectOption({ label: 'Bob Builder (bob@example.com)' })
   await alice.page.getByRole('row', { name: /Carol tickets/ }).waitFor({ state: 'detached' })
+  // The table is re-rendered from the filtered page: wait for the new rows, not just the old ones to go.
+  await alice.page.getByRole('row', { name: /Bob CI/ }).waitFor()
   t.equal(await alice.page.getByRole('row', { name: /Bob CI/ }).count(), 1, 'filtering by user shows that user\'s keys only')
 
   await alice.page.getByRole('button', { name: 'Actions for API key Bob CI' }).click()
