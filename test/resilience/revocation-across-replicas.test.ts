@@ -24,8 +24,9 @@ t.test('a revocation reaches every replica within 1 s', async t => {
   const configPath = writeConfig(t, {
     // Revalidation far away: every refusal measured here comes from the invalidation event.
     // All requests come from 127.0.0.1, and every measured refusal spends that IP's failure
-    // budget: raised here, as the guards are not what this file is about.
-    gateway: { host: '127.0.0.1', port: 0, cache: { revalidateMs: 600_000 }, guards: { failuresPerIp: 100_000 }, shutdownGraceMs: 2000 },
+    // budget, and every trial's fresh keys are first uses (the global first-use verification
+    // rate): both raised here, as the guards are not what this file is about.
+    gateway: { host: '127.0.0.1', port: 0, cache: { revalidateMs: 600_000 }, guards: { failuresPerIp: 100_000, maxVerificationsPerSecond: 100_000 }, shutdownGraceMs: 2000 },
     admin: { host: '127.0.0.1', port: 0, token: ADMIN_TOKEN },
     store: { type: 'redis', url: redis.url, prefix: 'revocation:' },
     hashing: FAST_HASHING,
