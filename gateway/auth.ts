@@ -171,17 +171,25 @@ export class Authenticator {
     return !this.#cache.isStale(entry) && now - entry.checkedAt < this.#revalidateMs
   }
 
+  /** The auth path's one store read, counted; `undefined` when the store is unavailable. */
+  async #read (keyId: string): Promise<{ key: ApiKeyRecord, owner: User } | null | undefined> {
+    this.#stats.storeReads++
+    try {
+      const found = await this.#store.getKeyWithOwner(keyId)
+      this.#health.markHealthy()
+      return found
+    } catch {
+      this.#stats.storeErrors++
+      return undefined
+    }
+  }
+
   /** One cheap store read (no argon2): same record, same owner, owner's current state. */
   async #revalidate (entry: CachedKey): Promise<Verdict> {
     this.#stats.revalidations++
     const generation = this.#cache.generation
-    let found: { key: ApiKeyRecord, owner: User } | null
-    try {
-      this.#stats.storeReads++
-      found = await this.#store.getKeyWithOwner(entry.keyId)
-      this.#health.markHealthy()
-    } catch {
-      this.#stats.storeErrors++
+    const found = await this.#read(entry.keyId)
+    if (found === undefined) {
       const now = this.#clock.now()
       const user = this.#cache.getUser(entry.userId)
       // Grace: a known-good key keeps working for a bounded time after the last healthy store
@@ -226,16 +234,9 @@ export class Authenticator {
   }
 
   async #verify (key: ParsedKey, digest: Buffer, ip: string): Promise<AuthResult> {
-    let found: { key: ApiKeyRecord, owner: User } | null
-    try {
-      this.#stats.storeReads++
-      found = await this.#store.getKeyWithOwner(key.keyId)
-      this.#health.markHealthy()
-    } catch {
-      // A user's key is not "bad" because the store is down: 503, never 401.
-      this.#stats.storeErrors++
-      return { ok: false, error: 'StoreUnavailable', retryAfter: STORE_RETRY_AFTER_S }
-    }
+    const found = await this.#read(key.keyId)
+    // A user's key is not "bad" because the store is down: 503, never 401.
+    if (found === undefined) return { ok: false, error: 'StoreUnavailable', retryAfter: STORE_RETRY_AFTER_S }
     return this.#verifyRecord(key, digest, found, ip, false)
   }
 

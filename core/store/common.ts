@@ -1,6 +1,7 @@
-// Small pieces both KeyStore implementations share: page requests and cursors, invalidation
-// messages on the wire, and listener calls that cannot break delivery.
-import { decodeKeyCursor, encodeKeyCursor, type InvalidationEvent, type Page, type PageRequest } from './store.ts'
+// Small pieces both KeyStore implementations share: new user records, page requests and cursors,
+// invalidation messages on the wire, and listener calls that cannot break delivery.
+import { isValidUserId, newUserId } from '../key-format.ts'
+import { decodeKeyCursor, encodeKeyCursor, type InvalidationEvent, type NewUser, type Page, type PageRequest, type User } from './store.ts'
 
 /** A validated page request; a bad limit or cursor is a TypeError the admin API maps to 400. */
 export function checkPageRequest (page: PageRequest): { limit: number, after: { createdAt: number, id: string } | null } {
@@ -47,5 +48,20 @@ export function notifySafely (fn: () => void): void {
     fn()
   } catch (err) {
     process.emitWarning(`mcpgate store: invalidation listener threw: ${err instanceof Error ? err.message : String(err)}`)
+  }
+}
+
+/** The record both stores write for createUser: id chosen or generated, defaults applied. */
+export function newUserRecord (input: NewUser, now: number): User {
+  const id = input.id ?? newUserId()
+  if (!isValidUserId(id)) throw new TypeError('createUser: id must be 1-32 base62 characters')
+  return {
+    id,
+    email: input.email,
+    name: input.name,
+    role: input.role,
+    groups: [...input.groups],
+    disabled: input.disabled ?? false,
+    createdAt: now
   }
 }

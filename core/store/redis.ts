@@ -10,8 +10,8 @@ import { createHash } from 'node:crypto'
 import { Redis, type RedisOptions } from 'ioredis'
 import { systemClock, type Clock } from '../clock.ts'
 import { StoreConflictError, StoreUnavailableError } from '../errors.ts'
-import { isValidUserId, newUserId, randomBase62 } from '../key-format.ts'
-import { checkPageRequest, notifySafely, pageOf, parseInvalidation, serializeInvalidation } from './common.ts'
+import { randomBase62 } from '../key-format.ts'
+import { checkPageRequest, newUserRecord, notifySafely, pageOf, parseInvalidation, serializeInvalidation } from './common.ts'
 import {
   encodeKeyCursor,
   type ApiKeyRecord,
@@ -261,17 +261,8 @@ export class RedisStore implements KeyStore {
   }
 
   async createUser (input: NewUser): Promise<User> {
-    const id = input.id ?? newUserId()
-    if (!isValidUserId(id)) throw new TypeError('createUser: id must be 1-32 base62 characters')
-    const user: User = {
-      id,
-      email: input.email,
-      name: input.name,
-      role: input.role,
-      groups: [...input.groups],
-      disabled: input.disabled ?? false,
-      createdAt: this.clock.now()
-    }
+    const user = newUserRecord(input, this.clock.now())
+    const id = user.id
     const emailLower = input.email.toLowerCase()
     const member = encodeKeyCursor(user.createdAt, id)
     const result = await this.run(scripts.createUser,

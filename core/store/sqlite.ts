@@ -6,8 +6,7 @@ import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
 import { systemClock, type Clock } from '../clock.ts'
 import { StoreConflictError, StoreUnavailableError } from '../errors.ts'
-import { isValidUserId, newUserId } from '../key-format.ts'
-import { checkPageRequest, notifySafely, pageOf, parseInvalidation, serializeInvalidation } from './common.ts'
+import { checkPageRequest, newUserRecord, notifySafely, pageOf, parseInvalidation, serializeInvalidation } from './common.ts'
 import {
   type ApiKeyRecord,
   type InvalidationEvent,
@@ -242,17 +241,8 @@ export class SqliteStore implements KeyStore {
   }
 
   async createUser (input: NewUser): Promise<User> {
-    const id = input.id ?? newUserId()
-    if (!isValidUserId(id)) throw new TypeError('createUser: id must be 1-32 base62 characters')
-    const user: User = {
-      id,
-      email: input.email,
-      name: input.name,
-      role: input.role,
-      groups: [...input.groups],
-      disabled: input.disabled ?? false,
-      createdAt: this.clock.now()
-    }
+    const user = newUserRecord(input, this.clock.now())
+    const id = user.id
     const emailLower = input.email.toLowerCase()
     this.write(() => {
       if (this.stmt.userByEmail.get(emailLower) !== undefined) {
