@@ -16,6 +16,7 @@ import type { AuthStats, StoreHealth } from './auth.ts'
 import type { KeyCache } from './key-cache.ts'
 import type { ServerRegistry } from './registry.ts'
 import { UpstreamDispatcher, type UpstreamContext } from './upstream-dispatcher.ts'
+import type { UpstreamExchange, UpstreamHead } from './upstream-exchange.ts'
 
 /** Anything else a client sends (Node accepts ~30 methods) is counted as OTHER. */
 const METHODS = new Set(['GET', 'POST', 'DELETE', 'OPTIONS', 'HEAD', 'PUT', 'PATCH'])
@@ -184,21 +185,21 @@ class MeteredDispatcher extends UpstreamDispatcher {
     super(options)
   }
 
-  protected override send (ctx: UpstreamContext, options: Dispatcher.RequestOptions, callback: (err: Error | null, data: Dispatcher.ResponseData) => void): void {
+  protected override send (ctx: UpstreamContext, options: Dispatcher.DispatchOptions, callback: (err: Error | null, head: UpstreamHead | null) => void): UpstreamExchange {
     const { server } = ctx
     const started = performance.now()
-    super.send(ctx, options, (err, data) => {
-      if (err === null) {
+    return super.send(ctx, options, (err, head) => {
+      if (head !== null) {
         const labels = { server: server.id }
         this.latency.observe(labels, (performance.now() - started) / 1000)
-        const type = data.headers['content-type']
+        const type = head.headers['content-type']
         if (typeof type === 'string' && type.toLowerCase().startsWith('text/event-stream')) {
           this.sseOpen.inc(labels)
-          // 'close' comes when the upstream ends the stream and when the client's abort destroys it.
-          data.body.once('close', () => this.sseOpen.dec(labels))
+          // Done when the upstream ends the stream, fails, or the client's abort stops it.
+          head.body.onDone = () => this.sseOpen.dec(labels)
         }
       }
-      callback(err, data)
+      callback(err, head)
     })
   }
 }

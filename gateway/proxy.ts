@@ -1,7 +1,6 @@
 // The proxied MCP routes: an encapsulated plugin (its catch-all content-type parser and reply-from
 // touch nothing else) streaming raw bytes both ways through @fastify/reply-from over undici.
-import { pipeline, type Readable } from 'node:stream'
-import type { IncomingHttpHeaders, ServerResponse } from 'node:http'
+import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse } from 'node:http'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import replyFrom from '@fastify/reply-from'
 import type { ConnectionDrain } from '../core/connection-drain.ts'
@@ -9,13 +8,15 @@ import { errors } from '../core/errors.ts'
 import { authorizationHook } from './authorize.ts'
 import type { RegisteredServer, ServerRegistry } from './registry.ts'
 import { SseEndpointRewrite } from './sse-endpoint-rewrite.ts'
-import { withUpstreamContext, type UpstreamDispatcher } from './upstream-dispatcher.ts'
+import { withUpstreamContext, type UpstreamContext, type UpstreamDispatcher } from './upstream-dispatcher.ts'
 import { fromUpstreamAuthFailure, fromUpstreamFailure, isUpstreamAuthFailure } from './upstream-errors.ts'
+import type { UpstreamExchange } from './upstream-exchange.ts'
 
+/** What reply-from hands onResponse: the dispatcher's UpstreamHead with `body` renamed `stream`. */
 interface UpstreamResponse {
   statusCode: number
   headers: IncomingHttpHeaders
-  stream: Readable
+  stream: UpstreamExchange
 }
 
 export interface ProxyOptions {
@@ -117,14 +118,26 @@ function clientResponseHeaders (headers: IncomingHttpHeaders, hasOrigin: boolean
 }
 
 /**
- * Ends a proxied SSE response cleanly (its terminating chunk goes out); fastify then destroys the
- * body, which aborts the upstream request.
+ * Shutdown: ends a proxied SSE response cleanly (its terminating chunk goes out) and stops the
+ * upstream request.
  */
-function endStream (body: Readable, res: ServerResponse): () => void {
+function endStream (exchange: UpstreamExchange, res: ServerResponse, rewrite?: SseEndpointRewrite): () => void {
   return () => {
-    body.unpipe(res)
+    exchange.abort()
+    rewrite?.unpipe(res)
     if (!res.writableEnded) res.end()
   }
+}
+
+/**
+ * Takes the response over from Fastify and writes the status and the headers gathered on the
+ * reply (reply-from's copy of the upstream's, ours); the body follows from the exchange.
+ */
+function startResponse (rep: { hijack(): unknown, raw: unknown, statusCode: number, getHeaders(): Record<string, unknown> }): ServerResponse {
+  rep.hijack()
+  const raw = rep.raw as ServerResponse
+  raw.writeHead(rep.statusCode, rep.getHeaders() as OutgoingHttpHeaders)
+  return raw
 }
 
 function isEventStream (contentType: unknown): boolean {
@@ -171,43 +184,46 @@ export const proxyRoutes: FastifyPluginAsync<ProxyOptions> = async function prox
       const request = rep.request
       const mapped = fromUpstreamFailure(error)
       // reply-from has logged the cause already; this line names the server and our code.
-      if (request.proxyCall.controller.signal.aborted) request.log.debug({ serverId: request.mcpServer.id }, 'client went away before the upstream answered')
+      if (request.proxyCall.exchange?.aborted === true) request.log.debug({ serverId: request.mcpServer.id }, 'client went away before the upstream answered')
       else request.log.warn({ serverId: request.mcpServer.id, code: mapped.code }, 'upstream request failed')
       rep.send(mapped)
     },
     onResponse: (request, rep, upstream) => {
       const server = request.mcpServer
-      const raw = rep.raw as ServerResponse
       const res = upstream as unknown as UpstreamResponse
-      const { stream } = res
+      const exchange = res.stream
       if (isUpstreamAuthFailure(res.statusCode)) {
-        stream.destroy()
+        exchange.abort()
         // reply-from already copied the upstream headers: drop them, then answer ourselves.
         for (const name of Object.keys(res.headers)) rep.removeHeader(name)
         request.log.warn({ serverId: server.id, upstreamStatus: res.statusCode }, 'upstream refused the gateway credentials')
         rep.send(fromUpstreamAuthFailure(res.statusCode))
         return
       }
+      exchange.onBodyError = err => { request.log.warn({ serverId: server.id, err }, 'upstream response failed midway; client response cut') }
       if (!isEventStream(res.headers['content-type'])) {
-        rep.send(stream)
+        exchange.pipeTo(startResponse(rep))
         return
       }
       // SSE: nothing may buffer or transform it, and headers go out now, not with the first event.
       rep.header('cache-control', 'no-cache, no-transform')
       rep.header('x-accel-buffering', 'no')
-      raw.once('pipe', () => { if (!raw.headersSent) raw.flushHeaders() })
       if (request.method === 'GET' && res.headers['content-encoding'] === undefined) {
         rep.removeHeader('content-length')
+        const raw = startResponse(rep)
+        raw.flushHeaders()
         const { source, query } = request.proxyCall
         const requested = new URL(source + (query === '' ? '' : `?${query}`))
         const rewrite = new SseEndpointRewrite({ rewrite: data => gatewayEndpoint(server, requested, data, publicPathPrefix) })
-        const body = pipeline(stream, rewrite, () => {})
-        rep.send(body)
-        drain?.trackStream(raw, { standalone: true, end: endStream(body, raw) })
+        rewrite.pipe(raw)
+        exchange.pipeTo(rewrite)
+        drain?.trackStream(raw, { standalone: true, end: endStream(exchange, raw, rewrite) })
         return
       }
-      rep.send(stream)
-      drain?.trackStream(raw, { standalone: request.method === 'GET', end: endStream(stream, raw) })
+      const raw = startResponse(rep)
+      raw.flushHeaders()
+      exchange.pipeTo(raw)
+      drain?.trackStream(raw, { standalone: request.method === 'GET', end: endStream(exchange, raw) })
     }
   }
 
@@ -231,11 +247,11 @@ export const proxyRoutes: FastifyPluginAsync<ProxyOptions> = async function prox
       configuredQuery = target.search.slice(1)
     }
 
+    const call: ProxyCall = { server, exchange: null, source, query: mergeQuery(configuredQuery, clientQuery) }
+    request.proxyCall = call
     // Client gone → abort the upstream request (before or after its response headers).
-    const controller = new AbortController()
-    reply.raw.once('close', () => { if (!reply.raw.writableFinished) controller.abort() })
-    request.proxyCall = { source, query: mergeQuery(configuredQuery, clientQuery), controller }
-    return withUpstreamContext({ server, signal: controller.signal }, () => reply.from(source, fromOptions))
+    reply.raw.once('close', () => { if (!reply.raw.writableFinished) call.exchange?.abort() })
+    return withUpstreamContext(call, () => reply.from(source, fromOptions))
   }
 
   const preHandler = authorizationHook(registry)
@@ -244,12 +260,11 @@ export const proxyRoutes: FastifyPluginAsync<ProxyOptions> = async function prox
   }
 }
 
-interface ProxyCall {
+interface ProxyCall extends UpstreamContext {
   /** Upstream origin + path, without query. */
   readonly source: string
   /** Merged configured + client query, without '?'. */
   readonly query: string
-  readonly controller: AbortController
 }
 
 declare module 'fastify' {

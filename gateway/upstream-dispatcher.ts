@@ -1,18 +1,20 @@
 // The undici dispatcher reply-from sends upstream requests through: one Agent per server, so each
 // server gets its own connect timeout and pool, tuned from config.gateway.upstream. reply-from sets
 // one `timeout` for headers AND body, which would cut long SSE streams; here the response-headers
-// timeout is per server and the body has none (an SSE stream may idle for hours).
+// timeout is per server and the body has none (an SSE stream may idle for hours). Each request is
+// dispatched with an UpstreamExchange (upstream-exchange.ts) instead of undici's request() API.
 import { Agent, type Dispatcher } from 'undici'
 import type { Config } from '../config/schema.ts'
 import type { RegisteredServer } from './registry.ts'
+import { UpstreamExchange, type UpstreamHead } from './upstream-exchange.ts'
 
 export interface UpstreamContext {
-  server: RegisteredServer
-  /** Aborted when the client goes away, so the upstream sees its request closed. */
-  signal: AbortSignal
+  readonly server: RegisteredServer
+  /** Set by the dispatcher: the proxy aborts it when the client goes away and pipes its body. */
+  exchange: UpstreamExchange | null
 }
 
-type Callback = (err: Error | null, data: Dispatcher.ResponseData) => void
+type Callback = (err: Error | null, head: UpstreamHead | null) => void
 
 /** Set only for the duration of one synchronous `reply.from()` call, see withUpstreamContext. */
 let handoff: UpstreamContext | undefined
@@ -46,22 +48,25 @@ export class UpstreamDispatcher {
     this.#options = options
   }
 
-  request (options: Dispatcher.RequestOptions, callback: Callback): void {
+  /** reply-from's transport: `request(options, callback)` as on an undici Pool or Agent. */
+  request (options: Dispatcher.DispatchOptions, callback: Callback): void {
     const ctx = handoff
     handoff = undefined
     if (ctx === undefined) {
-      callback(new Error('upstream request outside of a proxy context'), undefined as unknown as Dispatcher.ResponseData)
+      callback(new Error('upstream request outside of a proxy context'), null)
       return
     }
     this.send(ctx, options, callback)
   }
 
   /** Sends through the server's agent. `options` is reply-from's own per-call object: set in place, no copy. */
-  protected send (ctx: UpstreamContext, options: Dispatcher.RequestOptions, callback: Callback): void {
+  protected send (ctx: UpstreamContext, options: Dispatcher.DispatchOptions, callback: Callback): UpstreamExchange {
     options.headersTimeout = ctx.server.config.timeouts.headersMs
     options.bodyTimeout = 0
-    options.signal = ctx.signal
-    this.#agentFor(ctx.server).request(options, callback)
+    const exchange = new UpstreamExchange(callback)
+    ctx.exchange = exchange
+    this.#agentFor(ctx.server).dispatch(options, exchange)
+    return exchange
   }
 
   #agentFor (server: RegisteredServer): Agent {
