@@ -3,6 +3,8 @@
 // load generator never shares an event loop or a core with the server it measures.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { openSync, closeSync, readFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { relative, join } from 'node:path'
 import { createServer } from 'node:net'
 import { cpus, loadavg, release, setPriority } from 'node:os'
 import { fileURLToPath } from 'node:url'
@@ -10,6 +12,26 @@ import type { ReadyMessage } from './child.ts'
 
 export const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url))
 export const REPO_DIR = fileURLToPath(new URL('..', import.meta.url))
+
+let compiled = false
+
+/**
+ * Compiles the servers (tsconfig.build.json → dist/, incremental) so that the bench measures what
+ * `mcpgate` runs after `npm run build`: plain JavaScript, no tsx loader. From then on startNode()
+ * starts the compiled twin of each script.
+ */
+export function buildServers (): void {
+  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc')
+  const r = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: REPO_DIR, stdio: 'inherit' })
+  if (r.status !== 0) throw new Error(`tsc -p tsconfig.build.json failed (exit ${r.status})`)
+  compiled = true
+}
+
+/** `bench/x.ts` → the node arguments that run it: dist/bench/x.js once built, else through tsx. */
+function scriptArgs (script: string): string[] {
+  if (!compiled) return ['--import', 'tsx', script]
+  return [join(REPO_DIR, 'dist', relative(REPO_DIR, script)).replace(/\.ts$/, '.js')]
+}
 
 export function hasCommand (name: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' }).status === 0
@@ -129,11 +151,11 @@ export interface StartNodeOptions {
   timeoutMs?: number
 }
 
-/** Starts `node [flags] --import tsx <script>` and waits for its ready message on the IPC channel. */
+/** Starts `node [flags] <script>` (compiled, or through tsx) and waits for its ready message on the IPC channel. */
 export function startNode (opts: StartNodeOptions): Promise<NodeChild> {
   const fd = openSync(opts.logFile, 'a')
   const [cmd, args] = pinned(opts.cpu, process.execPath, [
-    ...(opts.nodeFlags ?? []), '--import', 'tsx', opts.script, ...(opts.args ?? [])
+    ...(opts.nodeFlags ?? []), ...scriptArgs(opts.script), ...(opts.args ?? [])
   ])
   const proc = spawn(cmd, args, { cwd: REPO_DIR, stdio: ['ignore', fd, fd, 'ipc'] })
   closeSync(fd)

@@ -11,7 +11,7 @@ import { Pool } from 'undici'
 import { buildConfig } from '../config/load.ts'
 import { openStore } from '../core/store/open.ts'
 import { runLoad } from './load.ts'
-import { BENCH_DIR, REPO_DIR, cpuTimeOf, machine, pinProcess, startNode } from './procs.ts'
+import { BENCH_DIR, REPO_DIR, buildServers, cpuTimeOf, machine, pinProcess, startNode } from './procs.ts'
 import { BODY, DEFAULT_NODE_FLAGS, warmKeys } from './run.ts'
 import { CHEAP_ARGON2, createKeys, createUsers, writeKeysFile } from './seed.ts'
 
@@ -119,6 +119,7 @@ if (isMain) {
   const [cpuLoad, cpuServer] = twoCores ? [0, 1] : [undefined, undefined]
   if (cpuLoad !== undefined) pinProcess(process.pid, cpuLoad)
   const nodeFlags = values['node-flags'] !== undefined ? values['node-flags'].split(/\s+/).filter(f => f !== '') : DEFAULT_NODE_FLAGS
+  buildServers()
   const upstream = await startNode({ name: 'upstream', script: join(BENCH_DIR, 'upstream.ts'), cpu: cpuLoad, logFile: join(dir, 'upstream.log') })
   // --config: top-level sections merged over the bench's, e.g. '{"log":{"accessLog":false}}'.
   const extra = (values.config !== undefined ? JSON.parse(values.config) : {}) as Record<string, Record<string, unknown>>

@@ -16,7 +16,7 @@ import type { FloodResult, FloodSpec } from './flood.ts'
 import { runLoad, WRK, type LoadResult, type LoadSpec } from './load.ts'
 import { startNginx } from './nginx.ts'
 import {
-  BENCH_DIR, TASKSET, commandVersion, cpuTimeOf, hasCommand, machine, maxRssDuring, pinProcess, pinned, renice, rssOf,
+  BENCH_DIR, TASKSET, buildServers, commandVersion, cpuTimeOf, hasCommand, machine, maxRssDuring, pinProcess, pinned, renice, rssOf,
   setNiceness, startNode, type NodeChild
 } from './procs.ts'
 import { renderMarkdown } from './report.ts'
@@ -391,6 +391,8 @@ export async function runBench (opts: BenchOptions): Promise<BenchResults> {
   if (ctx.cpuLoad !== undefined) pinProcess(process.pid, ctx.cpuLoad)
   const nice = setNiceness(opts.nice)
   if (nice !== opts.nice) log(`could not set niceness ${opts.nice}; running at 0`)
+  log('compiling the servers (tsconfig.build.json → dist/) …')
+  buildServers()
   const m0 = machine()
   log(`mcpgate bench (${opts.mode}): ${m0.cores} cores, ${m0.cpuModel}, node ${m0.node}, load ${opts.tool}, work dir ${dir}`)
 

@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util'
 import { buildConfig } from '../config/load.ts'
 import { openStore } from '../core/store/open.ts'
 import { runLoad } from './load.ts'
-import { BENCH_DIR, cpuTimeOf, machine, maxRssDuring, pinProcess, rssOf, startNode, type NodeChild } from './procs.ts'
+import { BENCH_DIR, buildServers, cpuTimeOf, machine, maxRssDuring, pinProcess, rssOf, startNode, type NodeChild } from './procs.ts'
 import { BODY } from './run.ts'
 import { CHEAP_ARGON2, createKeys, createUsers } from './seed.ts'
 import { median, round } from './stats.ts'
@@ -31,6 +31,7 @@ const [cpuLoad, cpuServer] = machine().cores >= 2 ? [0, 1] : [undefined, undefin
 if (cpuLoad !== undefined) pinProcess(process.pid, cpuLoad)
 const children: NodeChild[] = []
 try {
+  buildServers()
   const upstream = await startNode({ name: 'upstream', script: join(BENCH_DIR, 'upstream.ts'), cpu: cpuLoad, logFile: join(dir, 'upstream.log') })
   children.push(upstream)
   const doc = (extra: Record<string, Record<string, unknown>>) => ({
