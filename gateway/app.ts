@@ -16,6 +16,7 @@ import { OriginPolicy, originHook, preflight } from './cors.ts'
 import { healthRoutes } from './health.ts'
 import { KeyCache } from './key-cache.ts'
 import { LastUsedRecorder } from './last-used.ts'
+import { LowPriorityVerifier } from './low-priority-verifier.ts'
 import { meRoute } from './me.ts'
 import { GatewayMetrics, metricsEndpoint } from './metrics.ts'
 import { proxyRoutes } from './proxy.ts'
@@ -143,8 +144,16 @@ export async function buildGateway (config: Readonly<Config>, deps: GatewayDeps)
     onFlushed: () => health.markHealthy(),
     onError: err => app.log.warn({ err }, 'could not record lastUsedAt; will retry')
   })
+  const verifier = new LowPriorityVerifier(gw.guards.maxConcurrentVerifications)
   const authenticator = new Authenticator({
-    store: timedStore, cache, clock, health, stats, config: gw, onVerification: (s, valid) => metrics.verification(s, valid)
+    store: timedStore,
+    cache,
+    clock,
+    health,
+    stats,
+    config: gw,
+    onVerification: (s, valid) => metrics.verification(s, valid),
+    verify: (phc, secret) => verifier.verify(phc, secret)
   })
 
   // Invalidation events evict at once; a (re)subscribe may have lost some, so all goes stale.
@@ -213,6 +222,7 @@ export async function buildGateway (config: Readonly<Config>, deps: GatewayDeps)
     unsubscribe()
     await lastUsed.close()
     await dispatcher.destroy()
+    await verifier.close()
     out?.stop()
     await out?.flush()
   })

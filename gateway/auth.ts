@@ -82,6 +82,8 @@ export interface AuthenticatorOptions {
   config: Readonly<Config['gateway']>
   /** Told the duration of every argon2 verification (metrics). */
   onVerification?: (seconds: number, valid: boolean) => void
+  /** argon2 verification; default verifySecret (the gateway passes its low-priority verifier). */
+  verify?: (phc: string, secret: string) => Promise<boolean>
 }
 
 export class Authenticator {
@@ -99,6 +101,7 @@ export class Authenticator {
   readonly #verifications = new SingleFlight<AuthResult>()
   readonly #revalidations = new SingleFlight<Verdict>()
   readonly #onVerification: AuthenticatorOptions['onVerification']
+  readonly #argon2Verify: (phc: string, secret: string) => Promise<boolean>
   readonly #acceptedCache = new WeakMap<CachedKey, { user: UserState, result: AuthResult }>()
 
   constructor (options: AuthenticatorOptions) {
@@ -115,6 +118,7 @@ export class Authenticator {
     this.#limiter = new VerificationLimiter(guards.maxConcurrentVerifications)
     this.#unprovenRate = new TokenBucket(guards.maxVerificationsPerSecond, options.clock)
     this.#onVerification = options.onVerification
+    this.#argon2Verify = options.verify ?? verifySecret
   }
 
   /** `rawKey` undefined = no key sent. `ip` is the client address used for the failure budget. */
@@ -299,7 +303,7 @@ export class Authenticator {
     const started = performance.now()
     try {
       this.#stats.argon2Verifications++
-      valid = await verifySecret(found.key.secretHash, key.secret)
+      valid = await this.#argon2Verify(found.key.secretHash, key.secret)
     } finally {
       this.#limiter.release()
     }

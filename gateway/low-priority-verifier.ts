@@ -1,0 +1,108 @@
+// argon2id verification for the gateway at the lowest CPU priority. One verification is ~15 ms
+// of CPU, and on a busy gateway it competes with proxied requests for the same cores: a flood of
+// wrong secrets for many key ids would take that CPU from valid traffic (bench: "wrong-secret
+// flood"). Here verifications run on worker threads that lower their own priority to nice 19
+// (Linux schedules threads individually), so they get the CPU the event loop leaves idle, and the
+// concurrency cap and rates in guards.ts bound how many wait. Elsewhere (or if a worker cannot
+// start) verification runs as before, on libuv's pool at normal priority.
+import { createRequire } from 'node:module'
+import { Worker } from 'node:worker_threads'
+import { verifySecret } from '../core/hashing.ts'
+
+/** CommonJS source of each worker: argon2's synchronous verify, on this thread, at nice 19. */
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads')
+const { readlinkSync } = require('node:fs')
+const { setPriority } = require('node:os')
+const { verifySync } = require(workerData.argon2)
+try {
+  // /proc/thread-self → <pid>/task/<tid>: setpriority on a thread id affects that thread only.
+  setPriority(Number(readlinkSync('/proc/thread-self').split('/').pop()), 19)
+} catch {}
+parentPort.on('message', ({ id, phc, secret }) => {
+  let valid = false
+  try { valid = verifySync(phc, secret) } catch {}
+  parentPort.postMessage({ id, valid })
+})
+`
+
+interface Pending {
+  resolve: (valid: boolean) => void
+  phc: string
+  secret: string
+}
+
+interface VerifierThread {
+  worker: Worker
+  pending: Map<number, Pending>
+}
+
+export class LowPriorityVerifier {
+  readonly #threads: VerifierThread[] = []
+  readonly #size: number
+  #next = 0
+  #ids = 0
+  #closed = false
+
+  /** `size`: worker threads, started on first use (the gateway passes maxConcurrentVerifications). */
+  constructor (size: number) {
+    this.#size = Math.max(1, size)
+  }
+
+  /** Same contract as verifySecret: a malformed stored hash is a failed verification. */
+  verify (phc: string, secret: string): Promise<boolean> {
+    const thread = this.#closed ? null : this.#thread()
+    if (thread === null) return verifySecret(phc, secret)
+    const id = ++this.#ids
+    return new Promise(resolve => {
+      thread.pending.set(id, { resolve, phc, secret })
+      thread.worker.postMessage({ id, phc, secret })
+    })
+  }
+
+  /** Round robin over the threads, starting them on demand; null if a worker cannot start. */
+  #thread (): VerifierThread | null {
+    if (this.#threads.length < this.#size) {
+      const started = this.#start()
+      if (started !== null) return started
+    }
+    if (this.#threads.length === 0) return null
+    this.#next = (this.#next + 1) % this.#threads.length
+    return this.#threads[this.#next] ?? null
+  }
+
+  #start (): VerifierThread | null {
+    let worker: Worker
+    try {
+      const argon2 = createRequire(import.meta.url).resolve('@node-rs/argon2')
+      worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { argon2 } })
+    } catch {
+      return null
+    }
+    worker.unref()
+    const thread: VerifierThread = { worker, pending: new Map() }
+    worker.on('message', ({ id, valid }: { id: number, valid: boolean }) => {
+      const p = thread.pending.get(id)
+      thread.pending.delete(id)
+      p?.resolve(valid === true)
+    })
+    // A worker that dies hands its pending verifications to the in-process path; the next call
+    // starts a new one.
+    const failed = (): void => {
+      const i = this.#threads.indexOf(thread)
+      if (i >= 0) this.#threads.splice(i, 1)
+      for (const p of thread.pending.values()) verifySecret(p.phc, p.secret).then(p.resolve, () => p.resolve(false))
+      thread.pending.clear()
+    }
+    worker.on('error', failed)
+    worker.on('exit', failed)
+    this.#threads.push(thread)
+    return thread
+  }
+
+  async close (): Promise<void> {
+    this.#closed = true
+    const threads = this.#threads.splice(0)
+    await Promise.all(threads.map(t => t.worker.terminate()))
+  }
+}
