@@ -102,7 +102,6 @@ export class Authenticator {
   readonly #revalidations = new SingleFlight<Verdict>()
   readonly #onVerification: AuthenticatorOptions['onVerification']
   readonly #argon2Verify: (phc: string, secret: string) => Promise<boolean>
-  readonly #acceptedCache = new WeakMap<CachedKey, { user: UserState, result: AuthResult }>()
 
   constructor (options: AuthenticatorOptions) {
     this.#store = options.store
@@ -141,19 +140,7 @@ export class Authenticator {
     const user = this.#cache.getUser(entry.userId)
     if (user === undefined || !this.#fresh(entry, now) || !this.#fresh(user, now) || user.user.disabled) return null
     this.#stats.cacheHits++
-    return this.#count(this.#accepted(entry, user.user))
-  }
-
-  /**
-   * One result per (cached key, owner state) pair, built once: both are replaced, never changed,
-   * when the store says something changed, so the pair identifies the answer.
-   */
-  #accepted (entry: CachedKey, user: UserState): AuthResult {
-    const known = this.#acceptedCache.get(entry)
-    if (known !== undefined && known.user === user) return known.result
-    const result = evaluate(entry, user, Number.NEGATIVE_INFINITY, 'cache')
-    this.#acceptedCache.set(entry, { user, result })
-    return result
+    return this.#count(evaluate(entry, user.user, now, 'cache'))
   }
 
   #count (result: AuthResult): AuthResult {

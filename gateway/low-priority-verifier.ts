@@ -75,7 +75,8 @@ export class LowPriorityVerifier {
     let worker: Worker
     try {
       const argon2 = createRequire(import.meta.url).resolve('@node-rs/argon2')
-      worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { argon2 } })
+      // Its heap holds a few small objects: cap the young generation (the default reserves MBs).
+      worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { argon2 }, resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 16 } })
     } catch {
       return null
     }
