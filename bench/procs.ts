@@ -15,22 +15,25 @@ export const REPO_DIR = fileURLToPath(new URL('..', import.meta.url))
 
 let compiled = false
 
+/** The bench's own compiled tree: never dist/, which bin/mcpgate.js may be loading meanwhile. */
+const COMPILED_DIR = join(REPO_DIR, 'bench', '.tmp', 'dist')
+
 /**
- * Compiles the servers (tsconfig.build.json → dist/, incremental) so that the bench measures what
- * `mcpgate` runs after `npm run build`: plain JavaScript, no tsx loader. From then on startNode()
- * starts the compiled twin of each script.
+ * Compiles the servers (tsconfig.build.json, incremental, into bench/.tmp/dist) so that the bench
+ * measures what `mcpgate` runs after `npm run build`: plain JavaScript, no tsx loader. From then
+ * on startNode() starts the compiled twin of each script.
  */
 export function buildServers (): void {
   const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc')
-  const r = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: REPO_DIR, stdio: 'inherit' })
+  const r = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.build.json', '--outDir', COMPILED_DIR, '--tsBuildInfoFile', join(COMPILED_DIR, '.tsbuildinfo')], { cwd: REPO_DIR, stdio: 'inherit' })
   if (r.status !== 0) throw new Error(`tsc -p tsconfig.build.json failed (exit ${r.status})`)
   compiled = true
 }
 
-/** `bench/x.ts` → the node arguments that run it: dist/bench/x.js once built, else through tsx. */
+/** `bench/x.ts` → the node arguments that run it: its compiled twin once built, else through tsx. */
 function scriptArgs (script: string): string[] {
   if (!compiled) return ['--import', 'tsx', script]
-  return [join(REPO_DIR, 'dist', relative(REPO_DIR, script)).replace(/\.ts$/, '.js')]
+  return [join(COMPILED_DIR, relative(REPO_DIR, script)).replace(/\.ts$/, '.js')]
 }
 
 export function hasCommand (name: string): boolean {

@@ -393,7 +393,7 @@ export async function runBench (opts: BenchOptions): Promise<BenchResults> {
   if (ctx.cpuLoad !== undefined) pinProcess(process.pid, ctx.cpuLoad)
   const nice = setNiceness(opts.nice)
   if (nice !== opts.nice) log(`could not set niceness ${opts.nice}; running at 0`)
-  log('compiling the servers (tsconfig.build.json → dist/) …')
+  log('compiling the servers (tsconfig.build.json → bench/.tmp/dist) …')
   buildServers()
   const m0 = machine()
   log(`mcpgate bench (${opts.mode}): ${m0.cores} cores, ${m0.cpuModel}, node ${m0.node}, load ${opts.tool}, work dir ${dir}`)

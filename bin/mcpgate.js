@@ -30,12 +30,17 @@ function compiledIsCurrent () {
   return true
 }
 
-let cli
-if (process.env.MCPGATE_FROM_SOURCE !== '1' && compiledIsCurrent()) {
-  cli = await import('../dist/cli/main.js')
-} else {
+async function fromSource () {
   const { register } = await import('tsx/esm/api')
   register()
-  cli = await import('../cli/main.ts')
+  return import('../cli/main.ts')
+}
+
+let cli
+if (process.env.MCPGATE_FROM_SOURCE !== '1' && compiledIsCurrent()) {
+  // A build being written right now can be incomplete: then the sources it is built from.
+  cli = await import('../dist/cli/main.js').catch(fromSource)
+} else {
+  cli = await fromSource()
 }
 process.exitCode = await cli.main(process.argv.slice(2), process.env)
