@@ -120,27 +120,14 @@ export class Authenticator {
     this.#argon2Verify = options.verify ?? verifySecret
   }
 
-  /** `rawKey` undefined = no key sent. `ip` is the client address used for the failure budget. */
-  async authenticate (rawKey: string | undefined, ip: string): Promise<AuthResult> {
-    return this.#count(await this.#authenticate(rawKey, ip))
-  }
-
   /**
-   * The common case without a promise: a well-formed key whose fresh cache entry matches, owner
-   * state fresh too. null when anything else must be decided: then authenticate() decides.
+   * `rawKey` undefined = no key sent. `ip` is the client address used for the failure budget.
+   * Synchronous whenever no I/O is needed — a fresh cached key (most requests), and refusals
+   * decided from the key or the cache alone; a promise otherwise.
    */
-  fromFreshCache (rawKey: string | undefined): AuthResult | null {
-    if (rawKey === undefined) return null
-    const parsed = parseKey(rawKey)
-    if (!parsed.ok) return null
-    const entry = this.#cache.getKey(parsed.key.keyId)
-    if (entry === undefined || !safeEqual(entry.digest, sha256(rawKey))) return null
-    const now = this.#clock.now()
-    if (entry.expiresAt !== null && entry.expiresAt <= now) return null
-    const user = this.#cache.getUser(entry.userId)
-    if (user === undefined || !this.#fresh(entry, now) || !this.#fresh(user, now) || user.user.disabled) return null
-    this.#stats.cacheHits++
-    return this.#count(evaluate(entry, user.user, now, 'cache'))
+  authenticate (rawKey: string | undefined, ip: string): AuthResult | Promise<AuthResult> {
+    const result = this.#authenticate(rawKey, ip)
+    return result instanceof Promise ? result.then(r => this.#count(r)) : this.#count(result)
   }
 
   #count (result: AuthResult): AuthResult {
@@ -149,7 +136,7 @@ export class Authenticator {
     return result
   }
 
-  async #authenticate (rawKey: string | undefined, ip: string): Promise<AuthResult> {
+  #authenticate (rawKey: string | undefined, ip: string): AuthResult | Promise<AuthResult> {
     if (rawKey === undefined) return { ok: false, error: 'KeyMissing' }
     const parsed = parseKey(rawKey)
     if (!parsed.ok) return { ok: false, error: 'KeyMalformed' }
@@ -178,13 +165,17 @@ export class Authenticator {
     return retryAfter > 0 ? { ok: false, error: 'RateLimited', retryAfter } : null
   }
 
-  async #fromCache (entry: CachedKey, key: ParsedKey, ip: string): Promise<AuthResult> {
+  #fromCache (entry: CachedKey, key: ParsedKey, ip: string): AuthResult | Promise<AuthResult> {
     const now = this.#clock.now()
     // Expiry first and on every request: it needs no store and must never wait for revalidation.
     if (entry.expiresAt !== null && entry.expiresAt <= now) return { ok: false, error: 'KeyExpired' }
     const user = this.#cache.getUser(entry.userId)
     if (user !== undefined && this.#fresh(entry, now) && this.#fresh(user, now)) return evaluate(entry, user.user, now, 'cache')
+    return this.#revalidateCached(entry, key, ip)
+  }
 
+  /** A cached key that is stale or whose owner state is: one store read, argon2 only if the record changed. */
+  async #revalidateCached (entry: CachedKey, key: ParsedKey, ip: string): Promise<AuthResult> {
     const verdict = await this.#revalidations.run(entry.keyId, () => this.#revalidate(entry))
     if (verdict.ok || verdict.error !== 'Changed') return verdict
     // The record changed under the same keyId: verify it like a first use, reusing this read.
@@ -390,14 +381,10 @@ export function authenticationHook (authenticator: Authenticator, lastUsed: Last
     done(new errors[result.error]())
   }
   return function authenticate (request, reply, done) {
-    const rawKey = extractKey(request.headers)
-    // Most requests: a fresh cached key, answered in this tick without a promise.
-    const cached = authenticator.fromFreshCache(rawKey)
-    if (cached !== null) {
-      settle(request, reply, cached, done)
-      return
-    }
-    authenticator.authenticate(rawKey, request.ip).then(result => { settle(request, reply, result, done) }, done)
+    const result = authenticator.authenticate(extractKey(request.headers), request.ip)
+    // Most requests (a fresh cached key) are answered in this tick, without a promise.
+    if (result instanceof Promise) result.then(r => { settle(request, reply, r, done) }, done)
+    else settle(request, reply, result, done)
   }
 }
 

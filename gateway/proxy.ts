@@ -208,22 +208,20 @@ export const proxyRoutes: FastifyPluginAsync<ProxyOptions> = async function prox
       // SSE: nothing may buffer or transform it, and headers go out now, not with the first event.
       rep.header('cache-control', 'no-cache, no-transform')
       rep.header('x-accel-buffering', 'no')
-      if (request.method === 'GET' && res.headers['content-encoding'] === undefined) {
-        rep.removeHeader('content-length')
-        const raw = startResponse(rep)
-        raw.flushHeaders()
-        const { source, query } = request.proxyCall
-        const requested = new URL(source + (query === '' ? '' : `?${query}`))
-        const rewrite = new SseEndpointRewrite({ rewrite: data => gatewayEndpoint(server, requested, data, publicPathPrefix) })
-        rewrite.pipe(raw)
-        exchange.pipeTo(rewrite)
-        drain?.trackStream(raw, { standalone: true, end: endStream(exchange, raw, rewrite) })
-        return
-      }
+      // A standalone GET stream may carry the legacy `endpoint` event: rewritten on its way through.
+      const rewriting = request.method === 'GET' && res.headers['content-encoding'] === undefined
+      if (rewriting) rep.removeHeader('content-length')
       const raw = startResponse(rep)
       raw.flushHeaders()
-      exchange.pipeTo(raw)
-      drain?.trackStream(raw, { standalone: request.method === 'GET', end: endStream(exchange, raw) })
+      let rewrite: SseEndpointRewrite | undefined
+      if (rewriting) {
+        const { source, query } = request.proxyCall
+        const requested = new URL(source + (query === '' ? '' : `?${query}`))
+        rewrite = new SseEndpointRewrite({ rewrite: data => gatewayEndpoint(server, requested, data, publicPathPrefix) })
+        rewrite.pipe(raw)
+      }
+      exchange.pipeTo(rewrite ?? raw)
+      drain?.trackStream(raw, { standalone: request.method === 'GET', end: endStream(exchange, raw, rewrite) })
     }
   }
 
