@@ -48,10 +48,16 @@ export class FailureBudget {
     else w.failures++
   }
 
-  /** Takes back a failure charged in advance (the attempt it stood for succeeded). */
+  /**
+   * Takes back a failure charged in advance (the attempt it stood for succeeded). A window back
+   * at zero is dropped: every first use of a valid key is charged and refunded, and keeping its
+   * empty window would cost ~100 bytes per verified key until the LRU pushed it out.
+   */
   refund (subject: string): void {
     const w = this.#current(subject)
-    if (w !== undefined && w.failures > 0) w.failures--
+    if (w === undefined) return
+    if (w.failures > 1) w.failures--
+    else this.#windows.delete(subject)
   }
 }
 
