@@ -5,11 +5,11 @@ import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction, onRequestHo
 import type { Config } from '../config/schema.ts'
 import type { Clock } from '../core/clock.ts'
 import { errors } from '../core/errors.ts'
-import { safeEqual, sha256, verifySecret } from '../core/hashing.ts'
+import { digestsEqual, keyDigest, verifySecret, type KeyDigest } from '../core/hashing.ts'
 import { parseKey, type ParsedKey } from '../core/key-format.ts'
 import { keyFingerprint, type ApiKeyRecord, type KeyStore, type User } from '../core/store/store.ts'
 import { FailureBudget, SingleFlight, TokenBucket, VerificationLimiter } from './guards.ts'
-import type { CachedKey, CachedUser, KeyCache, UserState } from './key-cache.ts'
+import { sharedScope, type CachedKey, type CachedUser, type KeyCache, type UserState } from './key-cache.ts'
 import type { LastUsedRecorder } from './last-used.ts'
 
 /** Who is calling: the key's scope and its owner's current state, both from invalidatable cache. */
@@ -141,10 +141,10 @@ export class Authenticator {
     const parsed = parseKey(rawKey)
     if (!parsed.ok) return { ok: false, error: 'KeyMalformed' }
     const { keyId } = parsed.key
-    const digest = sha256(rawKey)
+    const digest = keyDigest(rawKey)
     const cached = this.#cache.getKey(keyId)
     if (cached !== undefined) {
-      if (safeEqual(cached.digest, digest)) {
+      if (digestsEqual(cached.digest, digest)) {
         this.#stats.cacheHits++
         return this.#fromCache(cached, parsed.key, ip)
       }
@@ -179,8 +179,7 @@ export class Authenticator {
     const verdict = await this.#revalidations.run(entry.keyId, () => this.#revalidate(entry))
     if (verdict.ok || verdict.error !== 'Changed') return verdict
     // The record changed under the same keyId: verify it like a first use, reusing this read.
-    return this.#verifications.run(entry.digest.toString('hex'),
-      () => this.#verifyRecord(key, entry.digest, verdict.found, ip, true))
+    return this.#verifications.run(entry.digest, () => this.#verifyRecord(key, entry.digest, verdict.found, ip, true))
   }
 
   #fresh (entry: { checkedAt: number, epoch: number }, now: number): boolean {
@@ -235,21 +234,20 @@ export class Authenticator {
     return evaluate(entry, user, now, 'revalidated')
   }
 
-  async #miss (key: ParsedKey, digest: Buffer, ip: string): Promise<AuthResult> {
-    const digestHex = digest.toString('hex')
+  async #miss (key: ParsedKey, digest: KeyDigest, ip: string): Promise<AuthResult> {
     const limited = this.#limited(key.keyId, ip)
     if (limited !== null) return limited
-    if (this.#cache.hasFailed(digestHex, this.#clock.now())) {
+    if (this.#cache.hasFailed(digest, this.#clock.now())) {
       this.#ipBudget.fail(ip)
       return { ok: false, error: 'KeyInvalid' }
     }
     // Keyed by the digest (it covers the keyId): no slice of the raw key in the map, see CachedKey.
-    const result = await this.#verifications.run(digestHex, () => this.#verify(key, digest, ip))
+    const result = await this.#verifications.run(digest, () => this.#verify(key, digest, ip))
     if (!result.ok && result.error === 'KeyInvalid') this.#ipBudget.fail(ip)
     return result
   }
 
-  async #verify (key: ParsedKey, digest: Buffer, ip: string): Promise<AuthResult> {
+  async #verify (key: ParsedKey, digest: KeyDigest, ip: string): Promise<AuthResult> {
     const found = await this.#read(key.keyId)
     // A user's key is not "bad" because the store is down: 503, never 401.
     if (found === undefined) return { ok: false, error: 'StoreUnavailable', retryAfter: STORE_RETRY_AFTER_S }
@@ -257,14 +255,13 @@ export class Authenticator {
   }
 
   /** `proven`: this exact key was verified before (its cached record changed); not rate-limited. */
-  async #verifyRecord (key: ParsedKey, digest: Buffer, found: { key: ApiKeyRecord, owner: User } | null, ip: string, proven: boolean): Promise<AuthResult> {
+  async #verifyRecord (key: ParsedKey, digest: KeyDigest, found: { key: ApiKeyRecord, owner: User } | null, ip: string, proven: boolean): Promise<AuthResult> {
     const { userId, keyId } = key
-    const digestHex = digest.toString('hex')
     const generation = this.#cache.generation
     // Unknown keyId, or the userId segment is not the stored owner (a swapped userId): answered
     // from the store read alone, no hashing.
     if (found === null || found.key.userId !== userId || found.owner.id !== userId) {
-      return this.#rejected(keyId, digestHex)
+      return this.#rejected(keyId, digest)
     }
     // The keyId's budget is charged before hashing and refunded if the secret is right, checked
     // again here (after the store read) in the same tick: concurrent attempts then count each
@@ -287,7 +284,7 @@ export class Authenticator {
     }
     this.#onVerification?.((performance.now() - started) / 1000, valid)
     if (!valid) {
-      this.#cache.rememberFailure(digestHex, this.#clock.now())
+      this.#cache.rememberFailure(digest, this.#clock.now())
       return { ok: false, error: 'KeyInvalid' }
     }
     this.#keyBudget.refund(keyId)
@@ -298,7 +295,7 @@ export class Authenticator {
       keyId: found.key.id,
       digest,
       userId: found.key.userId,
-      scope: Object.freeze([...found.key.mcpServerIds]),
+      scope: sharedScope(found.key.mcpServerIds),
       expiresAt: found.key.expiresAt,
       fingerprint: keyFingerprint(found.key),
       name: found.key.name,
@@ -316,9 +313,9 @@ export class Authenticator {
     return evaluate(entry, user, now, 'verified')
   }
 
-  #rejected (keyId: string, digestHex: string): AuthResult {
+  #rejected (keyId: string, digest: KeyDigest): AuthResult {
     this.#keyBudget.fail(keyId)
-    this.#cache.rememberFailure(digestHex, this.#clock.now())
+    this.#cache.rememberFailure(digest, this.#clock.now())
     return { ok: false, error: 'KeyInvalid' }
   }
 }

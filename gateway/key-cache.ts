@@ -1,26 +1,46 @@
 // In-process caches on the auth path: verified keys (by keyId), users' access state (by userId)
 // and failed (keyId, digest) pairs. All bounded by count; all evicted by invalidation events.
 import { LRUCache } from 'lru-cache'
+import type { KeyDigest } from '../core/hashing.ts'
 import type { Role } from '../core/store/store.ts'
 
 /**
- * A verified key. Holds a sha256 of the full key, never the key or its argon2 hash. keyId and
- * userId must come from the store record, not from the parsed key: those are V8 sliced strings
- * that keep the whole raw key (secret included) alive for as long as the entry is cached.
+ * A verified key: what a cache hit needs, nothing more (~350 bytes with its LRU slot; 100,000
+ * cached keys are the memory target). Holds a sha256 of the full key, never the key or its argon2
+ * hash. keyId and userId must come from the store record, not from the parsed key: those are V8
+ * sliced strings that keep the whole raw key (secret included) alive for as long as it is cached.
  */
 export interface CachedKey {
   readonly keyId: string
-  readonly digest: Buffer
+  readonly digest: KeyDigest
   readonly userId: string
   readonly scope: readonly string[]
   readonly expiresAt: number | null
   readonly fingerprint: string
+  /** For GET /api/me, which answers without I/O like every cache hit. */
   readonly name: string
   readonly createdAt: number
   /** Last confirmation against the store (clock ms). */
   checkedAt: number
   /** Resync epoch of that confirmation; older than the cache's epoch means stale. */
   epoch: number
+}
+
+/** At most this many distinct scopes are shared between entries; past it each gets its own copy. */
+const MAX_SHARED_SCOPES = 10_000
+const sharedScopes = new Map<string, readonly string[]>()
+
+/**
+ * One frozen array per distinct scope, shared by every key that has it (most keys have one of a
+ * few: `['*']` or a server or two), instead of an array per cached key.
+ */
+export function sharedScope (ids: readonly string[]): readonly string[] {
+  const id = ids.join('\n')
+  const known = sharedScopes.get(id)
+  if (known !== undefined) return known
+  const scope = Object.freeze([...ids])
+  if (sharedScopes.size < MAX_SHARED_SCOPES) sharedScopes.set(id, scope)
+  return scope
 }
 
 export interface UserState {
@@ -50,12 +70,10 @@ export class KeyCache {
   readonly #keys: LRUCache<string, CachedKey>
   readonly #users: LRUCache<string, CachedUser>
   /**
-   * digest hex → remembered until (clock ms). The digest covers the whole key, keyId included;
+   * digest → remembered until (clock ms). The digest covers the whole key, keyId included;
    * keying by it alone keeps slices of the raw key (see CachedKey) out of this map.
    */
-  readonly #negative: LRUCache<string, number>
-  /** userId → keyIds cached for that user, so a user event evicts their keys without a scan. */
-  readonly #byUser = new Map<string, Set<string>>()
+  readonly #negative: LRUCache<KeyDigest, number>
   readonly #negativeTtlMs: number
   /**
    * Bumped when invalidation messages may have been lost (a resubscribe): every entry confirmed
@@ -67,15 +85,9 @@ export class KeyCache {
 
   constructor (options: KeyCacheOptions) {
     this.#negativeTtlMs = options.negativeTtlMs
-    this.#keys = new LRUCache<string, CachedKey>({
-      max: options.maxKeys,
-      dispose: (entry, keyId, reason) => {
-        // Overwrites fix the index in setKey(); everything else (evict, delete, clear) unlinks here.
-        if (reason !== 'set') this.#unlink(entry.userId, keyId)
-      }
-    })
+    this.#keys = new LRUCache<string, CachedKey>({ max: options.maxKeys })
     this.#users = new LRUCache<string, CachedUser>({ max: options.maxUsers })
-    this.#negative = new LRUCache<string, number>({ max: options.negativeSize })
+    this.#negative = new LRUCache<KeyDigest, number>({ max: options.negativeSize })
   }
 
   get epoch (): number { return this.#epoch }
@@ -86,15 +98,7 @@ export class KeyCache {
   }
 
   setKey (entry: CachedKey): void {
-    const previous = this.#keys.peek(entry.keyId)
-    if (previous !== undefined && previous.userId !== entry.userId) this.#unlink(previous.userId, entry.keyId)
     this.#keys.set(entry.keyId, entry)
-    let ids = this.#byUser.get(entry.userId)
-    if (ids === undefined) {
-      ids = new Set()
-      this.#byUser.set(entry.userId, ids)
-    }
-    ids.add(entry.keyId)
   }
 
   getUser (userId: string): CachedUser | undefined {
@@ -109,16 +113,16 @@ export class KeyCache {
     return entry.epoch < this.#epoch
   }
 
-  hasFailed (digestHex: string, now: number): boolean {
-    const until = this.#negative.get(digestHex)
+  hasFailed (digest: KeyDigest, now: number): boolean {
+    const until = this.#negative.get(digest)
     if (until === undefined) return false
     if (until > now) return true
-    this.#negative.delete(digestHex)
+    this.#negative.delete(digest)
     return false
   }
 
-  rememberFailure (digestHex: string, now: number): void {
-    this.#negative.set(digestHex, now + this.#negativeTtlMs)
+  rememberFailure (digest: KeyDigest, now: number): void {
+    this.#negative.set(digest, now + this.#negativeTtlMs)
   }
 
   evictKey (keyId: string): void {
@@ -126,21 +130,20 @@ export class KeyCache {
     this.#keys.delete(keyId)
   }
 
-  /** The user's access state and every key of theirs. */
+  /**
+   * The user's access state. Their cached keys stay, but a key is only served from cache with its
+   * owner's state cached too: each key's next request rereads key and owner from the store (one
+   * read, no argon2). No per-user index of keys is kept for this — it cost ~150 bytes per user.
+   */
   evictUser (userId: string): void {
     this.#generation++
     this.#users.delete(userId)
-    const ids = this.#byUser.get(userId)
-    if (ids === undefined) return
-    for (const keyId of [...ids]) this.#keys.delete(keyId)
-    this.#byUser.delete(userId)
   }
 
   clear (): void {
     this.#generation++
     this.#keys.clear()
     this.#users.clear()
-    this.#byUser.clear()
     this.#negative.clear()
   }
 
@@ -150,12 +153,5 @@ export class KeyCache {
 
   get size (): { keys: number, users: number, negative: number } {
     return { keys: this.#keys.size, users: this.#users.size, negative: this.#negative.size }
-  }
-
-  #unlink (userId: string, keyId: string): void {
-    const ids = this.#byUser.get(userId)
-    if (ids === undefined) return
-    ids.delete(keyId)
-    if (ids.size === 0) this.#byUser.delete(userId)
   }
 }

@@ -112,10 +112,12 @@ export interface KeyStore {
  * check: any change to the fields that decide authentication or scope changes the fingerprint.
  */
 export function keyFingerprint (record: ApiKeyRecord): string {
+  // 16 bytes as 22 base64url characters, encoded from the bytes rather than sliced from a longer
+  // string: a slice would keep its 43-character parent alive in every cache entry.
   return createHash('sha256')
     .update(JSON.stringify([record.id, record.userId, record.secretHash, record.mcpServerIds, record.expiresAt]))
-    .digest('base64url')
-    .slice(0, 22)
+    .digest()
+    .toString('base64url', 0, 16)
 }
 
 /** Cursor for newest-first key pages: createdAt (fixed width) and id, so ties never skip. */
