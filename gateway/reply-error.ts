@@ -43,7 +43,10 @@ function toWire (error: FastifyError): WireError {
 export function sendError (error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const wire = toWire(error)
   if (wire.statusCode >= 500 && wire.code === 'MCPGATE_INTERNAL') request.log.error({ err: error }, 'unexpected error')
-  else request.log.info({ code: wire.code, statusCode: wire.statusCode }, 'request refused')
+  // Debug, not info: the access line (gateway/access-log.ts) already records every refusal with
+  // its status, code, outcome and claimed keyId; a second info line per refusal doubled the log
+  // work of a bad-key flood (one line per request, as for accepted requests).
+  else request.log.debug({ code: wire.code, statusCode: wire.statusCode }, 'request refused')
 
   if (wire.statusCode === 401) {
     reply.header('www-authenticate', keyWasSent(request.headers)
