@@ -4,10 +4,10 @@
 //   └ authed  onRequest authentication → GET /api/me
 //     └ proxy catch-all raw-body parser + reply-from; preHandler authorization → upstream
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify'
-import { pino } from 'pino'
 import type { Config } from '../config/schema.ts'
 import { systemClock, type Clock } from '../core/clock.ts'
 import { ConnectionDrain } from '../core/connection-drain.ts'
+import { BufferedLogDestination } from '../core/log-destination.ts'
 import { requestId } from '../core/request-id.ts'
 import type { InvalidationEvent, KeyStore } from '../core/store/store.ts'
 import { AccessLogController, trackRequests } from './access-log.ts'
@@ -31,22 +31,27 @@ const LOG_FLUSH_MS = 1000
 const LOG_CLOSE_FLUSH_MS = 1000
 
 /**
- * stdout in 4 KB batches, written asynchronously: one access line per request written on its own
- * cost ~40 µs of CPU per request (sonic-boom's fs.write per line). Flushed every LOG_FLUSH_MS,
- * after the drain and on close; a crash can lose the last unflushed lines (≤ 4 KB, ≤ 1 s).
+ * stdout in batches of at least 4 KB, written asynchronously (core/log-destination.ts): one access
+ * line per request written on its own cost ~40 µs of CPU per request. Flushed every LOG_FLUSH_MS,
+ * after the drain and on close; a crash can lose the last unflushed lines (≤ 1 s of them).
  */
-function bufferedStdout (): { stream: pino.DestinationStream & { flush(cb?: (err?: Error) => void): void }, flush(): Promise<void>, stop(): void } {
-  const stream = pino.destination({ dest: 1, minLength: 4096, sync: false })
+function bufferedStdout (): { stream: BufferedLogDestination, flush(): Promise<void>, stop(): void } {
+  const stream = new BufferedLogDestination(1, 4096)
   const timer = setInterval(() => { stream.flush() }, LOG_FLUSH_MS).unref()
+  // An exit without close() (a fatal error) still writes what is buffered.
+  const onExit = () => { stream.flushSync() }
+  process.on('exit', onExit)
   return {
     stream,
-    // Bounded: a stuck stdout must not hold the shutdown; the flush callback's fsync error on a
-    // pipe (EINVAL) is expected and harmless.
+    // Bounded: a stuck stdout must not hold the shutdown.
     flush: () => new Promise<void>(resolve => {
       const give = setTimeout(resolve, LOG_CLOSE_FLUSH_MS).unref()
       stream.flush(() => { clearTimeout(give); resolve() })
     }),
-    stop: () => { clearInterval(timer) }
+    stop: () => {
+      clearInterval(timer)
+      process.off('exit', onExit)
+    }
   }
 }
 
