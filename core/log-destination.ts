@@ -63,11 +63,8 @@ export class BufferedLogDestination {
     this.#seal()
     // The chunk being written asynchronously has its remainder written by its callback.
     for (const chunk of this.#writing ? this.#queue.slice(1) : this.#queue) {
-      try {
-        writeSync(this.#fd, chunk.buf, 0, chunk.used)
-      } catch {
-        // Nowhere left to write to; exiting anyway.
-      }
+      writeAllSync(this.#fd, chunk.buf, chunk.used)
+      this.#pendingBytes -= chunk.used
       chunk.used = 0
     }
   }
@@ -131,6 +128,19 @@ export class BufferedLogDestination {
     if (waiting.length === 0) return
     this.#waiting = []
     for (const cb of waiting) cb()
+  }
+}
+
+/** Partial writes continued; a full non-blocking fd (EAGAIN) retried a bounded number of times. */
+function writeAllSync (fd: number, buf: Buffer, length: number): void {
+  let offset = 0
+  for (let again = 0; offset < length && again < 1000;) {
+    try {
+      offset += writeSync(fd, buf, offset, length - offset)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') return // nowhere left to write to
+      again++
+    }
   }
 }
 
