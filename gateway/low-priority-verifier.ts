@@ -35,25 +35,42 @@ interface Pending {
 interface VerifierThread {
   worker: Worker
   pending: Map<number, Pending>
+  /** Armed while nothing is pending: the worker exits when it fires. */
+  idle: NodeJS.Timeout | null
 }
+
+/**
+ * A worker with nothing to verify for this long exits, and gives back its ~6 MB (an isolate and
+ * its heaps); the next verification starts one again (~30 ms, once). Cached keys need none.
+ */
+const IDLE_MS = 30_000
 
 export class LowPriorityVerifier {
   readonly #threads: VerifierThread[] = []
   readonly #size: number
+  readonly #idleMs: number
   #next = 0
   #ids = 0
   #closed = false
 
   /** `size`: worker threads, started on first use (the gateway passes maxConcurrentVerifications). */
-  constructor (size: number) {
+  constructor (size: number, options: { idleMs?: number } = {}) {
     this.#size = Math.max(1, size)
+    this.#idleMs = options.idleMs ?? IDLE_MS
   }
+
+  /** Worker threads running now. */
+  get threads (): number { return this.#threads.length }
 
   /** Same contract as verifySecret: a malformed stored hash is a failed verification. */
   verify (phc: string, secret: string): Promise<boolean> {
     const thread = this.#closed ? null : this.#thread()
     if (thread === null) return verifySecret(phc, secret)
     const id = ++this.#ids
+    if (thread.idle !== null) {
+      clearTimeout(thread.idle)
+      thread.idle = null
+    }
     return new Promise(resolve => {
       thread.pending.set(id, { resolve, phc, secret })
       thread.worker.postMessage({ id, phc, secret })
@@ -81,15 +98,17 @@ export class LowPriorityVerifier {
       return null
     }
     worker.unref()
-    const thread: VerifierThread = { worker, pending: new Map() }
+    const thread: VerifierThread = { worker, pending: new Map(), idle: null }
     worker.on('message', ({ id, valid }: { id: number, valid: boolean }) => {
       const p = thread.pending.get(id)
       thread.pending.delete(id)
       p?.resolve(valid === true)
+      if (thread.pending.size === 0) thread.idle = setTimeout(() => { this.#retire(thread) }, this.#idleMs).unref()
     })
     // A worker that dies hands its pending verifications to the in-process path; the next call
     // starts a new one.
     const failed = (): void => {
+      if (thread.idle !== null) clearTimeout(thread.idle)
       const i = this.#threads.indexOf(thread)
       if (i >= 0) this.#threads.splice(i, 1)
       for (const p of thread.pending.values()) verifySecret(p.phc, p.secret).then(p.resolve, () => p.resolve(false))
@@ -101,9 +120,18 @@ export class LowPriorityVerifier {
     return thread
   }
 
+  #retire (thread: VerifierThread): void {
+    thread.idle = null
+    if (thread.pending.size > 0) return
+    const i = this.#threads.indexOf(thread)
+    if (i >= 0) this.#threads.splice(i, 1)
+    thread.worker.terminate().catch(() => {})
+  }
+
   async close (): Promise<void> {
     this.#closed = true
     const threads = this.#threads.splice(0)
+    for (const t of threads) if (t.idle !== null) clearTimeout(t.idle)
     await Promise.all(threads.map(t => t.worker.terminate()))
   }
 }

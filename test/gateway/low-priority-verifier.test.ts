@@ -45,3 +45,17 @@ t.test('close() ends the workers; later calls still answer (in process)', async 
   t.equal(await verifier.verify(phc, 's'), true, 'after close: verified in process')
   t.equal(await verifier.verify(phc, 'x'), false)
 })
+
+t.test('an idle worker exits after idleMs, and the next verification starts one again', async t => {
+  const verifier = new LowPriorityVerifier(1, { idleMs: 50 })
+  t.teardown(() => verifier.close())
+  const phc = await hashSecret('s', CHEAP)
+  t.equal(await verifier.verify(phc, 's'), true)
+  t.equal(verifier.threads, 1, 'one worker while in use')
+  const deadline = Date.now() + 10_000
+  while (verifier.threads > 0 && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 10))
+  t.equal(verifier.threads, 0, 'gone once idle')
+  t.equal(await verifier.verify(phc, 's'), true, 'verified by a new worker')
+  t.equal(await verifier.verify(phc, 'x'), false)
+  t.equal(verifier.threads, 1)
+})
