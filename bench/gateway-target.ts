@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs'
 import { buildConfig } from '../config/load.ts'
 import { openStore } from '../core/store/open.ts'
 import { buildGateway } from '../gateway/app.ts'
-import { announceReady, childOptions, exitWithParent } from './child.ts'
+import { announceReady, answerMemoryQueries, childOptions, exitWithParent } from './child.ts'
 
 const opts = childOptions()
 if (opts.config === undefined) throw new Error('gateway-target: --config FILE is required')
@@ -15,6 +15,7 @@ const store = openStore(config.store)
 const app = await buildGateway(config, { store })
 await app.listen({ host: config.gateway.host, port: config.gateway.port })
 const addr = app.server.address()
+answerMemoryQueries()
 announceReady(typeof addr === 'object' && addr !== null ? addr.port : 0)
 exitWithParent(async () => {
   await app.close()

@@ -8,7 +8,7 @@ import { relative, join } from 'node:path'
 import { createServer } from 'node:net'
 import { cpus, loadavg, release, setPriority } from 'node:os'
 import { fileURLToPath } from 'node:url'
-import type { ReadyMessage } from './child.ts'
+import type { MemoryReport, ReadyMessage } from './child.ts'
 
 export const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url))
 export const REPO_DIR = fileURLToPath(new URL('..', import.meta.url))
@@ -176,6 +176,21 @@ export function startNode (opts: StartNodeOptions): Promise<NodeChild> {
       clearTimeout(timer)
       resolve({ name: opts.name, pid: msg.pid, port: msg.port, proc, stop: () => stopChild(proc) })
     })
+  })
+}
+
+/** Asks a child that called answerMemoryQueries() where its memory goes; null if it does not answer within 2 s. */
+export function memoryOf (child: NodeChild): Promise<MemoryReport | null> {
+  return new Promise(resolve => {
+    const timer = setTimeout(() => { child.proc.off('message', onMessage); resolve(null) }, 2000)
+    const onMessage = (msg: Partial<MemoryReport>) => {
+      if (msg?.memory === undefined) return
+      clearTimeout(timer)
+      child.proc.off('message', onMessage)
+      resolve(msg as MemoryReport)
+    }
+    child.proc.on('message', onMessage)
+    child.proc.send({ memory: true })
   })
 }
 

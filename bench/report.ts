@@ -168,6 +168,14 @@ export function renderMarkdown (r: BenchResults): string {
   out.push('')
   out.push(`(e) idle with all ${r.warm100k.keys.toLocaleString('en-US')} keys cached: **${r.rssMB.mcpgate100kCachedIdle ?? '—'} MB**. nginx: master + worker.`)
   out.push('')
+  if (r.heapMB !== undefined) {
+    out.push('Where mcpgate\'s memory is (MB; V8 heap "used" includes garbage not yet collected):')
+    out.push('')
+    out.push(table(['moment', 'RSS', 'V8 heap used', 'V8 heap committed'], Object.entries(r.heapMB).map(([moment, h]) => [
+      moment, String(h?.rss ?? '—'), String(h?.heapUsed ?? '—'), String(h?.heapTotal ?? '—')
+    ])))
+    out.push('')
+  }
 
   const v = r.revocation
   out.push(`## Revocation lag (${r.settings.replicas} gateway replicas on one Redis; delete in the store, poll every replica until refused; ms)`)

@@ -16,9 +16,10 @@ import type { FloodResult, FloodSpec } from './flood.ts'
 import { runLoad, WRK, type LoadResult, type LoadSpec } from './load.ts'
 import { startNginx } from './nginx.ts'
 import {
-  BENCH_DIR, TASKSET, buildServers, commandVersion, cpuTimeOf, hasCommand, machine, maxRssDuring, pinProcess, pinned, renice, rssOf,
+  BENCH_DIR, TASKSET, buildServers, commandVersion, cpuTimeOf, hasCommand, machine, maxRssDuring, memoryOf, pinProcess, pinned, renice, rssOf,
   setNiceness, startNode, type NodeChild
 } from './procs.ts'
+import type { MemoryReport } from './child.ts'
 import { renderMarkdown } from './report.ts'
 import { CHEAP_ARGON2, DEFAULT_ARGON2, createKeys, createUsers, malformedKeys, wrongSecretKeys, writeKeysFile, type SeededKey } from './seed.ts'
 import { sseStream, sseStreams, type StreamTiming } from './sse-client.ts'
@@ -145,6 +146,8 @@ export interface BenchResults {
   skipped: Partial<Record<TargetName, string>>
   throughput: Partial<Record<TargetName, Record<number, ThroughputCell>>>
   rssMB: Partial<Record<TargetName, { idle: number | null, underLoad: number | null }>> & { mcpgate100kCachedIdle?: number | null }
+  /** Where mcpgate's memory is (MB): its V8 heap, live and committed, beside the RSS, at two moments. */
+  heapMB?: Record<string, { rss: number, heapUsed: number, heapTotal: number } | null>
   sse: Partial<Record<TargetName, SseFigures>>
   coldKey: { samples: number, p50Ms: number, maxMs: number, cachedP50Ms: number } | null
   flood: {
@@ -176,6 +179,12 @@ const MB = 1024 * 1024
 
 function mb (bytes: number | null): number | null {
   return bytes === null ? null : round(bytes / MB, 1)
+}
+
+function heapOf (report: MemoryReport | null): { rss: number, heapUsed: number, heapTotal: number } | null {
+  if (report === null) return null
+  const { rss, heapUsed, heapTotal } = report.memory
+  return { rss: mb(rss) as number, heapUsed: mb(heapUsed) as number, heapTotal: mb(heapTotal) as number }
 }
 
 interface Ctx {
@@ -464,6 +473,7 @@ export async function runBench (opts: BenchOptions): Promise<BenchResults> {
     await warmPool.destroy()
     const warm100k = { keys: eKeys.length, seconds: round((performance.now() - warmStart) / 1000, 1), retries: warmRetries }
     rssMB.mcpgate100kCachedIdle = mb(rssOf(gwE.pid))
+    const heapMB: NonNullable<BenchResults['heapMB']> = { '(e) all keys cached, idle': heapOf(await memoryOf(gwE)) }
     log(`  done in ${warm100k.seconds} s; (e) RSS ${rssMB.mcpgate100kCachedIdle} MB`)
 
     const ports: Partial<Record<TargetName, number>> = { direct: direct.port, bare: bare.port, mcpgate: gwD.port, mcpgate100k: gwE.port }
@@ -541,6 +551,8 @@ export async function runBench (opts: BenchOptions): Promise<BenchResults> {
       }
     }
     for (const t of targets) rssMB[t] = { idle: idleRss[t] ?? null, underLoad: mb(maxLoadRss[t] ?? null) }
+    heapMB['(d) after the throughput runs'] = heapOf(await memoryOf(gwD))
+    heapMB['(e) after the throughput runs'] = heapOf(await memoryOf(gwE))
 
     // The remaining sections are independent: one failing is reported, the others still run.
     const errors: Record<string, string> = {}
@@ -674,6 +686,7 @@ export async function runBench (opts: BenchOptions): Promise<BenchResults> {
       skipped,
       throughput,
       rssMB,
+      heapMB,
       sse,
       coldKey,
       flood,
