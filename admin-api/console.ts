@@ -18,7 +18,17 @@ export interface ConsoleOptions {
   root?: string
 }
 
-export const DEFAULT_CONSOLE_ROOT = fileURLToPath(new URL('../console/dist/', import.meta.url))
+/**
+ * console/dist at the repository root, from this module's URL: admin-api/console.ts run from the
+ * sources, or dist/admin-api/console.js once compiled (`npm run build`), one level deeper.
+ */
+export function consoleRootFor (moduleUrl: string): string {
+  let root = new URL('..', moduleUrl)
+  if (root.pathname.endsWith('/dist/')) root = new URL('..', root)
+  return fileURLToPath(new URL('console/dist/', root))
+}
+
+export const DEFAULT_CONSOLE_ROOT = consoleRootFor(import.meta.url)
 
 // No standard scope asks for groups; IdPs put the groups claim in the ID token by their own
 // configuration (a groups scope where one exists must be mapped there by the IdP admin).

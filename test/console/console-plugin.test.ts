@@ -5,10 +5,11 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { pino } from 'pino'
 import { test, type Test } from 'tap'
 import { buildAdmin } from '../../admin-api/app.ts'
-import { consoleConfig, registerConsole } from '../../admin-api/console.ts'
+import { consoleConfig, consoleRootFor, DEFAULT_CONSOLE_ROOT, registerConsole } from '../../admin-api/console.ts'
 import { buildConfig } from '../../config/load.ts'
 import { buildConsole } from '../helpers/console-stack.ts'
 import { sqliteStore, tempDir } from '../helpers/stores.ts'
@@ -107,4 +108,12 @@ test('without a build the admin API still starts and / explains how to build the
   t.equal(res.statusCode, 503)
   t.match(res.body, /npm run build/)
   t.equal((await admin.inject({ method: 'GET', url: '/console-config.json' })).statusCode, 200)
+})
+
+test('the console is found at the repository root from the sources and from the compiled dist/', async t => {
+  const repo = new URL('../../', import.meta.url)
+  const expected = fileURLToPath(new URL('console/dist/', repo))
+  t.equal(DEFAULT_CONSOLE_ROOT, expected)
+  t.equal(consoleRootFor(new URL('admin-api/console.ts', repo).href), expected, 'sources')
+  t.equal(consoleRootFor(new URL('dist/admin-api/console.js', repo).href), expected, 'compiled (npm run build)')
 })
