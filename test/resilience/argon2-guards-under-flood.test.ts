@@ -108,11 +108,9 @@ t.test('argon2 under a flood', async t => {
     // 503 only while verifications were still in flight (how many depends on the machine's
     // speed); once the budget is spent, every later attempt is a 429. Replies are in issue order:
     // an attempt issued more than FLOOD_CONCURRENCY after the last verified one started after it ended.
-    // On a busy machine the nice-19 verifications finish later in the flood, so fewer attempts
-    // follow the last one: a quarter of the flood still makes this check mean something.
     const lastVerified = replies.map(r => r.status).lastIndexOf(401)
     const later = replies.slice(lastVerified + FLOOD_CONCURRENCY + 1)
-    t.ok(later.length >= FLOOD / 4 && later.every(r => r.status === 429),
+    t.ok(later.length >= FLOOD / 2 && later.every(r => r.status === 429),
       `after the budget was spent, all ${later.length} later attempts got 429 (${counts['503 MCPGATE_OVERLOADED'] ?? 0} got 503 while verifications ran)`)
     t.ok(legit.length > 0 && legit.every(r => r.status === 200), `the other client's key got 200 every time (${legit.length} requests)`)
     const retry = replies.find(r => r.status === 429)?.headers.get('retry-after')
