@@ -1,6 +1,5 @@
 // Secret hashing (argon2id, parameters from config), sha256 digests for cache keys, constant-time compare.
-import * as crypto from 'node:crypto'
-import { createHash, timingSafeEqual } from 'node:crypto'
+import { hash as oneShotHash, timingSafeEqual } from 'node:crypto'
 import { Algorithm, hash, verify } from '@node-rs/argon2'
 
 export interface Argon2Params {
@@ -24,13 +23,11 @@ export async function verifySecret (phc: string, secret: string): Promise<boolea
   }
 }
 
-// One-shot crypto.hash (Node ≥ 20.12) skips the Hash object: ~0.9 µs instead of ~1.4 µs per
-// digest, paid on every gateway request. Looked up once; older Nodes fall back to createHash.
-const oneShot = (crypto as { hash?: (algorithm: string, data: string, encoding: 'buffer' | 'latin1') => Buffer | string }).hash
-
-export const sha256: (value: string) => Buffer = oneShot !== undefined
-  ? (value) => oneShot('sha256', value, 'buffer') as Buffer
-  : (value) => createHash('sha256').update(value).digest()
+// One-shot crypto.hash (Node ≥ 20.12; package.json requires ≥ 20.18) skips the Hash object:
+// ~0.9 µs instead of ~1.4 µs per digest, paid on every gateway request.
+export function sha256 (value: string): Buffer {
+  return oneShotHash('sha256', value, 'buffer')
+}
 
 /**
  * sha256 of a key as a 32-character latin1 string, one character per byte: what the gateway's
@@ -39,9 +36,9 @@ export const sha256: (value: string) => Buffer = oneShot !== undefined
  */
 export type KeyDigest = string & { readonly __keyDigest: unique symbol }
 
-export const keyDigest: (key: string) => KeyDigest = oneShot !== undefined
-  ? (key) => oneShot('sha256', key, 'latin1') as string as KeyDigest
-  : (key) => createHash('sha256').update(key).digest().toString('latin1') as KeyDigest
+export function keyDigest (key: string): KeyDigest {
+  return oneShotHash('sha256', key, 'binary') as KeyDigest
+}
 
 /**
  * Constant-time equality of two digests: no branch on their bytes, where a short-circuiting `===`
@@ -52,10 +49,6 @@ export function digestsEqual (a: KeyDigest, b: KeyDigest): boolean {
   let diff = 0
   for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i)
   return diff === 0
-}
-
-export function sha256Hex (value: string): string {
-  return createHash('sha256').update(value).digest('hex')
 }
 
 /** Constant-time compare of two strings of possibly different length (digests both first). */
