@@ -61,11 +61,10 @@ export class BufferedLogDestination {
   /** Everything buffered, written before returning (process exit). */
   flushSync (): void {
     this.#seal()
-    // The chunk being written asynchronously has its remainder written by its callback.
-    for (const chunk of this.#writing ? this.#queue.slice(1) : this.#queue) {
+    // The chunk being written asynchronously (the first, while #writing) is finished by its callback.
+    for (const chunk of this.#queue.splice(this.#writing ? 1 : 0)) {
       writeAllSync(this.#fd, chunk.buf, chunk.used)
       this.#pendingBytes -= chunk.used
-      chunk.used = 0
     }
   }
 
@@ -83,10 +82,6 @@ export class BufferedLogDestination {
     if (chunk === undefined) {
       this.#writing = false
       this.#settle()
-      return
-    }
-    if (chunk.used === 0) {
-      this.#done(chunk)
       return
     }
     this.#writing = true
