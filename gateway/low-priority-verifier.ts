@@ -108,9 +108,7 @@ export class LowPriorityVerifier {
     // A worker that dies hands its pending verifications to the in-process path; the next call
     // starts a new one.
     const failed = (): void => {
-      if (thread.idle !== null) clearTimeout(thread.idle)
-      const i = this.#threads.indexOf(thread)
-      if (i >= 0) this.#threads.splice(i, 1)
+      this.#unlink(thread)
       for (const p of thread.pending.values()) verifySecret(p.phc, p.secret).then(p.resolve, () => p.resolve(false))
       thread.pending.clear()
     }
@@ -120,12 +118,18 @@ export class LowPriorityVerifier {
     return thread
   }
 
+  /** Idle for idleMs: out of the rotation at once, then gone. */
   #retire (thread: VerifierThread): void {
-    thread.idle = null
     if (thread.pending.size > 0) return
+    this.#unlink(thread)
+    thread.worker.terminate().catch(() => {})
+  }
+
+  #unlink (thread: VerifierThread): void {
+    if (thread.idle !== null) clearTimeout(thread.idle)
+    thread.idle = null
     const i = this.#threads.indexOf(thread)
     if (i >= 0) this.#threads.splice(i, 1)
-    thread.worker.terminate().catch(() => {})
   }
 
   async close (): Promise<void> {
