@@ -1,7 +1,6 @@
 // Child-process plumbing shared by the bench servers: each server under test runs in its own
 // process (own event loop, own RSS) and tells the runner its port over the IPC channel.
 import { parseArgs } from 'node:util'
-import { getHeapSpaceStatistics } from 'node:v8'
 
 export interface ReadyMessage {
   ready: true
@@ -16,20 +15,16 @@ export function announceReady (port: number): void {
   else process.stdout.write(JSON.stringify(msg) + '\n')
 }
 
-/** What a child reports when asked for its memory: where its RSS goes, in bytes. */
+/** What a child reports when asked for its memory (bytes): RSS beside the V8 heap. */
 export interface MemoryReport {
   memory: NodeJS.MemoryUsage
-  /** V8 heap space → [live, committed] bytes. */
-  spaces: Record<string, [number, number]>
 }
 
 /** Answers `{ memory: true }` on the IPC channel with a MemoryReport (bench/run.ts records it). */
 export function answerMemoryQueries (): void {
   process.on('message', (msg: { memory?: boolean }) => {
     if (msg?.memory !== true || process.send === undefined) return
-    const spaces: MemoryReport['spaces'] = {}
-    for (const s of getHeapSpaceStatistics()) if (s.space_size > 0) spaces[s.space_name] = [s.space_used_size, s.space_size]
-    process.send({ memory: process.memoryUsage(), spaces } satisfies MemoryReport)
+    process.send({ memory: process.memoryUsage() } satisfies MemoryReport)
   })
 }
 
