@@ -89,7 +89,8 @@ export const ConfigSchema = Type.Object({
     prefix: Type.String({ default: 'mcpgate:', description: 'redis key prefix' }),
     commandTimeoutMs: Ms(250, 'redis command timeout on the auth path'),
     connectTimeoutMs: Ms(1000, 'redis connect timeout'),
-    pollMs: Ms(25, 'sqlite: how often the invalidation log is polled (PRAGMA data_version makes it nearly free)')
+    pollMs: Ms(25, 'sqlite: how often the invalidation log is polled (PRAGMA data_version makes it nearly free)'),
+    cacheKiB: Type.Integer({ minimum: 0, default: 2048, description: 'sqlite: page cache of the connection, KiB (auth reads are single rows; the OS caches the file too)' })
   }, { default: {}, additionalProperties: false }),
   hashing: Type.Object({
     memoryCost: Type.Integer({ minimum: 1024, default: 19456, description: 'argon2id memory (KiB)' }),

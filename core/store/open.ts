@@ -7,7 +7,7 @@ import type { KeyStore } from './store.ts'
 
 export function openStore (storeConfig: Config['store'], opts: { clock?: Clock } = {}): KeyStore {
   if (storeConfig.type === 'sqlite') {
-    return new SqliteStore({ path: storeConfig.path, pollMs: storeConfig.pollMs, clock: opts.clock })
+    return new SqliteStore({ path: storeConfig.path, pollMs: storeConfig.pollMs, cacheKiB: storeConfig.cacheKiB, clock: opts.clock })
   }
   if (storeConfig.url === undefined || storeConfig.url === '') {
     throw new TypeError('store.url is required when store.type is redis (or set MCPGATE_STORE_URL)')

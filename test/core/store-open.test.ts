@@ -16,7 +16,8 @@ const defaults: Config['store'] = {
   prefix: 'mcpgate:',
   commandTimeoutMs: 250,
   connectTimeoutMs: 1000,
-  pollMs: 25
+  pollMs: 25,
+  cacheKiB: 2048
 }
 
 t.test('sqlite: a file in a directory that does not exist yet', async t => {
@@ -30,6 +31,17 @@ t.test('sqlite: a file in a directory that does not exist yet', async t => {
   const reopened = openStore({ ...defaults, type: 'sqlite', path })
   t.teardown(() => reopened.close())
   t.same(await reopened.getUser(user.id), user, 'data persists in the file across opens')
+})
+
+t.test('sqlite: the page cache is SQLite\'s 2 MiB by default (better-sqlite3 builds in 16 MB) and follows store.cacheKiB', async t => {
+  const dir = tempDir(t)
+  const byDefault = openStore({ ...defaults, path: join(dir, 'a.db') }) as SqliteStore
+  t.teardown(() => byDefault.close())
+  t.equal(byDefault.cacheKiB, 2048)
+  const configured = openStore({ ...defaults, path: join(dir, 'b.db'), cacheKiB: 512 }) as SqliteStore
+  t.teardown(() => configured.close())
+  t.equal(configured.cacheKiB, 512)
+  t.throws(() => new SqliteStore({ path: join(dir, 'c.db'), cacheKiB: -1 }), /options\.cacheKiB must be a non-negative integer/)
 })
 
 t.test('redis: TCP URL, unix socket path and unix:// URL reach the same server', async t => {
