@@ -140,6 +140,11 @@ function startResponse (rep: { hijack(): unknown, raw: unknown, statusCode: numb
   return raw
 }
 
+function flushHeaders (res: ServerResponse): void {
+  // Sends nothing once the first write carried them.
+  if (!res.destroyed && !res.writableEnded) res.flushHeaders()
+}
+
 function isEventStream (contentType: unknown): boolean {
   return typeof contentType === 'string' && contentType.toLowerCase().startsWith('text/event-stream')
 }
@@ -212,7 +217,10 @@ export const proxyRoutes: FastifyPluginAsync<ProxyOptions> = async function prox
       const rewriting = request.method === 'GET' && res.headers['content-encoding'] === undefined
       if (rewriting) rep.removeHeader('content-length')
       const raw = startResponse(rep)
-      raw.flushHeaders()
+      // The first event usually comes in the same read as the upstream's headers: it then carries
+      // the headers out in one write (one packet, one wake-up of the client). A quiet stream gets
+      // its headers at the end of this tick all the same.
+      setImmediate(flushHeaders, raw)
       let rewrite: SseEndpointRewrite | undefined
       if (rewriting) {
         const { source, query } = request.proxyCall
