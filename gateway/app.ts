@@ -225,7 +225,7 @@ export async function buildGateway (config: Readonly<Config>, deps: GatewayDeps)
 
   await app.register(async function authenticated (authed) {
     authed.addHook('onRequest', authenticationHook(authenticator, lastUsed))
-    await authed.register(meRoute)
+    await authed.register(meRoute, { store: timedStore })
     await authed.register(proxyRoutes, {
       registry,
       dispatcher,

@@ -12,19 +12,15 @@ import { FailureBudget, SingleFlight, TokenBucket, VerificationLimiter } from '.
 import { sharedScope, type CachedKey, type CachedUser, type KeyCache, type UserState } from './key-cache.ts'
 import type { LastUsedRecorder } from './last-used.ts'
 
-/** Who is calling: the key's scope and its owner's current state, both from invalidatable cache. */
+/**
+ * Who is calling: the key's scope and its owner's current state, both from invalidatable cache.
+ * The key's other metadata (name, dates) is not cached; GET /api/me reads it from the store.
+ */
 export interface Principal {
   readonly keyId: string
   readonly userId: string
   readonly scope: readonly string[]
   readonly user: UserState
-  readonly key: {
-    readonly id: string
-    readonly name: string
-    readonly mcpServerIds: readonly string[]
-    readonly expiresAt: number | null
-    readonly createdAt: number
-  }
 }
 
 export type AuthFailureName = 'KeyMissing' | 'KeyMalformed' | 'KeyInvalid' | 'KeyExpired' | 'OwnerDisabled'
@@ -224,7 +220,7 @@ export class Authenticator {
       this.#cache.evictKey(entry.keyId)
       return { ok: false, error: 'Changed', found }
     }
-    const user = toUserState(found.owner)
+    const user = toUserState(found.owner, this.#cache.getUser(found.owner.id)?.user)
     // An invalidation that arrived while we were reading wins: do not re-cache what it evicted.
     if (this.#cache.generation === generation) {
       entry.checkedAt = now
@@ -289,21 +285,20 @@ export class Authenticator {
     }
     this.#keyBudget.refund(keyId)
     const now = this.#clock.now()
-    // keyId/userId from the record (equal to the parsed ones, checked above): the parsed ones are
-    // slices of the raw key and would pin the secret in the heap for as long as this is cached.
+    const user = toUserState(found.owner, this.#cache.getUser(found.owner.id)?.user)
+    // keyId/userId from the record and the owner's state (equal to the parsed ones, checked
+    // above): the parsed ones are slices of the raw key and would pin the secret in the heap for
+    // as long as this is cached.
     const entry: CachedKey = {
       keyId: found.key.id,
       digest,
-      userId: found.key.userId,
+      userId: user.id,
       scope: sharedScope(found.key.mcpServerIds),
       expiresAt: found.key.expiresAt,
       fingerprint: keyFingerprint(found.key),
-      name: found.key.name,
-      createdAt: found.key.createdAt,
       checkedAt: now,
       epoch: this.#cache.epoch
     }
-    const user = toUserState(found.owner)
     // Cached even when expired or the owner is disabled: later requests are then answered from
     // memory instead of paying argon2 again. Skipped if an invalidation raced the read.
     if (this.#cache.generation === generation) {
@@ -326,18 +321,17 @@ function evaluate (entry: CachedKey, user: UserState, now: number, via: AuthVia)
   return {
     ok: true,
     via,
-    principal: {
-      keyId: entry.keyId,
-      userId: entry.userId,
-      scope: entry.scope,
-      user,
-      key: { id: entry.keyId, name: entry.name, mcpServerIds: entry.scope, expiresAt: entry.expiresAt, createdAt: entry.createdAt }
-    }
+    principal: { keyId: entry.keyId, userId: entry.userId, scope: entry.scope, user }
   }
 }
 
-function toUserState (u: User): UserState {
-  return Object.freeze({ id: u.id, email: u.email, name: u.name, role: u.role, groups: [...u.groups], disabled: u.disabled })
+/**
+ * The owner's state as cached. The id string of the state it replaces is kept, so every cached key
+ * of one user shares a single copy of it (~32 bytes per key otherwise: each store read is a new string).
+ */
+function toUserState (u: User, previous?: UserState): UserState {
+  const id = previous?.id === u.id ? previous.id : u.id
+  return Object.freeze({ id, email: u.email, name: u.name, role: u.role, groups: [...u.groups], disabled: u.disabled })
 }
 
 const BEARER = /^Bearer[ \t]+([^ \t]+)[ \t]*$/i

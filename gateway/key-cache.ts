@@ -6,7 +6,7 @@ import type { Role } from '../core/store/store.ts'
 
 /**
  * A verified key: what a cache hit needs, nothing more (~350 bytes with its LRU slot; 100,000
- * cached keys are the memory target). Holds a sha256 of the full key, never the key or its argon2
+ * cached keys are the memory target) — its name and dates are not (GET /api/me reads them). Holds a sha256 of the full key, never the key or its argon2
  * hash. keyId and userId must come from the store record, not from the parsed key: those are V8
  * sliced strings that keep the whole raw key (secret included) alive for as long as it is cached.
  */
@@ -17,9 +17,6 @@ export interface CachedKey {
   readonly scope: readonly string[]
   readonly expiresAt: number | null
   readonly fingerprint: string
-  /** For GET /api/me, which answers without I/O like every cache hit. */
-  readonly name: string
-  readonly createdAt: number
   /** Last confirmation against the store (clock ms). */
   checkedAt: number
   /** Resync epoch of that confirmation; older than the cache's epoch means stale. */

@@ -1,13 +1,24 @@
-// GET /api/me on the gateway: who this API key belongs to and what it is — never its hash.
+// GET /api/me on the gateway: who this API key belongs to and what it is — never its hash. The key's
+// metadata is read from the store (one read; the auth cache keeps only what a proxied request needs).
 import type { FastifyPluginAsync } from 'fastify'
+import { errors } from '../core/errors.ts'
+import type { KeyStore } from '../core/store/store.ts'
 
 function iso (ms: number | null): string | null {
   return ms === null ? null : new Date(ms).toISOString()
 }
 
-export const meRoute: FastifyPluginAsync = async function meRoute (app) {
+export const meRoute: FastifyPluginAsync<{ store: KeyStore }> = async function meRoute (app, { store }) {
   app.get('/api/me', async (request) => {
-    const { user, key } = request.principal
+    const { user, keyId } = request.principal
+    let key
+    try {
+      key = await store.getKey(keyId)
+    } catch {
+      throw new errors.StoreUnavailable()
+    }
+    // Deleted since authentication (a race with the revocation).
+    if (key === null) throw new errors.KeyInvalid()
     return {
       user: { id: user.id, email: user.email, name: user.name, role: user.role },
       key: {

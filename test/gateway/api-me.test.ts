@@ -1,4 +1,5 @@
-// GET /api/me on the gateway: the key's owner and the key's metadata, never its hash.
+// GET /api/me on the gateway: the key's owner and the key's metadata (read from the store: the
+// auth cache does not keep it), never its hash; 503 when the store cannot be read.
 import t from 'tap'
 import { createTestKey, createTestUser, startGateway, testConfig } from '../helpers/gateway.ts'
 import { sqliteStore } from '../helpers/stores.ts'
@@ -27,4 +28,10 @@ t.test('/api/me', async t => {
   const none = await fetch(`${gw.url}/api/me`)
   t.equal(none.status, 401)
   t.same(await none.json(), { statusCode: 401, code: 'MCPGATE_KEY_MISSING', error: 'Unauthorized', message: 'An API key is required (Authorization: Bearer ok1-… or X-API-Key)' })
+
+  // The key is cached (the requests above), so authentication needs no I/O; the metadata does.
+  await store.close()
+  const down = await fetch(`${gw.url}/api/me`, { headers: { authorization: `Bearer ${k.key}` } })
+  t.equal(down.status, 503, 'store unavailable: 503, not a stale or empty answer')
+  t.match(await down.json(), { code: 'MCPGATE_STORE_UNAVAILABLE' })
 })

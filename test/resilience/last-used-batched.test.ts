@@ -1,10 +1,11 @@
-// lastUsedAt is recorded off the request path: 10,000 requests over one key through a real
+// lastUsedAt is recorded off the request path: 10,000 proxied requests over one key through a real
 // `mcpgate start` process cause only a few store writes (every Redis command watched with
 // MONITOR), and the admin API shows the time of use within one gateway.lastUsedFlushMs.
 import autocannon from 'autocannon'
 import t from 'tap'
+import { startRawUpstream } from '../helpers/mcp-upstream.ts'
 import { testRedis } from '../helpers/stores.ts'
-import { adminClient, ADMIN_TOKEN, FAST_HASHING, request, startMcpgate, until, waitReady, writeConfig } from '../helpers/processes.ts'
+import { adminClient, ADMIN_TOKEN, FAST_HASHING, sendMcp, startMcpgate, until, waitReady, writeConfig } from '../helpers/processes.ts'
 
 const FLUSH_MS = 1000
 const REQUESTS = 10_000
@@ -12,10 +13,12 @@ const PREFIX = 'lastused:'
 
 t.test('10,000 requests, a few writes, visible within one flush interval', async t => {
   const redis = await testRedis(t)
+  const upstream = await startRawUpstream(t, (_req, res) => { res.end('{"jsonrpc":"2.0","id":1,"result":{}}') })
   const mcpgate = await startMcpgate(t, 'start', writeConfig(t, {
     gateway: { host: '127.0.0.1', port: 0, lastUsedFlushMs: FLUSH_MS, shutdownGraceMs: 1000 },
     admin: { host: '127.0.0.1', port: 0, token: ADMIN_TOKEN },
     store: { type: 'redis', url: redis.url, prefix: PREFIX },
+    servers: [{ id: 'up', url: `${upstream.origin}/mcp` }],
     hashing: FAST_HASHING,
     log: { level: 'fatal', accessLog: false }
   }))
@@ -23,8 +26,7 @@ t.test('10,000 requests, a few writes, visible within one flush interval', async
   const admin = adminClient(mcpgate.adminUrl as string)
   const user = await admin.createUser({ email: 'busy@example.com' })
   const { id, key } = await admin.createKey(user.id, { name: 'busy', mcpServerIds: ['*'] })
-  const auth = { authorization: `Bearer ${key}` }
-  t.equal((await request(`${mcpgate.url}/api/me`, { headers: auth })).status, 200, 'the key works')
+  t.equal((await sendMcp(mcpgate.url, 'up', key)).status, 200, 'the key works')
 
   // Every command Redis runs from now on, as Redis sees it.
   const monitor = await redis.client().monitor()
@@ -43,8 +45,10 @@ t.test('10,000 requests, a few writes, visible within one flush interval', async
 
   const startedAt = performance.now()
   const result = await autocannon({
-    url: `${mcpgate.url}/api/me`,
-    headers: auth,
+    url: `${mcpgate.url}/mcp-connect/up`,
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    body: '{"jsonrpc":"2.0","id":1,"method":"ping"}',
     connections: 16,
     amount: REQUESTS
   })
@@ -55,7 +59,7 @@ t.test('10,000 requests, a few writes, visible within one flush interval', async
 
   // One more request, then the time until the admin API shows it.
   const sentAt = Date.now()
-  t.equal((await request(`${mcpgate.url}/api/me`, { headers: auth })).status, 200)
+  t.equal((await sendMcp(mcpgate.url, 'up', key)).status, 200)
   const answeredAt = performance.now()
   await until('lastUsedAt in the admin API', FLUSH_MS * 5, async () => {
     const r = await admin.call('GET', `/api/admin-api-keys/${id}`)
