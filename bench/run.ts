@@ -2,7 +2,6 @@
 // @fastify/http-proxy and nginx in ONE run (alternating target order over repetitions), plus SSE
 // timing, cold-key latency, a wrong-secret flood, RSS and revocation lag across Redis replicas,
 // and writes bench/RESULTS.md (or RESULTS-quick.md) with the ratios against the issue's targets.
-import { spawn } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -16,7 +15,7 @@ import type { FloodResult, FloodSpec } from './flood.ts'
 import { runLoad, WRK, type LoadResult, type LoadSpec } from './load.ts'
 import { startNginx } from './nginx.ts'
 import {
-  BENCH_DIR, TASKSET, buildServers, commandVersion, cpuTimeOf, hasCommand, machine, maxRssDuring, memoryOf, pinProcess, pinned, renice, rssOf,
+  BENCH_DIR, TASKSET, buildServers, commandVersion, cpuTimeOf, hasCommand, machine, maxRssDuring, memoryOf, pinProcess, renice, rssOf,
   setNiceness, startNode, type NodeChild
 } from './procs.ts'
 import type { MemoryReport } from './child.ts'
@@ -128,6 +127,16 @@ export interface SseFigures {
   concurrent: { streams: number, ttfbP50Ms: number, ttfbP99Ms: number, gapP50Ms: number, gapP99Ms: number, gapMaxMs: number, totalP50Ms: number }
 }
 
+/** The valid load alone, beside malformed keys (control), beside wrong secrets. */
+export type FloodPhase = 'alone' | 'control' | 'wrongSecret'
+
+export interface FloodPhaseFigures {
+  /** The valid load's run of each round, in round order. */
+  runs: Array<{ rps: number, p99: number }>
+  rps: Spread
+  p99: Spread
+}
+
 export interface TargetCheck {
   name: string
   target: string
@@ -153,14 +162,16 @@ export interface BenchResults {
   flood: {
     rate: number
     sources: number
+    /** wrk connections of the valid load. */
     connections: number
-    baselineP99: number[]
-    controlP99: number
-    wrongSecretP99: number
-    baselineRps: number[]
-    controlRps: number
-    wrongSecretRps: number
+    /** Rounds of the three phases, the phase order alternating (forward, reverse, …). */
+    rounds: number
+    phases: Record<FloodPhase, FloodPhaseFigures>
+    /** The target: (median wrong-secret p99 − median alone p99) / median alone p99, %. */
     p99ChangePct: number
+    /** The same for the control flood: how much of the change is plain request load. */
+    controlP99ChangePct: number
+    /** Summed over the rounds. */
     controlFlood: FloodResult
     wrongSecretFlood: FloodResult
     validNon2xx: number
@@ -253,24 +264,33 @@ async function timedRequest (pool: Pool, key: string): Promise<{ ms: number, sta
   return { ms: performance.now() - t0, status: res.statusCode }
 }
 
-function runFlood (ctx: Ctx, spec: FloodSpec): { started: Promise<void>, done: Promise<FloodResult> } {
-  const [cmd, args] = pinned(ctx.cpuLoad, process.execPath, ['--import', 'tsx', join(BENCH_DIR, 'flood.ts'), JSON.stringify(spec)])
-  const proc = spawn(cmd, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
-  let onStarted: () => void = () => {}
-  const started = new Promise<void>(resolve => { onStarted = resolve })
+/**
+ * Starts the flood generator (its compiled twin once the bench has compiled, like the servers) on
+ * the load generator's core and resolves once it sends its first requests; `done` is its result.
+ */
+async function startFlood (ctx: Ctx, spec: FloodSpec): Promise<{ done: Promise<FloodResult> }> {
+  const child = await startNode({ name: 'flood generator', script: join(BENCH_DIR, 'flood.ts'), args: [JSON.stringify(spec)], cpu: ctx.cpuLoad, logFile: join(ctx.dir, 'flood.log') })
   const done = new Promise<FloodResult>((resolve, reject) => {
     let result: FloodResult | undefined
-    proc.on('message', (msg: { ready?: boolean, result?: FloodResult }) => {
-      if (msg.ready === true) onStarted()
-      if (msg.result !== undefined) result = msg.result
+    child.proc.on('message', (msg: { result?: FloodResult }) => {
+      if (msg?.result !== undefined) result = msg.result
     })
-    proc.once('exit', code => {
-      onStarted()
+    child.proc.once('exit', code => {
       if (result !== undefined) resolve(result)
-      else reject(new Error(`flood generator exited with ${code} and no result`))
+      else reject(new Error(`flood generator exited with ${code} and no result (log: ${join(ctx.dir, 'flood.log')})`))
     })
   })
-  return { started, done }
+  // Awaited after the valid load's run; until then a failure must not count as unhandled.
+  done.catch(() => {})
+  return { done }
+}
+
+/** Flood results of several rounds added up. */
+function sumFloods (results: FloodResult[]): FloodResult {
+  const statuses: Record<string, number> = {}
+  for (const r of results) for (const [k, n] of Object.entries(r.statuses)) statuses[k] = (statuses[k] ?? 0) + n
+  const sum = (f: (r: FloodResult) => number) => results.reduce((n, r) => n + f(r), 0)
+  return { sent: sum(r => r.sent), skipped: sum(r => r.skipped), statuses, durationS: round(sum(r => r.durationS), 2), cpuUs: sum(r => r.cpuUs) }
 }
 
 function summarizeSse (single: StreamTiming[], concurrent: StreamTiming[], streams: number): SseFigures {
@@ -438,7 +458,6 @@ export async function runBench (opts: BenchOptions): Promise<BenchResults> {
     stores.pop()
     log(`  ${opts.totalKeys} keys seeded in ${round((performance.now() - seedStart) / 1000, 1)} s`)
     const activeFile = writeKeysFile(join(dir, 'active-keys.txt'), eKeys.slice(0, opts.activeKeys).map(k => k.key))
-    const wrongFile = writeKeysFile(join(dir, 'wrong-keys.txt'), wrongSecretKeys(victims, 20_000))
     const malformedFile = writeKeysFile(join(dir, 'malformed-keys.txt'), malformedKeys([validKey], 1000))
 
     log('starting targets …')
@@ -601,11 +620,13 @@ export async function runBench (opts: BenchOptions): Promise<BenchResults> {
     })
 
     // Flood: valid-key p99 at c=10 alone, beside a flood of malformed keys (control: rejected
-    // before any I/O), and beside the same rate of well-formed keys with wrong secrets.
+    // before any I/O), and beside the same rate of well-formed keys with wrong secrets; `reps`
+    // rounds of the three phases, their order alternating, compared by medians.
     const flood = await section('flood', async (): Promise<NonNullable<BenchResults['flood']>> => {
       const floodSpec = (keysFile: string): FloodSpec => ({
         url: `http://127.0.0.1:${gwD.port}${MCP_PATH}`,
         rate: opts.floodRate,
+        // A second longer than the valid run, so the flood covers all of it.
         durationS: opts.durationS + 1,
         keysFile,
         sources: opts.floodSources,
@@ -613,31 +634,50 @@ export async function runBench (opts: BenchOptions): Promise<BenchResults> {
         headers: BASE_HEADERS
       })
       const validSpec = spec('mcpgate', 10, opts.durationS)
-      const beside = async (keysFile: string) => {
-        const f = runFlood(ctx, floodSpec(keysFile))
-        await f.started
-        const load = await runLoad(validSpec, opts.tool)
-        return { load, flood: await f.done }
+      const phases: FloodPhase[] = ['alone', 'control', 'wrongSecret']
+      const loads: Record<FloodPhase, LoadResult[]> = { alone: [], control: [], wrongSecret: [] }
+      const floods: Record<'control' | 'wrongSecret', FloodResult[]> = { control: [], wrongSecret: [] }
+      const rounds = Math.max(1, opts.reps)
+      for (let r = 0; r < rounds; r++) {
+        // Fresh wrong secrets every round: the gateway's negative cache must not answer a round
+        // with the previous round's keys (its failure budgets do carry over, as under a long flood).
+        const keysFile = {
+          control: malformedFile,
+          wrongSecret: writeKeysFile(join(dir, `wrong-keys-${r}.txt`), wrongSecretKeys(victims, 20_000))
+        }
+        for (const phase of r % 2 === 0 ? phases : [...phases].reverse()) {
+          let line = ''
+          if (phase === 'alone') {
+            loads.alone.push(await runLoad(validSpec, opts.tool))
+          } else {
+            const f = await startFlood(ctx, floodSpec(keysFile[phase]))
+            loads[phase].push(await runLoad(validSpec, opts.tool))
+            const res = await f.done
+            floods[phase].push(res)
+            line = `; flood ${res.sent} sent, ${res.skipped} skipped, ${Object.entries(res.statuses).map(([k, n]) => `${k}: ${n}`).join(', ')}; generator ${res.sent > 0 ? round(res.cpuUs / res.sent, 1) : '?'} µs CPU/req`
+          }
+          const load = loads[phase].at(-1) as LoadResult
+          log(`  round ${r + 1}/${rounds} ${phase}: ${Math.round(load.rps)} req/s, p99 ${load.p99} µs${line}`)
+        }
       }
-      const base1 = await runLoad(validSpec, opts.tool)
-      const control = await beside(malformedFile)
-      const wrong = await beside(wrongFile)
-      const base2 = await runLoad(validSpec, opts.tool)
-      const baseP99 = (base1.p99 + base2.p99) / 2
+      const figures = (runs: LoadResult[]): FloodPhaseFigures => ({
+        runs: runs.map(l => ({ rps: round(l.rps, 0), p99: l.p99 })),
+        rps: spread(runs.map(l => round(l.rps, 0))),
+        p99: spread(runs.map(l => l.p99))
+      })
+      const byPhase = { alone: figures(loads.alone), control: figures(loads.control), wrongSecret: figures(loads.wrongSecret) }
+      const alone = byPhase.alone.p99.median
       return {
         rate: opts.floodRate,
         sources: opts.floodSources,
-        connections: 10,
-        baselineP99: [base1.p99, base2.p99],
-        controlP99: control.load.p99,
-        wrongSecretP99: wrong.load.p99,
-        baselineRps: [round(base1.rps, 0), round(base2.rps, 0)],
-        controlRps: round(control.load.rps, 0),
-        wrongSecretRps: round(wrong.load.rps, 0),
-        p99ChangePct: round((wrong.load.p99 - baseP99) / baseP99 * 100, 1),
-        controlFlood: control.flood,
-        wrongSecretFlood: wrong.flood,
-        validNon2xx: base1.non2xx + base2.non2xx + control.load.non2xx + wrong.load.non2xx
+        connections: validSpec.connections,
+        rounds,
+        phases: byPhase,
+        p99ChangePct: round((byPhase.wrongSecret.p99.median - alone) / alone * 100, 1),
+        controlP99ChangePct: round((byPhase.control.p99.median - alone) / alone * 100, 1),
+        controlFlood: sumFloods(floods.control),
+        wrongSecretFlood: sumFloods(floods.wrongSecret),
+        validNon2xx: phases.reduce((n, p) => n + loads[p].reduce((m, l) => m + l.non2xx, 0), 0)
       }
     })
 
