@@ -6,9 +6,10 @@ import type { Role } from '../core/store/store.ts'
 
 /**
  * A verified key: what a cache hit needs, nothing more — not its name or dates (GET /api/me reads
- * them). 100,000 of them, the memory target, take ~39 MB of heap with their LRU slots. Holds a sha256 of the full key, never the key or its argon2
- * hash. keyId and userId must come from the store record, not from the parsed key: those are V8
- * sliced strings that keep the whole raw key (secret included) alive for as long as it is cached.
+ * them). 100,000 of them, the memory target, take ~39 MB of heap with their LRU slots. Holds a
+ * sha256 of the full key, never the key or its argon2 hash. keyId and userId must come from the
+ * store record, not from the parsed key: those are V8 sliced strings that keep the whole raw key
+ * (secret included) alive for as long as it is cached.
  */
 export interface CachedKey {
   readonly keyId: string

@@ -141,7 +141,7 @@ function startResponse (rep: { hijack(): unknown, raw: unknown, statusCode: numb
 }
 
 function flushHeaders (res: ServerResponse): void {
-  // Sends nothing once the first write carried them.
+  // Puts no bytes on the wire once the first write carried them.
   if (!res.destroyed && !res.writableEnded) res.flushHeaders()
 }
 
