@@ -79,7 +79,10 @@ function mergeQuery (configured: string, client: string): string {
 
 function upstreamRequestHeaders (request: FastifyRequest, server: RegisteredServer, input: IncomingHttpHeaders, trustProxy: boolean): IncomingHttpHeaders {
   const out: IncomingHttpHeaders = {}
-  for (const [name, value] of Object.entries(input)) {
+  // for…in rather than Object.entries: no array of pairs per request (header objects have no
+  // enumerable inherited properties).
+  for (const name in input) {
+    const value = input[name]
     if (value === undefined || DROPPED_REQUEST_HEADERS.has(name) || name.startsWith('x-mcpgate-')) continue
     out[name] = value
   }
@@ -93,8 +96,8 @@ function upstreamRequestHeaders (request: FastifyRequest, server: RegisteredServ
     out['x-mcpgate-user-email'] = request.principal.user.email
     out['x-mcpgate-key-id'] = request.principal.keyId
   }
-  for (const [name, value] of Object.entries(server.headers)) {
-    if (!PROTECTED_HEADERS.has(name)) out[name] = value
+  for (const name in server.headers) {
+    if (!PROTECTED_HEADERS.has(name)) out[name] = server.headers[name]
   }
   return out
 }
@@ -106,7 +109,8 @@ function sanitize (value: string): string {
 
 function clientResponseHeaders (headers: IncomingHttpHeaders, hasOrigin: boolean): IncomingHttpHeaders {
   const out: IncomingHttpHeaders = {}
-  for (const [name, value] of Object.entries(headers)) {
+  for (const name in headers) {
+    const value = headers[name]
     if (value === undefined || DROPPED_RESPONSE_HEADERS.has(name) || name.startsWith('access-control-')) continue
     if (typeof value === 'string') out[name] = sanitize(value)
     else out[name] = value.map(sanitize) as never

@@ -36,6 +36,8 @@ export function withUpstreamContext<T> (ctx: UpstreamContext, fn: () => T): T {
 
 interface PooledAgent {
   agent: Agent
+  /** The registry entry it was last used for: the same object needs no further check. */
+  server: RegisteredServer
   origin: string
   connectMs: number
 }
@@ -70,10 +72,15 @@ export class UpstreamDispatcher {
   }
 
   #agentFor (server: RegisteredServer): Agent {
+    const pooled = this.#agents.get(server.id)
+    if (pooled !== undefined && pooled.server === server) return pooled.agent
+    // A reload made a new registry entry (URL.origin builds a new string, so not per request).
     const origin = server.url.origin
     const connectMs = server.config.timeouts.connectMs
-    const pooled = this.#agents.get(server.id)
-    if (pooled !== undefined && pooled.origin === origin && pooled.connectMs === connectMs) return pooled.agent
+    if (pooled !== undefined && pooled.origin === origin && pooled.connectMs === connectMs) {
+      pooled.server = server
+      return pooled.agent
+    }
     if (pooled !== undefined) pooled.agent.close().catch(() => {})
     const keepAlive = Math.max(1, this.#options.keepAliveTimeoutMs)
     const agent = new Agent({
@@ -83,7 +90,7 @@ export class UpstreamDispatcher {
       keepAliveMaxTimeout: keepAlive,
       connect: { timeout: server.config.timeouts.connectMs }
     })
-    this.#agents.set(server.id, { agent, origin, connectMs })
+    this.#agents.set(server.id, { agent, server, origin, connectMs })
     return agent
   }
 
