@@ -178,6 +178,11 @@ export class Authenticator {
     return this.#verifications.run(entry.digest, () => this.#verifyRecord(key, entry.digest, verdict.found, ip, true))
   }
 
+  /** The owner's state to cache, keeping the id string of the state it replaces (see toUserState). */
+  #ownerState (owner: User): UserState {
+    return toUserState(owner, this.#cache.getUser(owner.id)?.user)
+  }
+
   #fresh (entry: { checkedAt: number, epoch: number }, now: number): boolean {
     return !this.#cache.isStale(entry) && now - entry.checkedAt < this.#revalidateMs
   }
@@ -220,7 +225,7 @@ export class Authenticator {
       this.#cache.evictKey(entry.keyId)
       return { ok: false, error: 'Changed', found }
     }
-    const user = toUserState(found.owner, this.#cache.getUser(found.owner.id)?.user)
+    const user = this.#ownerState(found.owner)
     // An invalidation that arrived while we were reading wins: do not re-cache what it evicted.
     if (this.#cache.generation === generation) {
       entry.checkedAt = now
@@ -285,7 +290,7 @@ export class Authenticator {
     }
     this.#keyBudget.refund(keyId)
     const now = this.#clock.now()
-    const user = toUserState(found.owner, this.#cache.getUser(found.owner.id)?.user)
+    const user = this.#ownerState(found.owner)
     // keyId/userId from the record and the owner's state (equal to the parsed ones, checked
     // above): the parsed ones are slices of the raw key and would pin the secret in the heap for
     // as long as this is cached.

@@ -11,12 +11,8 @@ function iso (ms: number | null): string | null {
 export const meRoute: FastifyPluginAsync<{ store: KeyStore }> = async function meRoute (app, { store }) {
   app.get('/api/me', async (request) => {
     const { user, keyId } = request.principal
-    let key
-    try {
-      key = await store.getKey(keyId)
-    } catch {
-      throw new errors.StoreUnavailable()
-    }
+    // A store that cannot be reached throws StoreUnavailableError: 503 (gateway/reply-error.ts).
+    const key = await store.getKey(keyId)
     // Deleted since authentication (a race with the revocation).
     if (key === null) throw new errors.KeyInvalid()
     return {

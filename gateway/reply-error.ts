@@ -4,7 +4,7 @@
 // OAuth dance against the wrong party.
 import { STATUS_CODES } from 'node:http'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
-import { errors } from '../core/errors.ts'
+import { errors, StoreUnavailableError } from '../core/errors.ts'
 import { keyWasSent } from './auth.ts'
 
 export const MCP_ROUTE_PREFIX = '/mcp-connect'
@@ -29,8 +29,15 @@ interface WireError {
   message: string
 }
 
-/** Our errors pass as they are; framework 4xx keep their status; anything else is a 500 with no detail. */
+/**
+ * Our errors pass as they are; a store that cannot be reached is our 503 (as on the auth path);
+ * framework 4xx keep their status; anything else is a 500 with no detail.
+ */
 function toWire (error: FastifyError): WireError {
+  if (error instanceof StoreUnavailableError) {
+    const down = new errors.StoreUnavailable()
+    return { statusCode: down.statusCode, code: down.code, message: down.message }
+  }
   const statusCode = typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 600 ? error.statusCode : 500
   if (typeof error.code === 'string' && error.code.startsWith('MCPGATE_')) {
     return { statusCode, code: error.code, message: error.message }
