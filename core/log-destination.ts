@@ -48,7 +48,8 @@ export class BufferedLogDestination {
       if (line.length * 3 > CHUNK_BYTES) this.#current = { buf: Buffer.allocUnsafeSlow(line.length * 3), used: 0 }
     }
     this.#current.used += this.#current.buf.write(line, this.#current.used)
-    if (!this.#writing && this.#current.used >= this.#minLength) this.#next()
+    // Sealed chunks count too: a minLength above CHUNK_BYTES still starts a write once reached.
+    if (!this.#writing && this.#pendingBytes + this.#current.used >= this.#minLength) this.#next()
     return true
   }
 

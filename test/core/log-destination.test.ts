@@ -134,6 +134,22 @@ t.test('nothing is written before minLength bytes are buffered; flush(cb) writes
   sameBytes(t, out.read(), Buffer.from(small.join('') + kbs), 'all lines after the final flush')
 })
 
+t.test('a minLength above the 64 KiB chunk: the sealed chunk counts toward it', async t => {
+  // The gateway batches ~32 KiB; a larger minLength must still start writing once reached, not
+  // wait for the current chunk alone to reach it (which a 64 KiB chunk never could).
+  const out = tempFile(t)
+  const dst = new BufferedLogDestination(out.fd, 96 * 1024)
+  const kb = (i: number): string => `{"n":${String(i).padStart(3, '0')},"pad":"${'k'.repeat(1000 - 19)}"}\n`
+  t.equal(kb(0).length, 1000)
+  for (let i = 0; i < 97; i++) dst.write(kb(i))
+  for (let i = 0; i < 20; i++) await turn()
+  t.equal(fstatSync(out.fd).size, 0, '97,000 bytes buffered (one chunk sealed): nothing written yet')
+  dst.write(kb(97))
+  dst.write(kb(98))
+  await until(10_000, 'writes once 96 KiB are buffered', () => fstatSync(out.fd).size === 99_000)
+  sameBytes(t, out.read(), Buffer.from(Array.from({ length: 99 }, (_, i) => kb(i)).join('')), 'both chunks, in order, without a flush')
+})
+
 t.test('a line larger than 64 KiB is written intact between its neighbours', async t => {
   const out = tempFile(t)
   const dst = new BufferedLogDestination(out.fd, 4096)
