@@ -125,10 +125,9 @@ function clientResponseHeaders (headers: IncomingHttpHeaders, hasOrigin: boolean
  * Shutdown: ends a proxied SSE response cleanly (its terminating chunk goes out) and stops the
  * upstream request.
  */
-function endStream (exchange: UpstreamExchange, res: ServerResponse, rewrite?: SseEndpointRewrite): () => void {
+function endStream (exchange: UpstreamExchange, res: ServerResponse): () => void {
   return () => {
     exchange.abort()
-    rewrite?.unpipe(res)
     if (!res.writableEnded) res.end()
   }
 }
@@ -228,12 +227,12 @@ export const proxyRoutes: FastifyPluginAsync<ProxyOptions> = async function prox
       let rewrite: SseEndpointRewrite | undefined
       if (rewriting) {
         const { source, query } = request.proxyCall
-        const requested = new URL(source + (query === '' ? '' : `?${query}`))
-        rewrite = new SseEndpointRewrite({ rewrite: data => gatewayEndpoint(server, requested, data, publicPathPrefix) })
-        rewrite.pipe(raw)
+        rewrite = new SseEndpointRewrite({
+          rewrite: data => gatewayEndpoint(server, new URL(source + (query === '' ? '' : `?${query}`)), data, publicPathPrefix)
+        })
       }
-      exchange.pipeTo(rewrite ?? raw)
-      drain?.trackStream(raw, { standalone: request.method === 'GET', end: endStream(exchange, raw, rewrite) })
+      exchange.pipeTo(raw, rewrite)
+      drain?.trackStream(raw, { standalone: request.method === 'GET', end: endStream(exchange, raw) })
     }
   }
 

@@ -1,11 +1,10 @@
 // Legacy HTTP+SSE (MCP 2024-11-05): the server's first event is `event: endpoint` whose data is
 // the URL the client must POST to. It names the upstream, so it is rewritten to the gateway path.
-// The transform holds bytes only until the first real event is complete (bounded), is robust to
+// The rewrite holds bytes only until the first real event is complete (bounded), is robust to
 // any chunk split (even inside a CRLF or a UTF-8 sequence), and passes every later byte untouched.
-import { Transform, type TransformCallback } from 'node:stream'
-
 export const DEFAULT_MAX_BUFFER = 16 * 1024
 
+const EMPTY = Buffer.alloc(0)
 const LF = 0x0a
 const CR = 0x0d
 
@@ -61,32 +60,49 @@ export interface SseEndpointRewriteOptions {
   maxBuffer?: number
 }
 
-export class SseEndpointRewrite extends Transform {
-  #pending: Buffer = Buffer.alloc(0)
+/**
+ * Fed the upstream body chunk by chunk (upstream-exchange.ts); each call returns the bytes to
+ * pass on now. Once `done`, every later byte would pass untouched, so the caller stops feeding it
+ * and writes the chunks straight through: a stream stays free of a Transform for its lifetime.
+ */
+export class SseEndpointRewrite {
+  #pending: Buffer = EMPTY
+  #out: Buffer[] = []
   #done = false
   readonly #rewrite: (endpoint: string) => string | null
   readonly #maxBuffer: number
 
   constructor (options: SseEndpointRewriteOptions) {
-    super()
     this.#rewrite = options.rewrite
     this.#maxBuffer = options.maxBuffer ?? DEFAULT_MAX_BUFFER
   }
 
-  override _transform (chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    if (this.#done) {
-      callback(null, chunk)
-      return
-    }
-    this.#pending = this.#pending.length === 0 ? chunk : Buffer.concat([this.#pending, chunk])
-    this.#scan()
-    callback()
+  /** The first event has been passed on (rewritten or not): later bytes need no look. */
+  get done (): boolean {
+    return this.#done
   }
 
-  override _flush (callback: TransformCallback): void {
-    if (this.#pending.length > 0) this.push(this.#pending)
-    this.#pending = Buffer.alloc(0)
-    callback()
+  /** The bytes of `chunk` (and of earlier held ones) that can go out now, in order; may be empty. */
+  feed (chunk: Buffer): Buffer {
+    if (this.#done) return chunk
+    this.#pending = this.#pending.length === 0 ? chunk : Buffer.concat([this.#pending, chunk])
+    this.#scan()
+    return this.#take()
+  }
+
+  /** At the end of the body: whatever is still held (an incomplete first event). */
+  flush (): Buffer {
+    this.#out.push(this.#pending)
+    this.#pending = EMPTY
+    this.#done = true
+    return this.#take()
+  }
+
+  #take (): Buffer {
+    const out = this.#out
+    if (out.length === 0) return EMPTY
+    this.#out = []
+    return out.length === 1 ? out[0] as Buffer : Buffer.concat(out)
   }
 
   #scan (): void {
@@ -99,28 +115,26 @@ export class SseEndpointRewrite extends Transform {
       const c = classify(block)
       if (c.kind === 'comments') {
         // Comments (keep-alives) before the first event: forward them now, keep looking.
-        this.push(this.#pending.subarray(from, found.next))
+        this.#out.push(this.#pending.subarray(from, found.next))
         from = found.next
         continue
       }
       this.#done = true
       const replacement = c.kind === 'endpoint' ? this.#rewrite(c.data) : null
       if (replacement === null || /[\r\n]/.test(replacement)) {
-        this.push(this.#pending.subarray(from))
+        this.#out.push(this.#pending.subarray(from))
       } else {
-        this.push(Buffer.from(rewriteBlock(block, replacement), 'utf8'))
-        this.push(separator)
-        if (found.next < this.#pending.length) this.push(this.#pending.subarray(found.next))
+        this.#out.push(Buffer.from(rewriteBlock(block, replacement), 'utf8'), separator, this.#pending.subarray(found.next))
       }
-      this.#pending = Buffer.alloc(0)
+      this.#pending = EMPTY
       return
     }
     this.#pending = this.#pending.subarray(from)
     if (this.#pending.length > this.#maxBuffer) {
       // Not an SSE stream we understand: stop looking and pass everything through untouched.
       this.#done = true
-      this.push(this.#pending)
-      this.#pending = Buffer.alloc(0)
+      this.#out.push(this.#pending)
+      this.#pending = EMPTY
     }
   }
 }

@@ -17,6 +17,16 @@ export interface UpstreamHead {
 
 type Callback = (err: Error | null, head: UpstreamHead | null) => void
 
+/** Looks at the first bytes of a body on their way through (sse-endpoint-rewrite.ts). */
+export interface BodyFilter {
+  /** The bytes to pass on now for `chunk` (may be empty: held until more come). */
+  feed (chunk: Buffer): Buffer
+  /** True once every later byte passes untouched: the filter is then dropped. */
+  readonly done: boolean
+  /** At the end of the body: what it still holds. */
+  flush (): Buffer
+}
+
 const parseHeaders = util.parseHeaders as (raw: Buffer[] | string[] | null, obj?: IncomingHttpHeaders) => IncomingHttpHeaders
 
 class ClientGone extends Error {
@@ -33,6 +43,7 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
   #abort: ((reason: Error) => void) | null = null
   #resume: (() => void) | null = null
   #target: Writable | null = null
+  #filter: BodyFilter | null = null
   #gone = false
   #ended = false
   #waitingForTarget = false
@@ -67,12 +78,14 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
   }
 
   /**
-   * Relays the body into `target` (the client response, or a transform piped into it) and ends
-   * it when the upstream response ends. Called once, right after the response headers.
+   * Relays the body into `target` (the client response), through `filter` until the filter is
+   * done, and ends it when the upstream response ends. Called once, right after the response
+   * headers.
    */
-  pipeTo (target: Writable): void {
+  pipeTo (target: Writable, filter?: BodyFilter): void {
     if (this.#gone) return
     this.#target = target
+    this.#filter = filter ?? null
     if (this.#waitingForTarget) {
       this.#waitingForTarget = false
       this.#resume?.()
@@ -100,6 +113,12 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
   onData (chunk: Buffer): boolean {
     const target = this.#target
     if (target === null) return !this.#waitingForTarget
+    const filter = this.#filter
+    if (filter !== null) {
+      chunk = filter.feed(chunk)
+      if (filter.done) this.#filter = null
+      if (chunk.length === 0) return true
+    }
     if (target.write(chunk)) return true
     // The client reads slower than the upstream sends: pause the upstream socket until it drains.
     target.once('drain', () => { if (!this.#gone) this.#resume?.() })
@@ -110,6 +129,9 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
     this.#ended = true
     const target = this.#target
     this.#target = null
+    const held = this.#filter?.flush()
+    this.#filter = null
+    if (held !== undefined && held.length > 0) target?.write(held)
     target?.end()
     this.#finish()
   }

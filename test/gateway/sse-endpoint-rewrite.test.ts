@@ -1,8 +1,6 @@
 // The legacy `event: endpoint` rewrite: the first event's data becomes the gateway path whatever
 // the chunking (every split point, CRLF split in half, UTF-8 split mid-character, random chunkings
 // by fast-check); every later byte passes untouched; the buffer is bounded.
-import { Readable } from 'node:stream'
-import { buffer } from 'node:stream/consumers'
 import t from 'tap'
 import fc from 'fast-check'
 import { gatewayEndpoint } from '../../gateway/proxy.ts'
@@ -11,11 +9,14 @@ import { SseEndpointRewrite } from '../../gateway/sse-endpoint-rewrite.ts'
 
 const toGateway = (data: string) => data.startsWith('/messages') ? `/mcp-connect/up${data}` : null
 
-async function run (chunks: Buffer[], maxBuffer?: number): Promise<{ out: Buffer, calls: string[] }> {
+/** Feeds the chunks as the upstream exchange does: until the rewrite is done, then straight through. */
+function run (chunks: Buffer[], maxBuffer?: number): { out: Buffer, calls: string[] } {
   const calls: string[] = []
   const rewrite = new SseEndpointRewrite({ rewrite: d => { calls.push(d); return toGateway(d) }, maxBuffer })
-  const out = await buffer(Readable.from(chunks).pipe(rewrite))
-  return { out, calls }
+  const out: Buffer[] = []
+  for (const chunk of chunks) out.push(rewrite.done ? chunk : rewrite.feed(chunk))
+  out.push(rewrite.flush())
+  return { out: Buffer.concat(out), calls }
 }
 
 function splitAt (b: Buffer, points: number[]): Buffer[] {
@@ -33,7 +34,7 @@ const expected = Buffer.from('event: endpoint\ndata: /mcp-connect/up/messages?se
 
 t.test('every single split point', async t => {
   for (let i = 0; i <= input.length; i++) {
-    const { out, calls } = await run(splitAt(input, [i]))
+    const { out, calls } = run(splitAt(input, [i]))
     if (!out.equals(expected)) t.fail(`split at ${i}: ${JSON.stringify(out.toString())}`)
     if (calls.length !== 1) t.fail(`split at ${i}: rewrite called ${calls.length} times`)
   }
@@ -42,33 +43,33 @@ t.test('every single split point', async t => {
 
 t.test('byte by byte, CRLF line endings, comments first', async t => {
   const crlf = Buffer.from(': keep-alive\r\n\r\nevent: endpoint\r\ndata: /messages?sessionId=1\r\n\r\ndata: rest\r\n\r\n')
-  const { out } = await run([...crlf].map(b => Buffer.from([b])))
+  const { out } = run([...crlf].map(b => Buffer.from([b])))
   t.equal(out.toString(), ': keep-alive\r\n\r\nevent: endpoint\r\ndata: /mcp-connect/up/messages?sessionId=1\r\n\r\ndata: rest\r\n\r\n')
 
   const cr = Buffer.from('event: endpoint\rdata: /messages\r\rdata: x\r\r')
-  t.equal((await run(splitAt(cr, [15, 16, 30]))).out.toString(), 'event: endpoint\rdata: /mcp-connect/up/messages\r\rdata: x\r\r', 'CR-only line endings')
+  t.equal((run(splitAt(cr, [15, 16, 30]))).out.toString(), 'event: endpoint\rdata: /mcp-connect/up/messages\r\rdata: x\r\r', 'CR-only line endings')
 })
 
 t.test('only the first event is ever considered', async t => {
   const notEndpoint = Buffer.from('event: message\ndata: hi\n\nevent: endpoint\ndata: /messages\n\n')
-  const { out, calls } = await run([notEndpoint])
+  const { out, calls } = run([notEndpoint])
   t.ok(out.equals(notEndpoint), 'untouched')
   t.same(calls, [], 'rewrite never asked')
 
   const foreign = Buffer.from('event: endpoint\ndata: http://elsewhere/x\n\ndata: y\n\n')
-  t.ok((await run([foreign])).out.equals(foreign), 'an endpoint the mapper refuses stays as it was')
+  t.ok((run([foreign])).out.equals(foreign), 'an endpoint the mapper refuses stays as it was')
 })
 
 t.test('bounded buffer', async t => {
   const huge = Buffer.from('data: ' + 'x'.repeat(20_000))
-  const { out, calls } = await run(splitAt(huge, [1000, 9000, 17000]), 8192)
+  const { out, calls } = run(splitAt(huge, [1000, 9000, 17000]), 8192)
   t.ok(out.equals(huge), 'no event boundary within the bound: passed through untouched')
   t.same(calls, [])
 })
 
 t.test('fast-check: any chunking gives the same bytes', async t => {
-  await fc.assert(fc.asyncProperty(fc.array(fc.nat({ max: input.length }), { maxLength: 12 }), async points => {
-    const { out } = await run(splitAt(input, points))
+  fc.assert(fc.property(fc.array(fc.nat({ max: input.length }), { maxLength: 12 }), points => {
+    const { out } = run(splitAt(input, points))
     return out.equals(expected)
   }), { numRuns: 300 })
   t.pass('300 chunkings')
