@@ -30,8 +30,9 @@ export function buildServers (): void {
   compiled = true
 }
 
-/** `bench/x.ts` → the node arguments that run it: its compiled twin once built, else through tsx. */
+/** `bench/x.ts` → the node arguments that run it: its compiled twin once built, else through tsx. A `.js` runs as given. */
 function scriptArgs (script: string): string[] {
+  if (script.endsWith('.js')) return [script]
   if (!compiled) return ['--import', 'tsx', script]
   return [join(COMPILED_DIR, relative(REPO_DIR, script)).replace(/\.ts$/, '.js')]
 }

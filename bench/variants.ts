@@ -1,7 +1,10 @@
 // `node --import tsx bench/variants.ts [--seconds 6] [--reps 3] -- '' '--max-semi-space-size=32' '{"log":{"accessLog":false}}' …`:
 // the same cached-key load on mcpgate processes that differ in Node/V8 flags ('' = none) or in
 // config (a JSON object merged over the bench config's top-level sections), measured interleaved,
-// reporting req/s, server CPU per request, p99 and RSS. Used for the GC settings and the access
+// reporting req/s, server CPU per request, p99 and RSS; the variant `bare` is the bare
+// @fastify/http-proxy of target (b), for comparison; `@DIR` is the gateway of another build of
+// the repository (`tsc -p tsconfig.build.json --outDir DIR`, DIR inside the repository so that
+// its imports resolve), to compare code changes. Used for the GC settings and the access
 // log figures in bench/README.md.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -45,13 +48,20 @@ try {
   await store.close()
   const gateways: NodeChild[] = []
   for (const [i, variant] of variants.entries()) {
+    if (variant === 'bare') {
+      const bare = await startNode({ name: 'bare', script: join(BENCH_DIR, 'bare-proxy.ts'), args: ['--upstream', `http://127.0.0.1:${upstream.port}`], cpu: cpuServer, logFile: join(dir, 'bare.log') })
+      gateways.push(bare)
+      children.push(bare)
+      continue
+    }
     writeFileSync(join(dir, `gw${i}.json`), JSON.stringify(doc(isConfig(variant) ? JSON.parse(variant) : {})))
     const gw = await startNode({
       name: `gw${i}`,
-      script: join(BENCH_DIR, 'gateway-target.ts'),
+      // `@DIR`: another build of the repository (tsc --outDir DIR), to compare code changes.
+      script: variant.startsWith('@') ? join(variant.slice(1), 'bench', 'gateway-target.js') : join(BENCH_DIR, 'gateway-target.ts'),
       args: ['--config', join(dir, `gw${i}.json`)],
       cpu: cpuServer,
-      nodeFlags: isConfig(variant) ? [] : variant.split(/\s+/).filter(f => f !== ''),
+      nodeFlags: isConfig(variant) || variant.startsWith('@') ? [] : variant.split(/\s+/).filter(f => f !== ''),
       logFile: join(dir, `gw${i}.log`),
       timeoutMs: 60_000
     })
