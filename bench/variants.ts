@@ -1,7 +1,7 @@
 // `node --import tsx bench/variants.ts [--seconds 6] [--reps 3] -- '' '--max-semi-space-size=32' '{"log":{"accessLog":false}}' …`:
 // the same cached-key load on mcpgate processes that differ in Node/V8 flags ('' = none) or in
 // config (a JSON object merged over the bench config's top-level sections), measured interleaved,
-// reporting req/s, server CPU per request, p99 and RSS; the variant `bare` is the bare
+// reporting req/s, server CPU per request, p99 and RSS; the variant `bare [flags]` is the bare
 // @fastify/http-proxy of target (b), for comparison; `@DIR` is the gateway of another build of
 // the repository (`tsc -p tsconfig.build.json --outDir DIR`, DIR inside the repository so that
 // its imports resolve), to compare code changes. Used for the GC settings and the access
@@ -48,8 +48,15 @@ try {
   await store.close()
   const gateways: NodeChild[] = []
   for (const [i, variant] of variants.entries()) {
-    if (variant === 'bare') {
-      const bare = await startNode({ name: 'bare', script: join(BENCH_DIR, 'bare-proxy.ts'), args: ['--upstream', `http://127.0.0.1:${upstream.port}`], cpu: cpuServer, logFile: join(dir, 'bare.log') })
+    if (variant === 'bare' || variant.startsWith('bare ')) {
+      const bare = await startNode({
+        name: `bare${i}`,
+        script: join(BENCH_DIR, 'bare-proxy.ts'),
+        args: ['--upstream', `http://127.0.0.1:${upstream.port}`],
+        cpu: cpuServer,
+        nodeFlags: variant.split(/\s+/).slice(1).filter(f => f !== ''),
+        logFile: join(dir, `bare${i}.log`)
+      })
       gateways.push(bare)
       children.push(bare)
       continue
