@@ -2,6 +2,8 @@
 // the URL the client must POST to. It names the upstream, so it is rewritten to the gateway path.
 // The rewrite holds bytes only until the first real event is complete (bounded), is robust to
 // any chunk split (even inside a CRLF or a UTF-8 sequence), and passes every later byte untouched.
+import type { BodyFilter } from './upstream-exchange.ts'
+
 export const DEFAULT_MAX_BUFFER = 16 * 1024
 
 const EMPTY = Buffer.alloc(0)
@@ -65,7 +67,7 @@ export interface SseEndpointRewriteOptions {
  * pass on now. Once `done`, every later byte would pass untouched, so the caller stops feeding it
  * and writes the chunks straight through: a stream stays free of a Transform for its lifetime.
  */
-export class SseEndpointRewrite {
+export class SseEndpointRewrite implements BodyFilter {
   #pending: Buffer = EMPTY
   #out: Buffer[] = []
   #done = false

@@ -88,7 +88,7 @@ export class UpstreamDispatcher {
       pipelining: this.#options.pipelining,
       keepAliveTimeout: Math.min(4000, keepAlive),
       keepAliveMaxTimeout: keepAlive,
-      connect: { timeout: server.config.timeouts.connectMs }
+      connect: { timeout: connectMs }
     })
     this.#agents.set(server.id, { agent, server, origin, connectMs })
     return agent

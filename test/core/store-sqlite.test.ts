@@ -8,7 +8,7 @@ import { storeContract } from './store-contract.ts'
 storeContract(t, (t, opts) => sqliteStore(t, opts), {
   async assertStorage (t, store, expected) {
     if (!(store instanceof SqliteStore)) throw new TypeError('expected a SqliteStore')
-    // A second, read-only connection sees what any other process would.
+    // A second connection, opened for reading, sees what any other process would.
     const db = new Database(store.path, { readonly: true })
     try {
       const ids = (sql: string): string[] => db.prepare<[], string>(sql).pluck().all().sort()
