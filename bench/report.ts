@@ -45,7 +45,7 @@ export function renderMarkdown (r: BenchResults): string {
   out.push('')
   out.push(`- Run: ${r.startedAt} → ${r.finishedAt} (${r.elapsedS} s)`)
   out.push(`- Machine: ${r.machine.cores} cores, ${r.machine.cpuModel}, ${r.machine.platform}; Node ${r.machine.node}; load average ${r.machine.loadavg.join(' / ')} at start, ${r.machine.loadavgEnd.join(' / ')} at end`)
-  out.push(`- Load generator: ${r.tools.load}${r.tools.wrk !== null ? ` (${r.tools.wrk})` : ''}, 1 thread, ${r.settings.durationS} s per run after a ${r.settings.warmupS} s warm-up per target; ${r.settings.reps} repetitions, target order alternating; medians with min–max`)
+  out.push(`- Load generator: ${r.tools.load}${r.tools.wrk !== null ? ` (${r.tools.wrk})` : ''}, 1 thread, ${r.settings.durationS} s per run after a ${r.settings.warmupS} s + 1 s (new connections) warm-up per target; ${r.settings.reps} repetitions, target order alternating; medians with min–max`)
   out.push(`- nginx: ${r.tools.nginx ?? 'not installed'}; pinning: ${r.settings.pinning}`)
   if (r.settings.nice !== 0) out.push(`- Every bench process ran at niceness ${r.settings.nice} (other work shared the machine)`)
   out.push(`- Node flags of every Node server process: \`${r.settings.nodeFlags.join(' ') || '(none)'}\``)
