@@ -1,7 +1,7 @@
 // Small pieces both KeyStore implementations share: new user records, page requests and cursors,
-// invalidation messages on the wire, and listener calls that cannot break delivery.
+// invalidation messages on the wire, listener calls that cannot break delivery, createKey's limit.
 import { isValidUserId, newUserId } from '../key-format.ts'
-import { decodeKeyCursor, encodeKeyCursor, type InvalidationEvent, type NewUser, type Page, type PageRequest, type User } from './store.ts'
+import { decodeKeyCursor, encodeKeyCursor, type InvalidationEvent, type KeyLimits, type NewUser, type Page, type PageRequest, type User } from './store.ts'
 
 /** A validated page request; a bad limit or cursor is a TypeError the admin API maps to 400. */
 export function checkPageRequest (page: PageRequest): { limit: number, after: { createdAt: number, id: string } | null } {
@@ -64,4 +64,12 @@ export function newUserRecord (input: NewUser, now: number): User {
     disabled: input.disabled ?? false,
     createdAt: now
   }
+}
+
+/** createKey's limit, checked before any write: null when there is none. */
+export function maxKeysOf (limits: KeyLimits | undefined): number | null {
+  const max = limits?.maxKeysPerUser
+  if (max === undefined) return null
+  if (!Number.isInteger(max) || max < 0) throw new TypeError(`createKey: limits.maxKeysPerUser must be a non-negative integer, got ${String(max)}`)
+  return max
 }

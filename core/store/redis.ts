@@ -9,14 +9,15 @@
 import { createHash } from 'node:crypto'
 import { Redis, type RedisOptions } from 'ioredis'
 import { systemClock, type Clock } from '../clock.ts'
-import { StoreConflictError, StoreUnavailableError } from '../errors.ts'
+import { errors, StoreConflictError, StoreUnavailableError } from '../errors.ts'
 import { randomBase62 } from '../key-format.ts'
-import { checkPageRequest, newUserRecord, notifySafely, pageOf, parseInvalidation, serializeInvalidation } from './common.ts'
+import { checkPageRequest, maxKeysOf, newUserRecord, notifySafely, pageOf, parseInvalidation, serializeInvalidation } from './common.ts'
 import {
   encodeKeyCursor,
   type ApiKeyRecord,
   type InvalidationEvent,
   type InvalidationListener,
+  type KeyLimits,
   type KeyStore,
   type NewUser,
   type Page,
@@ -72,11 +73,14 @@ redis.call('HSET', KEYS[1], unpack(ARGV, 3))
 redis.call('ZADD', KEYS[3], 0, ARGV[2])
 return 1
 `),
-  // KEYS: k:<id>, u:<userId>, keys, uk:<userId> · ARGV: zset member, field, value, … → 1 | 0 no owner | -1 id taken
+  // KEYS: k:<id>, u:<userId>, keys, uk:<userId> · ARGV: zset member, max keys of the owner ('' = no
+  // limit), field, value, … → 1 | 0 no owner | -1 id taken | -2 limit reached. The owner's uk: zset
+  // is their key index, so its ZCARD is the count; checked here, no concurrent create can slip past.
   createKey: script(`
 if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
 if redis.call('EXISTS', KEYS[1]) == 1 then return -1 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+if ARGV[2] ~= '' and redis.call('ZCARD', KEYS[4]) >= tonumber(ARGV[2]) then return -2 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 3))
 redis.call('ZADD', KEYS[3], 0, ARGV[1])
 redis.call('ZADD', KEYS[4], 0, ARGV[1])
 return 1
@@ -321,11 +325,12 @@ export class RedisStore implements KeyStore {
     return result === 1
   }
 
-  async createKey (record: ApiKeyRecord): Promise<void> {
+  async createKey (record: ApiKeyRecord, limits?: KeyLimits): Promise<void> {
+    const max = maxKeysOf(limits)
     const member = encodeKeyCursor(record.createdAt, record.id)
     const result = await this.run(scripts.createKey,
       [this.key('k:', record.id), this.key('u:', record.userId), this.key('keys'), this.key('uk:', record.userId)],
-      [member, ...flatten({
+      [member, max === null ? '' : String(max), ...flatten({
         id: record.id,
         userId: record.userId,
         name: record.name,
@@ -339,6 +344,7 @@ export class RedisStore implements KeyStore {
       })])
     if (result === 0) throw new Error(`createKey: owner user "${record.userId}" does not exist`)
     if (result === -1) throw new StoreConflictError(`An API key with id "${record.id}" already exists`, 'id')
+    if (result === -2) throw new errors.KeyLimitReached(max)
   }
 
   async getKey (id: string): Promise<ApiKeyRecord | null> {

@@ -5,12 +5,13 @@ import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
 import { systemClock, type Clock } from '../clock.ts'
-import { StoreConflictError, StoreUnavailableError } from '../errors.ts'
-import { checkPageRequest, newUserRecord, notifySafely, pageOf, parseInvalidation, serializeInvalidation } from './common.ts'
+import { errors, StoreConflictError, StoreUnavailableError } from '../errors.ts'
+import { checkPageRequest, maxKeysOf, newUserRecord, notifySafely, pageOf, parseInvalidation, serializeInvalidation } from './common.ts'
 import {
   type ApiKeyRecord,
   type InvalidationEvent,
   type InvalidationListener,
+  type KeyLimits,
   type KeyStore,
   type NewUser,
   type Page,
@@ -318,12 +319,16 @@ export class SqliteStore implements KeyStore {
     return deleted
   }
 
-  async createKey (record: ApiKeyRecord): Promise<void> {
+  async createKey (record: ApiKeyRecord, limits?: KeyLimits): Promise<void> {
+    const max = maxKeysOf(limits)
     this.write(() => {
       if (this.stmt.userById.get(record.userId) === undefined) {
         throw new Error(`createKey: owner user "${record.userId}" does not exist`)
       }
       if (this.stmt.keyById.get(record.id) !== undefined) throw new StoreConflictError(`An API key with id "${record.id}" already exists`, 'id')
+      // Counted inside the IMMEDIATE transaction: it holds the write lock, so no other create (in
+      // this process or another, e.g. the CLI) can insert between this count and the insert.
+      if (max !== null && (this.stmt.countKeys.get(record.userId) ?? 0) >= max) throw new errors.KeyLimitReached(max)
       this.stmt.insertKey.run({
         id: record.id,
         user_id: record.userId,

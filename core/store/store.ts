@@ -48,6 +48,12 @@ export interface ApiKeyRecord {
   secretHash: string
 }
 
+/** Limits a store enforces atomically with a write (see KeyStore.createKey). */
+export interface KeyLimits {
+  /** A non-negative integer; absent means no limit. */
+  maxKeysPerUser?: number
+}
+
 export interface Page<T> {
   items: T[]
   /** Opaque; pass back as `cursor` for the next page. null on the last page. */
@@ -83,8 +89,13 @@ export interface KeyStore {
   /** Deletes the user and every key of theirs atomically; publishes `{type:'user'}`. */
   deleteUser(id: string): Promise<boolean>
 
-  /** The record's id and userId are chosen by the caller (key-format). Fails if the owner is gone. */
-  createKey(record: ApiKeyRecord): Promise<void>
+  /**
+   * The record's id and userId are chosen by the caller (key-format). Fails if the owner is gone.
+   * With `limits.maxKeysPerUser`, the owner's key count is checked in the same atomic step as the
+   * insert and the call rejects with `errors.KeyLimitReached(max)` when the owner already holds
+   * `max` keys or more: concurrent creates (other requests, replicas, the CLI) can never exceed it.
+   */
+  createKey(record: ApiKeyRecord, limits?: KeyLimits): Promise<void>
   getKey(id: string): Promise<ApiKeyRecord | null>
   /** One read for revalidation on the auth path: the record and its owner's current state. */
   getKeyWithOwner(id: string): Promise<{ key: ApiKeyRecord, owner: User } | null>
