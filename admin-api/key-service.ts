@@ -233,8 +233,8 @@ export function createKeyService ({ store, config, clock = systemClock }: KeySer
     if (description.length > DESCRIPTION_MAX) throw invalid('description', `must be at most ${DESCRIPTION_MAX} characters`)
     const expiresAt = validateExpiry(input.expiresAt)
     const mcpServerIds = validateScope(input.mcpServerIds, owner)
-    // A check-then-write: two concurrent creates can exceed the limit by one. The limit is an
-    // abuse brake, not a security boundary, so a store-side lock is not worth its cost.
+    // A cheap early refusal before ~25 ms of argon2. Concurrent creates can all pass this count,
+    // so it is not the final word: the store counts again atomically with the insert below.
     const max = config.admin.maxKeysPerUser
     if (await store.countKeys(owner.id) >= max) throw new errors.KeyLimitReached(max)
     const generated = generateKey(owner.id)
@@ -249,7 +249,7 @@ export function createKeyService ({ store, config, clock = systemClock }: KeySer
       lastUsedAt: null,
       secretHash: await hashSecret(generated.secret, config.hashing)
     }
-    await store.createKey(record)
+    await store.createKey(record, { maxKeysPerUser: max })
     return { record: keyView(record), key: generated.key }
   }
 
