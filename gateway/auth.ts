@@ -5,10 +5,11 @@ import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction, onRequestHo
 import type { Config } from '../config/schema.ts'
 import type { Clock } from '../core/clock.ts'
 import { errors } from '../core/errors.ts'
+import { FailureBudget } from '../core/failure-budget.ts'
 import { digestsEqual, keyDigest, verifySecret, type KeyDigest } from '../core/hashing.ts'
 import { parseKey, type ParsedKey } from '../core/key-format.ts'
 import { keyFingerprint, type ApiKeyRecord, type KeyStore, type User } from '../core/store/store.ts'
-import { FailureBudget, SingleFlight, TokenBucket, VerificationLimiter } from './guards.ts'
+import { SingleFlight, TokenBucket, VerificationLimiter } from './guards.ts'
 import { sharedScope, type CachedKey, type CachedUser, type KeyCache, type UserState } from './key-cache.ts'
 import type { LastUsedRecorder } from './last-used.ts'
 
