@@ -1,6 +1,7 @@
 // The admin API as a Fastify app built from config and injected deps (not listening): who may
 // call (principal.ts), what they may do (key-service.ts), the routes, one error format, the
-// audit log and the OpenAPI document generated from the route schemas.
+// audit log, the per-IP budget of failed authentications and the OpenAPI document generated
+// from the route schemas.
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import { registerAjvFormats, TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
@@ -10,6 +11,7 @@ import type { Config } from '../config/schema.ts'
 import { systemClock, type Clock } from '../core/clock.ts'
 import { ConnectionDrain } from '../core/connection-drain.ts'
 import { errors, StoreConflictError, StoreUnavailableError } from '../core/errors.ts'
+import { FailureBudget } from '../core/failure-budget.ts'
 import { requestId } from '../core/request-id.ts'
 import type { KeyStore } from '../core/store/store.ts'
 import { audit } from './audit.ts'
@@ -141,6 +143,7 @@ const STATUS_TEXT: Record<number, string> = {
   409: 'Conflict',
   413: 'Payload Too Large',
   415: 'Unsupported Media Type',
+  429: 'Too Many Requests',
   500: 'Internal Server Error',
   503: 'Service Unavailable'
 }
@@ -171,6 +174,10 @@ export async function buildAdmin (config: Readonly<Config>, deps: AdminDeps): Pr
     ...(deps.adminToken === undefined ? {} : { adminToken: deps.adminToken }),
     ...(deps.jwksCooldownMs === undefined ? {} : { jwksCooldownMs: deps.jwksCooldownMs })
   })
+  // Failed authentications per client IP (request.ip: the socket's address, or X-Forwarded-For
+  // with admin.trustProxy). Without it anyone who reaches the port could guess admin tokens as
+  // fast as the server answers.
+  const authFailures = new FailureBudget(config.admin.authFailuresPerIp, config.admin.authFailureWindowMs, clock)
   // `date-time` and friends for the TypeBox validator (idempotent, process-wide registry).
   registerAjvFormats()
 
@@ -180,6 +187,7 @@ export async function buildAdmin (config: Readonly<Config>, deps: AdminDeps): Pr
     // cannot inject into a log line), else a UUID. It correlates; audit lines also name the
     // actor and IP, so a chosen id cannot make one caller's change look like another's.
     genReqId: requestId,
+    trustProxy: config.admin.trustProxy,
     bodyLimit: 64 * 1024,
     return503OnClosing: true
   }).withTypeProvider<TypeBoxTypeProvider>()
@@ -250,6 +258,13 @@ export async function buildAdmin (config: Readonly<Config>, deps: AdminDeps): Pr
     api.addHook('onRequest', async (request, reply) => {
       // Responses may carry a freshly minted key: never let a cache keep them.
       reply.header('cache-control', 'no-store')
+      // Checked before the authenticator runs, so a spent budget stops guesses even with the right token.
+      const retryAfter = authFailures.retryAfter(request.ip)
+      if (retryAfter > 0) {
+        audit(request, 'admin.rate_limited', { reason: 'too many failed authentications from this IP' }, null)
+        reply.header('retry-after', String(retryAfter))
+        throw new errors.RateLimited()
+      }
       try {
         const { principal, change } = await authenticator.authenticate(request.headers)
         request.adminPrincipal = principal
@@ -258,6 +273,14 @@ export async function buildAdmin (config: Readonly<Config>, deps: AdminDeps): Pr
         }
       } catch (err) {
         if (err instanceof AuthenticationFailure) {
+          // Only a credential checked and found wrong (a bad admin token, a JWT refused as
+          // invalid or expired) spends the budget. Not counted: no credentials and API keys (no
+          // secret was compared, nothing guessed), 403s (the caller did authenticate), 503s (IdP
+          // or store down, thrown as other errors: not the caller's doing). Counted after the
+          // fact: a token that is no JWT fails without I/O, so it is counted before the next
+          // request is read; a JWT-shaped guess with OIDC on fails only after an await, so
+          // guesses in flight together can overrun the budget by their number.
+          if (err.error instanceof errors.TokenInvalid) authFailures.fail(request.ip)
           audit(request, 'admin.auth_failed', { reason: err.reason }, null)
           throw err.error
         }

@@ -12,6 +12,7 @@ export type AuditEvent =
   | 'user.deleted'
   | 'admin.auth_failed'
   | 'admin.forbidden'
+  | 'admin.rate_limited'
 
 export interface AuditTarget {
   keyId?: string
@@ -28,7 +29,7 @@ export function actorOf (principal: Principal | null): Record<string, string> | 
 }
 
 export function audit (request: FastifyRequest, event: AuditEvent, target: AuditTarget, principal: Principal | null = request.adminPrincipal ?? null): void {
-  const failure = event === 'admin.auth_failed' || event === 'admin.forbidden'
+  const failure = event === 'admin.auth_failed' || event === 'admin.forbidden' || event === 'admin.rate_limited'
   request.log[failure ? 'warn' : 'info']({
     audit: true,
     event,

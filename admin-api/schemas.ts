@@ -23,6 +23,7 @@ const errorDescriptions: Record<number, string> = {
   403: 'Authenticated, but not allowed (admin role required, or account disabled)',
   404: 'Not found (another user\'s resource answers the same)',
   409: 'Conflict (key limit reached, email taken)',
+  429: 'Too many failed authentications from this client IP; retry after Retry-After seconds',
   503: 'Store or identity provider unavailable; retry after Retry-After seconds'
 }
 
@@ -34,7 +35,7 @@ export function ok<T extends TSchema> (schema: T, description: string): T {
 /** Every route lists the error responses it can produce, with the shared error body. */
 export function errorResponses (...statuses: number[]): Record<number, TSchema> {
   const out: Record<number, TSchema> = {}
-  for (const s of [401, 503, ...statuses]) out[s] = Type.Unsafe({ ...ErrorRef, description: errorDescriptions[s] ?? 'Error' })
+  for (const s of [401, 429, 503, ...statuses]) out[s] = Type.Unsafe({ ...ErrorRef, description: errorDescriptions[s] ?? 'Error' })
   return out
 }
 
