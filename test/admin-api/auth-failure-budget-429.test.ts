@@ -2,7 +2,7 @@
 // admin.authFailuresPerIp wrong credentials (bad admin tokens, rejected JWTs) in a window, every
 // /api request from it gets 429 MCPGATE_RATE_LIMITED + Retry-After without being authenticated,
 // the right token included, until the window (on the injected clock) ends. No credentials, 403s
-// and 503s spend nothing; other IPs are unaffected.
+// and 503s spend nothing; other IPs are unaffected (with admin.trustProxy, X-Forwarded-For decides).
 import { request as httpRequest } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import t from 'tap'
@@ -143,4 +143,14 @@ t.test('concurrent wrong admin tokens cannot overrun the budget', async t => {
   const { send, bearer } = await start(t, testConfig({ admin: { authFailuresPerIp: 3 } }))
   const answers = await Promise.all(Array.from({ length: 12 }, (_, i) => send('/api/me', bearer(`wrong-admin-token-${String(i).padStart(12, '0')}`))))
   t.same(answers.map(a => a.status).sort(), [401, 401, 401, 429, 429, 429, 429, 429, 429, 429, 429, 429])
+})
+
+t.test('with admin.trustProxy the budget follows X-Forwarded-For, not the proxy\'s address', async t => {
+  const { send, bearer, audits } = await start(t, testConfig({ admin: { authFailuresPerIp: 2, trustProxy: true } }))
+  const via = (client: string, token: string) => send('/api/me', { ...bearer(token), 'x-forwarded-for': client })
+  t.equal((await via('203.0.113.7', 'wrong-admin-token-000000000001')).status, 401)
+  t.equal((await via('203.0.113.7', 'wrong-admin-token-000000000002')).status, 401)
+  t.match(await via('203.0.113.7', ADMIN_TOKEN), LIMITED, 'the client behind the proxy spent its budget')
+  t.equal((await via('203.0.113.8', ADMIN_TOKEN)).status, 200, 'another client behind the same proxy did not')
+  t.same(audits('admin.rate_limited').map(e => e.ip), ['203.0.113.7'])
 })
