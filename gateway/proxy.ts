@@ -224,13 +224,10 @@ export const proxyRoutes: FastifyPluginAsync<ProxyOptions> = async function prox
       // the headers out in one write (one packet, one wake-up of the client). A quiet stream gets
       // its headers at the end of this tick all the same.
       setImmediate(flushHeaders, raw)
-      let rewrite: SseEndpointRewrite | undefined
-      if (rewriting) {
-        const { source, query } = request.proxyCall
-        rewrite = new SseEndpointRewrite({
-          rewrite: data => gatewayEndpoint(server, new URL(source + (query === '' ? '' : `?${query}`)), data, publicPathPrefix)
-        })
-      }
+      const { source, query } = request.proxyCall
+      const rewrite = rewriting
+        ? new SseEndpointRewrite({ rewrite: data => gatewayEndpoint(server, new URL(source + (query === '' ? '' : `?${query}`)), data, publicPathPrefix) })
+        : undefined
       exchange.pipeTo(raw, rewrite)
       drain?.trackStream(raw, { standalone: request.method === 'GET', end: endStream(exchange, raw) })
     }

@@ -8,8 +8,9 @@ import { storeContract } from './store-contract.ts'
 storeContract(t, (t, opts) => sqliteStore(t, opts), {
   async assertStorage (t, store, expected) {
     if (!(store instanceof SqliteStore)) throw new TypeError('expected a SqliteStore')
-    // A second connection, opened for reading, sees what any other process would.
-    const db = new Database(store.path, { readonly: true })
+    // A second connection (nothing but SELECTs) sees what any other process would; it must open
+    // the store's file, never create an empty one.
+    const db = new Database(store.path, { fileMustExist: true })
     try {
       const ids = (sql: string): string[] => db.prepare<[], string>(sql).pluck().all().sort()
       t.same(ids('SELECT id FROM users'), [...expected.userIds].sort(), 'users table holds exactly the expected users')
