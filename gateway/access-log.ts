@@ -123,6 +123,8 @@ function accessLine (end: RequestEnd, ip: string | undefined): Record<string, un
   const q = url.indexOf('?')
   // The path only: a query string is the client's business and may carry anything.
   const line: Record<string, unknown> = {
+    // What Fastify's per-request logger would bind; the line goes through the app's logger.
+    reqId: request.id,
     method: end.method,
     path: redactKeys(q < 0 ? url : url.slice(0, q)).slice(0, PATH_MAX),
     status: end.status,
@@ -170,7 +172,7 @@ export function trackRequests (app: FastifyInstance, options: TrackingOptions): 
       auth: authOutcome(request, code),
       code
     }
-    if (accessLog) request.log.info(accessLine(end, ip), 'access')
+    if (accessLog) app.log.info(accessLine(end, ip), 'access')
     onEnd?.(end)
   }
 
@@ -179,7 +181,8 @@ export function trackRequests (app: FastifyInstance, options: TrackingOptions): 
     // Read now: once a proxied response is done, request.raw.socket is gone (and request.ip with it).
     const socket = request.raw.socket
     const ip = accessLog ? request.ip : undefined
-    reply.raw.once('close', () => ended(request, reply, socket, ip))
+    // 'close' is emitted once per response: `on`, without the wrapper `once` would build per request.
+    reply.raw.on('close', () => { ended(request, reply, socket, ip) })
     done()
   })
 

@@ -23,6 +23,7 @@ import { GatewayMetrics, metricsEndpoint } from './metrics.ts'
 import { proxyRoutes } from './proxy.ts'
 import { ServerRegistry } from './registry.ts'
 import { redactKeys, sendError, sendNotFound } from './reply-error.ts'
+import { lazyChildLogger } from './request-logger.ts'
 
 type LoggerOptions = Exclude<FastifyServerOptions['logger'], boolean | undefined>
 
@@ -146,6 +147,8 @@ export async function buildGateway (config: Readonly<Config>, deps: GatewayDeps)
     logController: new AccessLogController(),
     // A valid client X-Request-Id is kept (correlation across a load balancer), else a UUID.
     genReqId: requestId,
+    // request.log is made on first use: most requests log only their access line (app.log).
+    childLoggerFactory: lazyChildLogger,
     // Only the methods MCP uses; an automatic HEAD route would be proxied too.
     exposeHeadRoutes: false,
     return503OnClosing: true

@@ -107,19 +107,31 @@ function sanitize (value: string): string {
   return value.replace(/[^\t\x20-\x7E\x80-\xFF]/g, '')
 }
 
-function clientResponseHeaders (headers: IncomingHttpHeaders, hasOrigin: boolean): IncomingHttpHeaders {
-  const out: IncomingHttpHeaders = {}
-  for (const name in headers) {
-    const value = headers[name]
+/** The reply as reply-from's onResponse gets it (typed for any server, the gateway's is HTTP/1). */
+interface ProxyReply { hijack(): unknown, raw: unknown, statusCode: number, getHeaders(): Record<string, unknown> }
+
+/**
+ * The client response's headers: the gateway's (request id, CORS) with the upstream's over them,
+ * minus the ones the gateway owns. Built here in one object instead of reply-from copying each
+ * upstream header onto the reply.
+ */
+function clientResponseHeaders (rep: ProxyReply, upstream: IncomingHttpHeaders, hasOrigin: boolean): OutgoingHttpHeaders {
+  const out = rep.getHeaders() as OutgoingHttpHeaders
+  for (const name in upstream) {
+    const value = upstream[name]
     if (value === undefined || DROPPED_RESPONSE_HEADERS.has(name) || name.startsWith('access-control-')) continue
     if (typeof value === 'string') out[name] = sanitize(value)
-    else out[name] = value.map(sanitize) as never
+    else out[name] = value.map(sanitize)
   }
-  // The gateway's CORS answer depends on Origin; an upstream Vary must not replace that.
-  if (hasOrigin && typeof out.vary === 'string' && !/(^|,)\s*(origin|\*)\s*(,|$)/i.test(out.vary)) out.vary = `${out.vary}, Origin`
-  else if (hasOrigin && out.vary === undefined) out.vary = 'Origin'
+  // The gateway's CORS answer depends on Origin (the origin hook set `Vary: Origin`); an upstream
+  // Vary replaces that, so it must name Origin too.
+  const vary = upstream.vary === undefined ? undefined : out.vary
+  if (hasOrigin && typeof vary === 'string' && !/(^|,)\s*(origin|\*)\s*(,|$)/i.test(vary)) out.vary = `${vary}, Origin`
   return out
 }
+
+/** reply-from's rewriteHeaders: copy nothing onto the reply, onResponse builds the headers. */
+const NO_HEADERS: Readonly<IncomingHttpHeaders> = Object.freeze({})
 
 /**
  * Shutdown: ends a proxied SSE response cleanly (its terminating chunk goes out) and stops the
@@ -132,14 +144,11 @@ function endStream (exchange: UpstreamExchange, res: ServerResponse): () => void
   }
 }
 
-/**
- * Takes the response over from Fastify and writes the status and the headers gathered on the
- * reply (reply-from's copy of the upstream's, ours); the body follows from the exchange.
- */
-function startResponse (rep: { hijack(): unknown, raw: unknown, statusCode: number, getHeaders(): Record<string, unknown> }): ServerResponse {
+/** Takes the response over from Fastify and writes its status and headers; the body follows from the exchange. */
+function startResponse (rep: ProxyReply, headers: OutgoingHttpHeaders): ServerResponse {
   rep.hijack()
   const raw = rep.raw as ServerResponse
-  raw.writeHead(rep.statusCode, rep.getHeaders() as OutgoingHttpHeaders)
+  raw.writeHead(rep.statusCode, headers)
   return raw
 }
 
@@ -187,7 +196,7 @@ export const proxyRoutes: FastifyPluginAsync<ProxyOptions> = async function prox
     // Never retry: a POST is not idempotent, and reply-from would otherwise retry GETs on 503.
     retryDelay: () => null,
     rewriteRequestHeaders: (request, headers) => upstreamRequestHeaders(request as FastifyRequest, request.mcpServer, headers as IncomingHttpHeaders, trustProxy),
-    rewriteHeaders: (headers, request) => clientResponseHeaders(headers as IncomingHttpHeaders, request?.headers.origin !== undefined),
+    rewriteHeaders: () => NO_HEADERS,
     onError: (rep, { error }) => {
       const request = rep.request
       const mapped = fromUpstreamFailure(error)
@@ -202,24 +211,23 @@ export const proxyRoutes: FastifyPluginAsync<ProxyOptions> = async function prox
       const exchange = res.stream
       if (isUpstreamAuthFailure(res.statusCode)) {
         exchange.abort()
-        // reply-from already copied the upstream headers: drop them, then answer ourselves.
-        for (const name of Object.keys(res.headers)) rep.removeHeader(name)
         request.log.warn({ serverId: server.id, upstreamStatus: res.statusCode }, 'upstream refused the gateway credentials')
         rep.send(fromUpstreamAuthFailure(res.statusCode))
         return
       }
       exchange.onBodyError = err => { request.log.warn({ serverId: server.id, err }, 'upstream response failed midway; client response cut') }
+      const headers = clientResponseHeaders(rep, res.headers, request.headers.origin !== undefined)
       if (!isEventStream(res.headers['content-type'])) {
-        exchange.pipeTo(startResponse(rep))
+        exchange.pipeTo(startResponse(rep, headers))
         return
       }
       // SSE: nothing may buffer or transform it, and headers go out now, not with the first event.
-      rep.header('cache-control', 'no-cache, no-transform')
-      rep.header('x-accel-buffering', 'no')
+      headers['cache-control'] = 'no-cache, no-transform'
+      headers['x-accel-buffering'] = 'no'
       // A standalone GET stream may carry the legacy `endpoint` event: rewritten on its way through.
       const rewriting = request.method === 'GET' && res.headers['content-encoding'] === undefined
-      if (rewriting) rep.removeHeader('content-length')
-      const raw = startResponse(rep)
+      if (rewriting) delete headers['content-length']
+      const raw = startResponse(rep, headers)
       // The first event usually comes in the same read as the upstream's headers: it then carries
       // the headers out in one write (one packet, one wake-up of the client). A quiet stream gets
       // its headers at the end of this tick all the same.
@@ -256,7 +264,7 @@ export const proxyRoutes: FastifyPluginAsync<ProxyOptions> = async function prox
     const call: ProxyCall = { server, exchange: null, source, query: mergeQuery(configuredQuery, clientQuery) }
     request.proxyCall = call
     // Client gone → abort the upstream request (before or after its response headers).
-    reply.raw.once('close', () => { if (!reply.raw.writableFinished) call.exchange?.abort() })
+    reply.raw.on('close', () => { if (!reply.raw.writableFinished) call.exchange?.abort() })
     return withUpstreamContext(call, () => reply.from(source, fromOptions))
   }
 
