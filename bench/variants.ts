@@ -2,13 +2,17 @@
 // the same cached-key load on mcpgate processes that differ in Node/V8 flags ('' = none) or in
 // config (a JSON object merged over the bench config's top-level sections), measured interleaved,
 // reporting req/s, server CPU per request, p99 and RSS; the variant `bare [flags]` is the bare
-// @fastify/http-proxy of target (b), for comparison; `@DIR` is the gateway of another build of
-// the repository (`tsc -p tsconfig.build.json --outDir DIR`, DIR inside the repository so that
-// its imports resolve), to compare code changes. Used for the GC settings and the access
-// log figures in bench/README.md.
+// @fastify/http-proxy of target (b), for comparison; `script:FILE [flags]` any other proxy taking
+// `--upstream` (e.g. `script:bench/floor-proxy.ts`, the stack's floor); `@DIR` is the gateway of
+// another build of the repository (`tsc -p tsconfig.build.json --outDir DIR`, DIR inside the
+// repository so that its imports resolve), to compare code changes. A variant given several
+// times runs in that many processes, pooled. Each repetition runs every variant once, in
+// alternating order; besides medians, the CPU per request of each variant is divided by the
+// first variant's in the same repetition, which cancels the machine's slow drifts. Used for the
+// GC settings, the access log and the floor figures in bench/README.md.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { buildConfig } from '../config/load.ts'
 import { openStore } from '../core/store/open.ts'
@@ -16,7 +20,7 @@ import { runLoad } from './load.ts'
 import { BENCH_DIR, buildServers, cpuTimeOf, machine, maxRssDuring, pinProcess, rssOf, startNode, type NodeChild } from './procs.ts'
 import { BODY } from './run.ts'
 import { CHEAP_ARGON2, createKeys, createUsers } from './seed.ts'
-import { median, round } from './stats.ts'
+import { median, percentile, round } from './stats.ts'
 
 const { values, positionals } = parseArgs({
   options: {
@@ -48,10 +52,11 @@ try {
   await store.close()
   const gateways: NodeChild[] = []
   for (const [i, variant] of variants.entries()) {
-    if (variant === 'bare' || variant.startsWith('bare ')) {
+    if (variant === 'bare' || variant.startsWith('bare ') || variant.startsWith('script:')) {
+      const script = variant.startsWith('script:') ? resolve(variant.slice('script:'.length).split(/\s+/)[0] ?? '') : join(BENCH_DIR, 'bare-proxy.ts')
       const bare = await startNode({
         name: `bare${i}`,
-        script: join(BENCH_DIR, 'bare-proxy.ts'),
+        script,
         args: ['--upstream', `http://127.0.0.1:${upstream.port}`],
         cpu: cpuServer,
         nodeFlags: variant.split(/\s+/).slice(1).filter(f => f !== ''),
@@ -88,7 +93,7 @@ try {
   const idle = gateways.map(g => rssOf(g.pid))
   for (const g of gateways) await runLoad(spec(g.port, 10, 3))
   const cs = (values.connections ?? '10,64').split(',').map(Number)
-  const rows = new Map<string, { rps: number[], cpu: number[], p99: number[], rss: number[] }>()
+  const rows = new Map<string, { rps: number[], cpu: number[], p99: number[], rss: number[], round: number[] }>()
   for (let rep = 0; rep < Number(values.reps); rep++) {
     const order = rep % 2 === 0 ? gateways.map((g, i) => i) : gateways.map((g, i) => i).reverse()
     for (const c of cs) {
@@ -98,21 +103,32 @@ try {
         const { result, maxRss } = await maxRssDuring(g.pid, runLoad(spec(g.port, c, Number(values.seconds))))
         const cpu = ((cpuTimeOf(g.pid) ?? 0) - cpu0) / Math.max(1, result.requests)
         const k = `${variants[i] || '(none)'} c=${c}`
-        const row = rows.get(k) ?? { rps: [], cpu: [], p99: [], rss: [] }
+        const row = rows.get(k) ?? { rps: [], cpu: [], p99: [], rss: [], round: [] }
         row.rps.push(result.rps)
         row.cpu.push(cpu)
+        row.round.push(rep)
         row.p99.push(result.p99)
         row.rss.push((maxRss ?? 0) / 1048576)
         rows.set(k, row)
       }
     }
   }
-  process.stdout.write('| variant | req/s | CPU µs/req | p99 µs | max RSS MB |\n| --- | --- | --- | --- | --- |\n')
+  process.stdout.write('| variant | req/s | CPU µs/req | CPU vs first, per repetition: median (quartiles) | p99 µs | max RSS MB |\n| --- | --- | --- | --- | --- | --- |\n')
   for (const [k, r] of rows) {
-    process.stdout.write(`| ${k} | ${Math.round(median(r.rps))} | ${round(median(r.cpu), 0)} | ${median(r.p99)} | ${round(Math.max(...r.rss), 0)} |\n`)
+    const ratios = pairedRatios(r, rows.get(`${variants[0] || '(none)'} ${k.slice(k.lastIndexOf('c='))}`) ?? r)
+    process.stdout.write(`| ${k} | ${Math.round(median(r.rps))} | ${round(median(r.cpu), 0)} | ${round(median(ratios), 2)} (${round(percentile(ratios, 25), 2)}–${round(percentile(ratios, 75), 2)}) | ${median(r.p99)} | ${round(Math.max(...r.rss), 0)} |\n`)
   }
   process.stdout.write(`\nidle RSS MB: ${variants.map((v, i) => `${v || '(none)'} ${round((idle[i] ?? 0) / 1048576, 0)}`).join(', ')}\n`)
 } finally {
   for (const c of children.reverse()) await c.stop()
   rmSync(dir, { recursive: true, force: true })
+}
+
+/** Per repetition: the mean CPU per request of `row`'s processes over the mean of `first`'s. */
+function pairedRatios (row: { cpu: number[], round: number[] }, first: { cpu: number[], round: number[] }): number[] {
+  const meanIn = (r: { cpu: number[], round: number[] }, rep: number) => {
+    const xs = r.cpu.filter((_, i) => r.round[i] === rep)
+    return xs.reduce((a, b) => a + b, 0) / xs.length
+  }
+  return [...new Set(row.round)].map(rep => meanIn(row, rep) / meanIn(first, rep))
 }

@@ -35,3 +35,40 @@ export function collectedGauge<L extends string = never> (registry: Registry, op
   const { collect, ...rest } = options
   return new Gauge<L>({ ...rest, registers: [registry], collect () { collect(this) } })
 }
+
+/**
+ * A labelled counter for the hot path: each count is a Map lookup by a key the caller builds from
+ * the label values, where prom-client's `inc(labels)` validates and hashes the labels object on
+ * every call. The counts are handed to prom-client at scrape time. Keys must identify their
+ * labels exactly, and come from closed sets (they are never evicted).
+ */
+export class TallyCounter<L extends string> {
+  readonly #tally = new Map<string, { labels: Partial<Record<L, string>>, count: number, reported: number }>()
+
+  constructor (registry: Registry, options: { name: string, help: string, labelNames: readonly L[] }) {
+    const tally = this.#tally
+    new Counter<L>({ // eslint-disable-line no-new -- registered, read at scrape time
+      ...options,
+      registers: [registry],
+      collect () {
+        for (const entry of tally.values()) {
+          if (entry.count > entry.reported) this.inc(entry.labels, entry.count - entry.reported)
+          entry.reported = entry.count
+        }
+      }
+    })
+  }
+
+  /** Counts one for `key`; false (and nothing counted) the first time a key is seen: call add(). */
+  inc (key: string): boolean {
+    const entry = this.#tally.get(key)
+    if (entry === undefined) return false
+    entry.count++
+    return true
+  }
+
+  /** Counts the first one for a new key, with the labels it stands for. */
+  add (key: string, labels: Partial<Record<L, string>>): void {
+    this.#tally.set(key, { labels, count: 1, reported: 0 })
+  }
+}

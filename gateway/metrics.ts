@@ -9,7 +9,7 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
 import type { Dispatcher } from 'undici'
 import type { Config } from '../config/schema.ts'
 import type { Clock } from '../core/clock.ts'
-import { collectedGauge, createRegistry, mirroredCounter } from '../core/metrics.ts'
+import { collectedGauge, createRegistry, mirroredCounter, TallyCounter } from '../core/metrics.ts'
 import type { KeyStore } from '../core/store/store.ts'
 import type { RequestEnd } from './access-log.ts'
 import type { AuthStats, StoreHealth } from './auth.ts'
@@ -34,8 +34,8 @@ export interface MetricSources {
 
 export class GatewayMetrics {
   readonly registry: Registry = createRegistry()
-  readonly #requests: Counter<'server' | 'method' | 'status'>
-  readonly #authOutcomes: Counter<'outcome'>
+  readonly #requests: TallyCounter<'server' | 'method' | 'status'>
+  readonly #authOutcomes: TallyCounter<'outcome'>
   readonly #argon2: Histogram<'result'>
   readonly #storeLatency: Histogram<'operation'>
   readonly #storeErrors: Counter<'operation'>
@@ -46,17 +46,15 @@ export class GatewayMetrics {
     const { stats, cache, health, registry, store, clock } = sources
     const registers = [this.registry]
 
-    this.#requests = new Counter({
+    this.#requests = new TallyCounter(this.registry, {
       name: 'mcpgate_gateway_requests_total',
       help: 'Gateway requests by configured server id ("none" otherwise), HTTP method and status (499: client left before a response)',
-      labelNames: ['server', 'method', 'status'],
-      registers
+      labelNames: ['server', 'method', 'status']
     })
-    this.#authOutcomes = new Counter({
+    this.#authOutcomes = new TallyCounter(this.registry, {
       name: 'mcpgate_auth_outcomes_total',
       help: 'Requests on key-protected routes by how the key was accepted or the first refusal',
-      labelNames: ['outcome'],
-      registers
+      labelNames: ['outcome']
     })
     this.#argon2 = new Histogram({
       name: 'mcpgate_argon2_verify_duration_seconds',
@@ -139,8 +137,13 @@ export class GatewayMetrics {
 
   /** One finished request (called by the access-log tracker). */
   requestEnded (end: RequestEnd): void {
-    this.#requests.inc({ server: end.serverId ?? 'none', method: METHODS.has(end.method) ? end.method : 'OTHER', status: String(end.status) })
-    if (end.auth !== null) this.#authOutcomes.inc({ outcome: end.auth })
+    const server = end.serverId ?? 'none'
+    const method = METHODS.has(end.method) ? end.method : 'OTHER'
+    // Server ids and methods contain no space.
+    const key = `${server} ${method} ${end.status}`
+    if (!this.#requests.inc(key)) this.#requests.add(key, { server, method, status: String(end.status) })
+    const auth = end.auth
+    if (auth !== null && !this.#authOutcomes.inc(auth)) this.#authOutcomes.add(auth, { outcome: auth })
   }
 
   verification (seconds: number, valid: boolean): void {

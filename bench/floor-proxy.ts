@@ -1,0 +1,51 @@
+// The stack's floor, for bench/variants.ts (`script:bench/floor-proxy.ts`): Fastify 5 and one
+// undici Agent, a route that hands the request body to undici and relays the answer through a
+// dispatch handler — no authentication, no logging, no metrics, no reply-from, no header
+// filtering. What a proxied request costs before any of mcpgate's features (bench/README.md).
+import type { ServerResponse } from 'node:http'
+import Fastify from 'fastify'
+import { Agent, util, type Dispatcher } from 'undici'
+import { announceReady, childOptions, exitWithParent } from './child.ts'
+
+const opts = childOptions()
+if (opts.upstream === undefined) throw new Error('floor-proxy: --upstream http://127.0.0.1:PORT is required')
+const origin = opts.upstream
+const agent = new Agent({ connections: 128, keepAliveTimeout: 4000 })
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'authorization', 'host'])
+
+/** The answer's head, then each chunk, written to the client as undici parses them. */
+class Relay implements Dispatcher.DispatchHandler {
+  constructor (readonly res: ServerResponse) {}
+  onConnect (): void {}
+  onHeaders (statusCode: number, raw: Buffer[]): boolean {
+    const headers = util.parseHeaders(raw) as Record<string, string | string[]>
+    for (const name of HOP_BY_HOP) delete headers[name]
+    this.res.writeHead(statusCode, headers)
+    return true
+  }
+
+  // Small answers: no backpressure to honour here.
+  onData (chunk: Buffer): boolean { this.res.write(chunk); return true }
+  onComplete (): void { this.res.end() }
+  onError (err: Error): void { this.res.destroy(err) }
+}
+
+const app = Fastify()
+app.removeAllContentTypeParsers()
+app.addContentTypeParser('*', (_request, payload, done) => { done(null, payload) })
+app.post('/mcp-connect/:serverId', (request, reply) => {
+  reply.hijack()
+  const headers: Record<string, string | string[]> = {}
+  for (const name in request.headers) {
+    const value = request.headers[name]
+    if (value !== undefined && !HOP_BY_HOP.has(name)) headers[name] = value
+  }
+  agent.dispatch({ origin, path: '/mcp', method: 'POST', headers, body: request.raw, headersTimeout: 30_000, bodyTimeout: 0 }, new Relay(reply.raw))
+})
+await app.listen({ port: Number(opts.port ?? 0), host: '127.0.0.1' })
+const addr = app.server.address()
+announceReady(typeof addr === 'object' && addr !== null ? addr.port : 0)
+exitWithParent(async () => {
+  await app.close()
+  await agent.close()
+})
