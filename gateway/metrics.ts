@@ -1,6 +1,6 @@
 // The gateway's Prometheus metrics. Counters the code already keeps (auth stats, cache sizes) are
-// read at scrape time; the hot path adds one counter increment per request (from the access-log
-// tracker) and nothing per byte. Labels are closed sets — configured server ids, HTTP methods,
+// read at scrape time; the hot path adds two Map counts per request (TallyCounter, from the
+// access-log tracker), one upstream-latency observation, and nothing per byte. Labels are closed sets — configured server ids, HTTP methods,
 // status codes, outcomes, store operations — never a key or a user.
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'

@@ -1,8 +1,9 @@
 // request.log without a logger per request. Fastify gives every request a child of the app's
 // logger (bound to its request id) before the first hook runs; a proxied request that goes well
 // logs nothing through it (its access line goes through the app's logger, access-log.ts), so the
-// child is made only when something is logged at an enabled level. A pino child per request
-// measured 12-18 % of a proxied request's CPU in the bench's A/B (bench/README.md).
+// child is made only when something is logged at an enabled level. That is work removed from
+// every request (a pino child: an object, its bindings serialized to a string), not a gain the
+// bench could resolve on its own (bench/README.md, round 7).
 import type { FastifyBaseLogger } from 'fastify'
 
 type Level = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace'
@@ -64,5 +65,5 @@ export class LazyRequestLogger implements FastifyBaseLogger {
  */
 export function lazyChildLogger (logger: FastifyBaseLogger, bindings: Bindings, options: NonNullable<ChildOptions>): FastifyBaseLogger {
   if (options.level !== undefined || options.serializers !== undefined) return logger.child(bindings, options)
-  return new LazyRequestLogger(logger, bindings)
+  return new LazyRequestLogger(logger, bindings, options)
 }
