@@ -121,6 +121,28 @@ export function cpuTimeOf (pid: number): number | null {
   }
 }
 
+/** Per-CPU tick counters from /proc/stat (user nice system idle iowait irq softirq steal …); [] where unreadable. */
+export function cpuTicks (): number[][] {
+  try {
+    return readFileSync('/proc/stat', 'utf8').split('\n').filter(l => /^cpu\d/.test(l)).map(l => l.trim().split(/\s+/).slice(1).map(Number))
+  } catch {
+    return []
+  }
+}
+
+/**
+ * The share (%) of `cpu`'s time between two cpuTicks() readings that the hypervisor gave to
+ * someone else (steal); null when unknown (no such CPU, no steal accounting, no time passed).
+ */
+export function stealPct (before: number[][], after: number[][], cpu: number | undefined): number | null {
+  const a = before[cpu ?? -1]
+  const b = after[cpu ?? -1]
+  if (a === undefined || b === undefined || b.length < 8) return null
+  const delta = b.map((v, i) => v - (a[i] ?? 0))
+  const total = delta.reduce((x, y) => x + y, 0)
+  return total > 0 ? Math.round(1000 * (delta[7] as number) / total) / 10 : null
+}
+
 /** Samples a process's RSS while `during` runs; returns the maximum seen. */
 export async function maxRssDuring<T> (pid: number, during: Promise<T>, everyMs = 200): Promise<{ result: T, maxRss: number | null }> {
   let max: number | null = rssOf(pid)

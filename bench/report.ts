@@ -3,7 +3,7 @@
 import type { FloodResult } from './flood.ts'
 import type { BenchResults, FloodPhase, TargetName } from './run.ts'
 import { BODY, TARGET_LABELS } from './run.ts'
-import { round, type Spread } from './stats.ts'
+import { round, spread, type Spread } from './stats.ts'
 
 /** Reference figures from the issue (wrk -t1, 10 s, median of 8, same kind of machine). */
 export const REFERENCE: Array<{ name: string, rps: [number, number, number] }> = [
@@ -83,6 +83,19 @@ export function renderMarkdown (r: BenchResults): string {
   out.push(table(['target', ...cs.map(c => `c=${c}`)], targets.map(t => [
     TARGET_LABELS[t],
     ...cs.map(c => r.skipped[t] ?? fmtSpread(r.throughput[t]?.[c]?.cpuUsPerReq ?? undefined, n => String(round(n, 1))))
+  ])))
+  out.push('')
+  out.push('## Steal: the server core\'s time taken by the hypervisor during each run (%, median (min–max))')
+  out.push('')
+  out.push('This VM shares its physical cores with other tenants. A run with steal costs the server more CPU per request than the stolen share alone (its caches are not its own); compare figures from runs with similar steal.')
+  out.push('')
+  out.push(table(['target', ...cs.map(c => `c=${c}`)], targets.map(t => [
+    TARGET_LABELS[t],
+    ...cs.map(c => {
+      if (r.skipped[t] !== undefined) return r.skipped[t] as string
+      const steal = (r.throughput[t]?.[c]?.runs ?? []).map(run => run.stealPct?.server).filter((v): v is number => typeof v === 'number')
+      return steal.length === 0 ? '—' : fmtSpread(spread(steal), n => String(round(n, 1)))
+    })
   ])))
   out.push('')
   out.push('## Ratios (median req/s)')

@@ -15,7 +15,7 @@ import type { FloodResult, FloodSpec } from './flood.ts'
 import { runLoad, WRK, type LoadResult, type LoadSpec } from './load.ts'
 import { startNginx } from './nginx.ts'
 import {
-  BENCH_DIR, TASKSET, buildServers, commandVersion, cpuTimeOf, hasCommand, machine, maxRssDuring, memoryOf, pinProcess, renice, rssOf,
+  BENCH_DIR, TASKSET, buildServers, commandVersion, cpuTicks, cpuTimeOf, hasCommand, machine, maxRssDuring, memoryOf, pinProcess, renice, rssOf, stealPct,
   setNiceness, startNode, type NodeChild
 } from './procs.ts'
 import type { MemoryReport } from './child.ts'
@@ -115,8 +115,15 @@ export const QUICK: BenchOptions = {
   jsonOut: join(BENCH_DIR, 'results-quick.json')
 }
 
+/** What one measured load run adds to the load generator's figures. */
+export interface MeasuredRun extends LoadResult {
+  cpuUsPerReq: number | null
+  /** % of the server core's and the load core's time taken by the hypervisor during the run. */
+  stealPct: { server: number | null, load: number | null }
+}
+
 export interface ThroughputCell {
-  runs: Array<LoadResult & { cpuUsPerReq: number | null }>
+  runs: MeasuredRun[]
   rps: Spread
   p50: Spread
   p99: Spread
@@ -522,17 +529,19 @@ export async function runBench (opts: BenchOptions): Promise<BenchResults> {
       const c = cpuTimeOf(p)
       return sum === null || c === null ? null : sum + c
     }, 0)
-    const measured = async (t: TargetName, s: LoadSpec): Promise<LoadResult & { cpuUsPerReq: number | null }> => {
+    const measured = async (t: TargetName, s: LoadSpec): Promise<MeasuredRun> => {
       const pids = (pidsOf[t] as () => number[])()
       const cpu0 = cpuOf(pids)
+      const ticks0 = cpuTicks()
       const { result, maxRss } = await maxRssDuring(pids[pids.length - 1] as number, runLoad(s, opts.tool))
       const cpu1 = cpuOf(pids)
+      const ticks1 = cpuTicks()
       // nginx: the master is idle; its worker does the work and holds the memory that grows.
       const total = pids.length > 1 ? (maxRss ?? 0) + pids.slice(0, -1).map(p => rssOf(p) ?? 0).reduce((a, b) => a + b, 0) : maxRss
       if (total !== null && total > (maxLoadRss[t] ?? 0)) maxLoadRss[t] = total
       if (result.non2xx > 0 || result.errors > 0) log(`  WARNING ${t}: ${result.non2xx} non-2xx, ${result.errors} socket errors; now: ${await sample(s)}`)
       const cpuUsPerReq = cpu0 === null || cpu1 === null || result.requests === 0 ? null : round((cpu1 - cpu0) / result.requests, 1)
-      return { ...result, cpuUsPerReq }
+      return { ...result, cpuUsPerReq, stealPct: { server: stealPct(ticks0, ticks1, ctx.cpuServer), load: stealPct(ticks0, ticks1, ctx.cpuLoad) } }
     }
 
     // What a target answers right now, for the log when a run saw errors.
@@ -568,7 +577,7 @@ export async function runBench (opts: BenchOptions): Promise<BenchResults> {
           const cells = throughput[t] ?? (throughput[t] = {})
           const cell = cells[c] ?? (cells[c] = { runs: [], rps: { median: 0, min: 0, max: 0 }, p50: { median: 0, min: 0, max: 0 }, p99: { median: 0, min: 0, max: 0 }, cpuUsPerReq: null })
           cell.runs.push(r)
-          log(`  rep ${rep + 1}/${opts.reps} c=${c} ${t}: ${Math.round(r.rps)} req/s, p50 ${r.p50} µs, p99 ${r.p99} µs, ${r.cpuUsPerReq ?? '?'} µs CPU/req`)
+          log(`  rep ${rep + 1}/${opts.reps} c=${c} ${t}: ${Math.round(r.rps)} req/s, p50 ${r.p50} µs, p99 ${r.p99} µs, ${r.cpuUsPerReq ?? '?'} µs CPU/req, steal server/load ${r.stealPct.server ?? '?'}/${r.stealPct.load ?? '?'} %`)
         }
       }
     }
