@@ -11,7 +11,8 @@ const opts = childOptions()
 if (opts.upstream === undefined) throw new Error('floor-proxy: --upstream http://127.0.0.1:PORT is required')
 const origin = opts.upstream
 const agent = new Agent({ connections: 128, keepAliveTimeout: 4000 })
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'authorization', 'host'])
+/** Hop-by-hop headers, and the client's credentials and Host, which are not the upstream's. */
+const NOT_FORWARDED = new Set(['connection', 'keep-alive', 'transfer-encoding', 'authorization', 'host'])
 
 /** The answer's head, then each chunk, written to the client as undici parses them. */
 class Relay implements Dispatcher.DispatchHandler {
@@ -19,7 +20,7 @@ class Relay implements Dispatcher.DispatchHandler {
   onConnect (): void {}
   onHeaders (statusCode: number, raw: Buffer[]): boolean {
     const headers = util.parseHeaders(raw) as Record<string, string | string[]>
-    for (const name of HOP_BY_HOP) delete headers[name]
+    for (const name of NOT_FORWARDED) delete headers[name]
     this.res.writeHead(statusCode, headers)
     return true
   }
@@ -38,7 +39,7 @@ app.post('/mcp-connect/:serverId', (request, reply) => {
   const headers: Record<string, string | string[]> = {}
   for (const name in request.headers) {
     const value = request.headers[name]
-    if (value !== undefined && !HOP_BY_HOP.has(name)) headers[name] = value
+    if (value !== undefined && !NOT_FORWARDED.has(name)) headers[name] = value
   }
   agent.dispatch({ origin, path: '/mcp', method: 'POST', headers, body: request.raw, headersTimeout: 30_000, bodyTimeout: 0 }, new Relay(reply.raw))
 })

@@ -125,8 +125,8 @@ function clientResponseHeaders (rep: ProxyReply, upstream: IncomingHttpHeaders, 
   }
   // The gateway's CORS answer depends on Origin (the origin hook set `Vary: Origin`); an upstream
   // Vary replaces that, so it must name Origin too.
-  const vary = upstream.vary === undefined ? undefined : out.vary
-  if (hasOrigin && typeof vary === 'string' && !/(^|,)\s*(origin|\*)\s*(,|$)/i.test(vary)) out.vary = `${vary}, Origin`
+  const vary = out.vary
+  if (hasOrigin && upstream.vary !== undefined && typeof vary === 'string' && !/(^|,)\s*(origin|\*)\s*(,|$)/i.test(vary)) out.vary = `${vary}, Origin`
   return out
 }
 
