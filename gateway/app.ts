@@ -4,14 +4,14 @@
 //   └ authed  onRequest authentication → GET /api/me
 //     └ proxy catch-all raw-body parser + reply-from; preHandler authorization → upstream
 import { setFlagsFromString } from 'node:v8'
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import type { Config } from '../config/schema.ts'
 import { systemClock, type Clock } from '../core/clock.ts'
 import { ConnectionDrain } from '../core/connection-drain.ts'
 import { BufferedLogDestination } from '../core/log-destination.ts'
 import { requestId } from '../core/request-id.ts'
 import type { InvalidationEvent, KeyStore } from '../core/store/store.ts'
-import { AccessLogController, trackRequests } from './access-log.ts'
+import { AccessLogController, trackRequests, type LogStream } from './access-log.ts'
 import { Authenticator, authenticationHook, newAuthStats, StoreHealth, type AuthStats } from './auth.ts'
 import { OriginPolicy, originHook, preflight } from './cors.ts'
 import { healthRoutes } from './health.ts'
@@ -34,6 +34,13 @@ const LOG_BATCH_BYTES = 32 * 1024
 /** How long close() waits for the last buffered lines to be written. */
 const LOG_CLOSE_FLUSH_MS = 1000
 
+/** Where the gateway's log lines go (pino's and the access lines), and how they are flushed on close. */
+interface LogOutput {
+  stream: LogStream
+  flush(): Promise<void>
+  stop(): void
+}
+
 /**
  * stdout in batches of at least LOG_BATCH_BYTES, written asynchronously (core/log-destination.ts):
  * one access line per request written on its own cost ~40 µs of CPU per request, and each write
@@ -41,7 +48,7 @@ const LOG_CLOSE_FLUSH_MS = 1000
  * needs). Flushed every LOG_FLUSH_MS, after the drain and on close; a crash can lose the last
  * unflushed lines (≤ 1 s of them).
  */
-function bufferedStdout (): { stream: BufferedLogDestination, flush(): Promise<void>, stop(): void } {
+function bufferedStdout (): LogOutput {
   const stream = new BufferedLogDestination(1, LOG_BATCH_BYTES)
   const timer = setInterval(() => { stream.flush() }, LOG_FLUSH_MS).unref()
   // An exit without close() (a fatal error) still writes what is buffered.
@@ -61,11 +68,21 @@ function bufferedStdout (): { stream: BufferedLogDestination, flush(): Promise<v
   }
 }
 
+/** The caller's stream (tests inject one), written as pino writes; else our buffered stdout. */
+function logOutput (given: LogStream | undefined): LogOutput {
+  if (given === undefined) return bufferedStdout()
+  return { stream: given, flush: async () => {}, stop: () => {} }
+}
+
 export interface GatewayDeps {
   store: KeyStore
   clock?: Clock
-  /** A pino instance (used as is), or pino options merged over ours (e.g. `{ stream }` in tests). */
-  logger?: FastifyBaseLogger | LoggerOptions
+  /**
+   * pino options merged over ours (e.g. `{ stream }` in tests), except the redaction. The gateway
+   * always builds its own logger: its access lines are written straight to the logger's stream
+   * (access-log.ts).
+   */
+  logger?: LoggerOptions
 }
 
 /** What later issues (metrics, hot reload) and tests reach through `app.mcpgate`. */
@@ -92,16 +109,6 @@ const SERIALIZERS = {
   req (request: { method: string, url: string, ip?: string, socket?: { remotePort?: number } }) {
     return { method: request.method, url: redactKeys(request.url), remoteAddress: request.ip, remotePort: request.socket?.remotePort }
   }
-}
-
-/** Credentials never reach the log: headers are redacted and keys masked in URLs. */
-export function gatewayLoggerOptions (config: Readonly<Config>): LoggerOptions {
-  return { level: config.log.level, redact: REDACT, serializers: SERIALIZERS }
-}
-
-function isLoggerInstance (logger: GatewayDeps['logger']): logger is FastifyBaseLogger {
-  return typeof logger === 'object' && logger !== null && typeof (logger as { child?: unknown }).child === 'function' &&
-    typeof (logger as { info?: unknown }).info === 'function'
 }
 
 function publicPathPrefix (config: Readonly<Config>): string {
@@ -135,19 +142,17 @@ export async function buildGateway (config: Readonly<Config>, deps: GatewayDeps)
   const gw = config.gateway
   applyV8Settings(gw)
 
-  // Our own buffered stdout only when the caller gave neither a logger nor options (tests inject a stream).
-  const out = deps.logger === undefined ? bufferedStdout() : undefined
+  const out = logOutput(deps.logger?.stream)
   const app = Fastify({
-    ...(isLoggerInstance(deps.logger)
-      // A caller's instance keeps its own settings; the child adds our redaction and URL masking.
-      ? { loggerInstance: deps.logger.child({}, { redact: REDACT, serializers: SERIALIZERS }) }
-      : { logger: { ...gatewayLoggerOptions(config), ...(out === undefined ? {} : { stream: out.stream }), ...(deps.logger ?? {}) } }),
+    // Credentials never reach the log: headers are redacted and keys masked in URLs, whatever
+    // options the caller gave.
+    logger: { level: config.log.level, ...deps.logger, redact: REDACT, serializers: SERIALIZERS, stream: out.stream },
     trustProxy: gw.trustProxy,
     // One access line per request (access-log.ts) instead of Fastify's two.
     logController: new AccessLogController(),
     // A valid client X-Request-Id is kept (correlation across a load balancer), else a UUID.
     genReqId: requestId,
-    // request.log is made on first use: most requests log only their access line (app.log).
+    // request.log is made on first use: most requests log only their access line (access-log.ts).
     childLoggerFactory: lazyChildLogger,
     // Only the methods MCP uses; an automatic HEAD route would be proxied too.
     exposeHeadRoutes: false,
@@ -220,13 +225,13 @@ export async function buildGateway (config: Readonly<Config>, deps: GatewayDeps)
   const drain = new ConnectionDrain(app.server)
   app.addHook('preClose', async () => {
     await drain.close(gw.shutdownGraceMs)
-    await out?.flush()
+    await out.flush()
   })
 
   app.setErrorHandler(sendError)
   app.setNotFoundHandler(sendNotFound)
   // First hook: every request, refused ones included, gets its id header, access line and count.
-  trackRequests(app, { registry, accessLog: config.log.accessLog, onEnd: end => metrics.requestEnded(end) })
+  trackRequests(app, { registry, accessLog: config.log.accessLog ? out.stream : null, onEnd: end => metrics.requestEnded(end) })
   app.addHook('onRequest', originHook(origins))
 
   for (const url of ['/mcp-connect/:serverId', '/mcp-connect/:serverId/*', '/api/me']) {
@@ -253,8 +258,8 @@ export async function buildGateway (config: Readonly<Config>, deps: GatewayDeps)
     await lastUsed.close()
     await dispatcher.destroy()
     await verifier.close()
-    out?.stop()
-    await out?.flush()
+    out.stop()
+    await out.flush()
   })
 
   return app

@@ -181,7 +181,11 @@ export const proxyRoutes: FastifyPluginAsync<ProxyOptions> = async function prox
 
   // Raw bytes: every body, whatever its content type, stays an unread stream for undici to pipe.
   app.removeAllContentTypeParsers()
-  app.addContentTypeParser('*', (_request, payload, done) => { done(null, payload) })
+  const rawBody = (_request: FastifyRequest, payload: unknown, done: (err: null, body: unknown) => void): void => { done(null, payload) }
+  app.addContentTypeParser('*', rawBody)
+  // The same, named: Fastify caches its parser lookup by Content-Type only for named types, and
+  // would parse the header of every JSON request (what MCP clients send) to reach the catch-all.
+  app.addContentTypeParser('application/json', rawBody)
 
   await app.register(replyFrom, {
     undici: dispatcher as unknown as { request: import('undici').Dispatcher['request'] },

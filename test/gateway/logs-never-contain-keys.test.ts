@@ -1,7 +1,6 @@
 // Logs captured at trace level over a busy session — SDK traffic, every auth failure, keys in the
 // query and the path, upstream errors — never contain an issued key or any part of its secret.
 import t from 'tap'
-import { pino } from 'pino'
 import { checksumOf } from '../../core/key-format.ts'
 import { connectSse, connectStreamable, createTestKey, LogCapture, startGateway, testConfig } from '../helpers/gateway.ts'
 import { startMcpUpstream } from '../helpers/mcp-upstream.ts'
@@ -58,17 +57,17 @@ t.test('no key in the logs', async t => {
   t.notOk(text.includes(wrong.slice(-40)), 'no wrong secret either')
 })
 
-t.test('a caller-supplied pino instance gets the same redaction', async t => {
+t.test('caller-supplied logger options cannot turn the redaction off', async t => {
   const store = await sqliteStore(t)
   const logs = new LogCapture()
-  // A bare instance, as a caller might build it, with no redaction of its own.
-  const logger = pino({ level: 'trace' }, logs)
+  // Options as a caller might give them, asking for no redaction and no serializers.
+  const logger = { level: 'trace', redact: [], serializers: {}, stream: logs }
   const gw = await startGateway(t, { store, logger, config: testConfig({ servers: [{ id: 'down', url: 'http://127.0.0.1:1/mcp' }] }) })
   const k = await createTestKey(store)
   await (await fetch(`${gw.mcpUrl('down')}?key=${k.key}`, { headers: { authorization: `Bearer ${k.key}` } })).arrayBuffer()
   await (await fetch(`${gw.url}/mcp-connect/${k.key}`)).arrayBuffer()
   const text = logs.text()
-  t.match(text, /incoming request/, 'the instance received the gateway\'s logs')
+  t.match(text, /incoming request/, 'the caller\'s stream received the gateway\'s logs at the caller\'s level')
   t.match(text, /ok1-\[redacted\]/)
   t.notOk(text.includes(k.secret.slice(0, 40)), 'no secret')
 })

@@ -14,7 +14,8 @@ import { sqliteStore } from '../helpers/stores.ts'
 
 type Line = Record<string, unknown>
 
-function capture (level: string): { logger: pino.Logger, lines: Line[], children: () => number } {
+/** A pino logger counting its children, and the same setup as the gateway's logger options. */
+function capture (level: string): { logger: pino.Logger, options: pino.LoggerOptions & { stream: Writable }, lines: Line[], children: () => number } {
   const lines: Line[] = []
   let children = 0
   const stream = new Writable({
@@ -23,8 +24,8 @@ function capture (level: string): { logger: pino.Logger, lines: Line[], children
       done()
     }
   })
-  const logger = pino({ level, onChild: () => { children++ } }, stream)
-  return { logger, lines, children: () => children }
+  const options = { level, onChild: () => { children++ }, stream }
+  return { logger: pino(options, stream), options, lines, children: () => children }
 }
 
 /** The gateway's log lines, with an event per line written. */
@@ -123,9 +124,9 @@ t.test('through the gateway: proxied requests that go well make no per-request l
       res.end('{"jsonrpc":"2.0","id":1,"result":{}}')
     })
   })
-  const { logger, lines, children } = capture('info')
+  const { options, lines, children } = capture('info')
   const store = await sqliteStore(t)
-  const gw = await startGateway(t, { store, logger, config: testConfig({ servers: [{ id: 'up', url: `${upstream.origin}/mcp` }] }) })
+  const gw = await startGateway(t, { store, logger: options, config: testConfig({ servers: [{ id: 'up', url: `${upstream.origin}/mcp` }] }) })
   const key = await createTestKey(store)
   const before = children()
   for (let i = 0; i < 5; i++) {

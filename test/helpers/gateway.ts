@@ -65,7 +65,7 @@ export async function startGateway (t: Test, opts: {
   config?: Readonly<Config>
   clock?: Clock
   logs?: LogCapture
-  /** Use this logger (e.g. a pino instance) instead of capturing into `logs`. */
+  /** These logger options (with their own stream) instead of capturing into `logs`. */
   logger?: GatewayDeps['logger']
 }): Promise<TestGateway> {
   const config = opts.config ?? testConfig()
