@@ -18,14 +18,18 @@ interface OpenStream {
 }
 
 export class ConnectionDrain {
-  /** Every open client connection → requests in flight on it. */
-  readonly #sockets = new Map<Socket, number>()
+  /**
+   * Every open client connection → the last response started on it (null: none yet). HTTP/1.1
+   * answers in order, so the connection is idle once that one is done. Nothing is added to each
+   * response until the drain starts: a listener per request cost every request (bench/README.md).
+   */
+  readonly #sockets = new Map<Socket, ServerResponse | null>()
   readonly #streams = new Map<ServerResponse, OpenStream>()
   #closing = false
 
   constructor (private readonly server: Server) {
     server.on('connection', (socket: Socket) => {
-      this.#sockets.set(socket, 0)
+      this.#sockets.set(socket, null)
       socket.once('close', () => {
         this.#sockets.delete(socket)
         this.#check()
@@ -34,15 +38,16 @@ export class ConnectionDrain {
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {
       const socket = req.socket
       if (!this.#sockets.has(socket)) return
-      this.#sockets.set(socket, (this.#sockets.get(socket) ?? 0) + 1)
-      res.once('close', () => {
-        const left = this.#sockets.get(socket)
-        if (left === undefined) return
-        this.#sockets.set(socket, left - 1)
-        // Closing: a connection whose last response is out goes too (keep-alive would hold it).
-        if (this.#closing && left - 1 === 0) socket.destroySoon()
-        this.#check()
-      })
+      this.#sockets.set(socket, res)
+      if (this.#closing) this.#watch(socket, res)
+    })
+  }
+
+  /** Closing: a connection whose last response is out goes too (keep-alive would hold it). */
+  #watch (socket: Socket, res: ServerResponse): void {
+    res.once('close', () => {
+      if (this.#sockets.get(socket) === res) socket.destroySoon()
+      this.#check()
     })
   }
 
@@ -59,9 +64,10 @@ export class ConnectionDrain {
     res.once('close', () => this.#streams.delete(res))
   }
 
-  get inFlight (): number {
+  /** Connections with a response in progress. */
+  get busy (): number {
     let n = 0
-    for (const count of this.#sockets.values()) n += count
+    for (const res of this.#sockets.values()) if (res !== null && !done(res)) n++
     return n
   }
 
@@ -72,8 +78,11 @@ export class ConnectionDrain {
     // No new connections; fastify's own server.close() later finds it closed, which it accepts.
     if (this.server.listening) this.server.close()
     for (const stream of [...this.#streams.values()]) if (stream.standalone) stream.end()
-    for (const [socket, count] of this.#sockets) if (count === 0) socket.destroy()
-    await this.#waitFor(() => this.inFlight === 0, graceMs)
+    for (const [socket, res] of this.#sockets) {
+      if (res === null || done(res)) socket.destroy()
+      else this.#watch(socket, res)
+    }
+    await this.#waitFor(() => this.busy === 0, graceMs)
 
     // Grace is over: streams still open end cleanly, other responses are cut; each connection
     // closes once what was written is flushed (bounded too: a client may not be reading).
@@ -99,3 +108,8 @@ export class ConnectionDrain {
 }
 
 function noop (): void {}
+
+/** The response is complete, or was cut: either way nothing more is written for it. */
+function done (res: ServerResponse): boolean {
+  return res.writableFinished || res.destroyed
+}
