@@ -14,7 +14,7 @@ async function fixture (t: Test): Promise<Fixture> {
   const held: ServerResponse[] = []
   const server = createServer((req, res) => {
     req.resume()
-    // `/hold` answers only when the test says so.
+    // `/hold` answers when the test says so.
     if (req.url === '/hold') {
       held.push(res)
       server.emit('held')
