@@ -1,7 +1,8 @@
 // The gateway's Prometheus metrics. Counters the code already keeps (auth stats, cache sizes) are
 // read at scrape time; the hot path adds two Map counts per request (TallyCounter, from the
-// access-log tracker), one upstream-latency observation, and nothing per byte. Labels are closed sets — configured server ids, HTTP methods,
-// status codes, outcomes, store operations — never a key or a user.
+// access-log tracker), one upstream-latency observation, and nothing per byte. Labels are closed
+// sets — configured server ids, HTTP methods, status codes, outcomes, store operations — never a
+// key or a user.
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { FastifyInstance } from 'fastify'

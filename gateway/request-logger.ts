@@ -1,6 +1,6 @@
 // request.log without a logger per request. Fastify gives every request a child of the app's
 // logger (bound to its request id) before the first hook runs; a proxied request that goes well
-// logs nothing through it (its access line goes through the app's logger, access-log.ts), so the
+// logs nothing through it (its access line is written to the log stream, access-log.ts), so the
 // child is made only when something is logged at an enabled level. That is work removed from
 // every request (a pino child: an object, its bindings serialized to a string), not a gain the
 // bench could resolve on its own (bench/README.md, round 7).
