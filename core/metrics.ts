@@ -3,10 +3,18 @@
 // mirrors a plain number the code already keeps, read at scrape time instead of on the hot path.
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client'
 
+/**
+ * How often the event-loop lag is sampled (ms). Each sample is a timer that wakes the loop:
+ * prom-client's default of 10 ms, once per registry (the gateway's and the admin API's share a
+ * process under `mcpgate start`), made an idle process wake ~200 times a second. At 100 ms the lag
+ * metrics still see every stall longer than a sample period; short jitter is sampled less often.
+ */
+export const EVENT_LOOP_SAMPLE_MS = 100
+
 export function createRegistry (): Registry {
   const registry = new Registry()
   // process_cpu_seconds_total, process_resident_memory_bytes, nodejs_eventloop_lag_*, nodejs_gc_* …
-  collectDefaultMetrics({ register: registry })
+  collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS })
   return registry
 }
 
