@@ -5,7 +5,7 @@
 // Node's server.close() alone is not enough: it waits for every connection, and a connection a
 // client opened but has not sent a request on yet (clients pre-connect) counts as busy until
 // headersTimeout (60 s); open SSE streams never end by themselves.
-import type { IncomingMessage, Server, ServerResponse } from 'node:http'
+import type { Server, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 
 /** After the grace period: how long connections get to flush what was already written. */
@@ -17,36 +17,44 @@ interface OpenStream {
   end: () => void
 }
 
+/**
+ * The response Node is writing on `socket`, or null between requests. Node's own field (an
+ * undocumented one, stable since its first releases): set from the moment a request's headers are
+ * parsed (pipelined requests wait in line) until that response has finished, then cleared. Read
+ * here instead of remembering each connection's last response: a map of those held every idle
+ * keep-alive connection's last request — its whole object graph — alive until the connection's
+ * next request, long enough for young GCs to promote it (bench/README.md, round 9).
+ */
+function responseOn (socket: Socket): ServerResponse | null {
+  return (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage ?? null
+}
+
 export class ConnectionDrain {
-  /**
-   * Every open client connection → the last response started on it (null: none yet). HTTP/1.1
-   * answers in order, so the connection is idle once that one is done. Nothing is added to each
-   * response until the drain starts: a listener per request cost every request (bench/README.md).
-   */
-  readonly #sockets = new Map<Socket, ServerResponse | null>()
+  /** Every open client connection. Nothing is added per request: see responseOn(). */
+  readonly #sockets = new Set<Socket>()
   readonly #streams = new Map<ServerResponse, OpenStream>()
   #closing = false
 
   constructor (private readonly server: Server) {
     server.on('connection', (socket: Socket) => {
-      this.#sockets.set(socket, null)
+      this.#sockets.add(socket)
       socket.once('close', () => {
         this.#sockets.delete(socket)
         this.#check()
       })
     })
-    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-      const socket = req.socket
-      if (!this.#sockets.has(socket)) return
-      this.#sockets.set(socket, res)
-      if (this.#closing) this.#watch(socket, res)
-    })
   }
 
-  /** Closing: a connection whose last response is out goes too (keep-alive would hold it). */
+  /**
+   * Closing: the connection goes once the response in progress is out, or after the next one
+   * if another (pipelined) request was waiting behind it — keep-alive would hold it otherwise.
+   */
   #watch (socket: Socket, res: ServerResponse): void {
     res.once('close', () => {
-      if (this.#sockets.get(socket) === res) socket.destroySoon()
+      // 'close' comes a tick after the response finished: a pipelined one is attached by then.
+      const next = responseOn(socket)
+      if (next === null || next === res) socket.destroySoon()
+      else this.#watch(socket, next)
       this.#check()
     })
   }
@@ -67,7 +75,10 @@ export class ConnectionDrain {
   /** Connections with a response in progress. */
   get busy (): number {
     let n = 0
-    for (const res of this.#sockets.values()) if (res !== null && !done(res)) n++
+    for (const socket of this.#sockets) {
+      const res = responseOn(socket)
+      if (res !== null && !done(res)) n++
+    }
     return n
   }
 
@@ -78,7 +89,8 @@ export class ConnectionDrain {
     // No new connections; fastify's own server.close() later finds it closed, which it accepts.
     if (this.server.listening) this.server.close()
     for (const stream of [...this.#streams.values()]) if (stream.standalone) stream.end()
-    for (const [socket, res] of this.#sockets) {
+    for (const socket of this.#sockets) {
+      const res = responseOn(socket)
       if (res === null || done(res)) socket.destroy()
       else this.#watch(socket, res)
     }
@@ -87,9 +99,9 @@ export class ConnectionDrain {
     // Grace is over: streams still open end cleanly, other responses are cut; each connection
     // closes once what was written is flushed (bounded too: a client may not be reading).
     for (const stream of [...this.#streams.values()]) stream.end()
-    for (const socket of this.#sockets.keys()) socket.destroySoon()
+    for (const socket of this.#sockets) socket.destroySoon()
     await this.#waitFor(() => this.#sockets.size === 0, FLUSH_MS)
-    for (const socket of this.#sockets.keys()) socket.destroy()
+    for (const socket of this.#sockets) socket.destroy()
   }
 
   async #waitFor (done: () => boolean, ms: number): Promise<void> {

@@ -1,18 +1,30 @@
 // ConnectionDrain on a real HTTP server and real keep-alive connections: on close(), idle
 // connections go at once, a connection with a response in progress is closed as soon as that
 // response is out (not held by keep-alive), and a response that never ends holds close() for the
-// grace period at most.
+// grace period at most. And between requests it holds nothing of the last one: an idle keep-alive
+// connection does not keep its last response (and the request graph behind it) alive.
 import { once } from 'node:events'
 import { createServer, type ServerResponse } from 'node:http'
 import { connect, type Socket } from 'node:net'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import t, { type Test } from 'tap'
 import { ConnectionDrain } from '../../core/connection-drain.ts'
 
-interface Fixture { port: number, drain: ConnectionDrain, held: ServerResponse[], arrived: () => Promise<void> }
+interface Fixture {
+  port: number
+  drain: ConnectionDrain
+  held: ServerResponse[]
+  arrived: () => Promise<void>
+  /** The latest response, weakly: the test can tell whether anything still holds it. */
+  latest: () => WeakRef<ServerResponse> | null
+}
 
 async function fixture (t: Test): Promise<Fixture> {
   const held: ServerResponse[] = []
+  let latest: WeakRef<ServerResponse> | null = null
   const server = createServer((req, res) => {
+    latest = new WeakRef(res)
     req.resume()
     // `/hold` answers when the test says so.
     if (req.url === '/hold') {
@@ -27,7 +39,7 @@ async function fixture (t: Test): Promise<Fixture> {
   server.listen(0, '127.0.0.1')
   await once(server, 'listening')
   t.teardown(() => { server.closeAllConnections(); server.close() })
-  return { port: (server.address() as { port: number }).port, drain, held, arrived: async () => { await once(server, 'held') } }
+  return { port: (server.address() as { port: number }).port, drain, held, arrived: async () => { await once(server, 'held') }, latest: () => latest }
 }
 
 /** A raw keep-alive connection; resolves each response's text in order. */
@@ -85,4 +97,41 @@ t.test('a response that never ends holds close() for the grace period at most', 
   t.ok(waited >= 150, `close() waited for the grace period (${Math.round(waited)} ms)`)
   await stuck.closed
   t.pass('the connection was cut after the grace period')
+})
+
+t.test('an idle keep-alive connection keeps nothing of its last response alive', async t => {
+  setFlagsFromString('--expose-gc')
+  const gc = runInNewContext('gc') as () => void
+  const f = await fixture(t)
+  const c = client(f.port)
+  c.get('/quick')
+  await answered(c, 1)
+  const ref = f.latest()
+  t.ok(ref !== null, 'the server saw the request')
+  // The response's 'close' comes a tick after it finished; then a full GC.
+  await new Promise(resolve => setImmediate(resolve))
+  gc()
+  t.equal(ref?.deref(), undefined, 'the finished response was collected while its connection stays open')
+  t.equal(c.socket.destroyed, false, 'the connection is still open (keep-alive)')
+  t.equal(f.drain.busy, 0, 'and counts as idle')
+  const closing = f.drain.close(60_000)
+  await c.closed
+  await closing
+  t.pass('close() closed the idle connection')
+})
+
+t.test('a pipelined request waiting behind the response in progress is answered before the close', async t => {
+  const f = await fixture(t)
+  const c = client(f.port)
+  c.socket.write('GET /hold HTTP/1.1\r\nHost: x\r\n\r\nGET /hold HTTP/1.1\r\nHost: x\r\n\r\n')
+  while (f.held.length < 2) await f.arrived()
+  const closing = f.drain.close(60_000)
+  t.equal(f.drain.busy, 1, 'one response in progress, the other waiting in line')
+  f.held[0]?.end('one')
+  await answered(c, 1)
+  t.equal(c.socket.destroyed, false, 'the connection stays for the waiting response')
+  f.held[1]?.end('two')
+  await c.closed
+  await closing
+  t.match(c.data(), /one[\s\S]*two$/, 'both responses were delivered, in order')
 })
