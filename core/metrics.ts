@@ -6,8 +6,9 @@ import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client'
 /**
  * How often the event-loop lag is sampled (ms). Each sample is a timer that wakes the loop:
  * prom-client's default of 10 ms, once per registry (the gateway's and the admin API's share a
- * process under `mcpgate start`), made an idle process wake ~200 times a second. At 100 ms the lag
- * metrics still see every stall longer than a sample period; short jitter is sampled less often.
+ * process under `mcpgate start`), made an idle process's main thread wake ~130 times a second (~50
+ * now, test/ops/idle-process-wakeups.test.ts). At 100 ms the lag metrics still see every stall
+ * longer than a sample period; shorter ones are seen only when a sample falls in them.
  */
 export const EVENT_LOOP_SAMPLE_MS = 100
 
