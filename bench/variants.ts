@@ -93,7 +93,7 @@ try {
   const idle = gateways.map(g => rssOf(g.pid))
   for (const g of gateways) await runLoad(spec(g.port, 10, 3))
   const cs = (values.connections ?? '10,64').split(',').map(Number)
-  const rows = new Map<string, { rps: number[], cpu: number[], p99: number[], rss: number[], round: number[] }>()
+  const rows = new Map<string, { rps: number[], cpu: number[], p50: number[], p99: number[], rss: number[], round: number[] }>()
   for (let rep = 0; rep < Number(values.reps); rep++) {
     const order = rep % 2 === 0 ? gateways.map((g, i) => i) : gateways.map((g, i) => i).reverse()
     for (const c of cs) {
@@ -103,20 +103,21 @@ try {
         const { result, maxRss } = await maxRssDuring(g.pid, runLoad(spec(g.port, c, Number(values.seconds))))
         const cpu = ((cpuTimeOf(g.pid) ?? 0) - cpu0) / Math.max(1, result.requests)
         const k = `${variants[i] || '(none)'} c=${c}`
-        const row = rows.get(k) ?? { rps: [], cpu: [], p99: [], rss: [], round: [] }
+        const row = rows.get(k) ?? { rps: [], cpu: [], p50: [], p99: [], rss: [], round: [] }
         row.rps.push(result.rps)
         row.cpu.push(cpu)
         row.round.push(rep)
+        row.p50.push(result.p50)
         row.p99.push(result.p99)
         row.rss.push((maxRss ?? 0) / 1048576)
         rows.set(k, row)
       }
     }
   }
-  process.stdout.write('| variant | req/s | CPU µs/req | CPU vs first, per repetition: median (quartiles) | p99 µs | max RSS MB |\n| --- | --- | --- | --- | --- | --- |\n')
+  process.stdout.write('| variant | req/s | CPU µs/req | CPU vs first, per repetition: median (quartiles) | p50 µs | p99 µs | max RSS MB |\n| --- | --- | --- | --- | --- | --- | --- |\n')
   for (const [k, r] of rows) {
     const ratios = pairedRatios(r, rows.get(`${variants[0] || '(none)'} ${k.slice(k.lastIndexOf('c='))}`) ?? r)
-    process.stdout.write(`| ${k} | ${Math.round(median(r.rps))} | ${round(median(r.cpu), 0)} | ${round(median(ratios), 2)} (${round(percentile(ratios, 25), 2)}–${round(percentile(ratios, 75), 2)}) | ${median(r.p99)} | ${round(Math.max(...r.rss), 0)} |\n`)
+    process.stdout.write(`| ${k} | ${Math.round(median(r.rps))} | ${round(median(r.cpu), 0)} | ${round(median(ratios), 2)} (${round(percentile(ratios, 25), 2)}–${round(percentile(ratios, 75), 2)}) | ${median(r.p50)} | ${median(r.p99)} | ${round(Math.max(...r.rss), 0)} |\n`)
   }
   process.stdout.write(`\nidle RSS MB: ${variants.map((v, i) => `${v || '(none)'} ${round((idle[i] ?? 0) / 1048576, 0)}`).join(', ')}\n`)
 } finally {
