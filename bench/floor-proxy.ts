@@ -3,7 +3,7 @@
 // dispatch handler — no authentication, no logging, no metrics, no reply-from, no header
 // filtering. What a proxied request costs before any of mcpgate's features (bench/README.md).
 import type { ServerResponse } from 'node:http'
-import Fastify from 'fastify'
+import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify'
 import { Agent, util, type Dispatcher } from 'undici'
 import { announceReady, childOptions, exitWithParent } from './child.ts'
 
@@ -34,15 +34,21 @@ class Relay implements Dispatcher.DispatchHandler {
 const app = Fastify()
 app.removeAllContentTypeParsers()
 app.addContentTypeParser('*', (_request, payload, done) => { done(null, payload) })
-app.post('/mcp-connect/:serverId', (request, reply) => {
+const PREFIX = '/mcp-connect/bench'
+const handler = (request: FastifyRequest, reply: FastifyReply): void => {
   reply.hijack()
   const headers: Record<string, string | string[]> = {}
   for (const name in request.headers) {
     const value = request.headers[name]
     if (value !== undefined && !NOT_FORWARDED.has(name)) headers[name] = value
   }
-  agent.dispatch({ origin, path: '/mcp', method: 'POST', headers, body: request.raw, headersTimeout: 30_000, bodyTimeout: 0 }, new Relay(reply.raw))
-})
+  const get = request.method === 'GET'
+  const path = '/mcp' + request.url.slice(PREFIX.length)
+  agent.dispatch({ origin, path, method: get ? 'GET' : 'POST', headers, body: get ? null : request.raw, headersTimeout: 30_000, bodyTimeout: 0 }, new Relay(reply.raw))
+}
+// POST for the load, GET …/sse for the SSE figures.
+app.route({ method: ['GET', 'POST'], url: `${PREFIX}`, handler })
+app.route({ method: ['GET', 'POST'], url: `${PREFIX}/*`, handler })
 await app.listen({ port: Number(opts.port ?? 0), host: '127.0.0.1' })
 const addr = app.server.address()
 announceReady(typeof addr === 'object' && addr !== null ? addr.port : 0)
