@@ -3,7 +3,7 @@
 import type { FloodResult } from './flood.ts'
 import type { BenchResults, FloodPhase, TargetName } from './run.ts'
 import { BODY, TARGET_LABELS, proxyChecks } from './run.ts'
-import { round, spread, type Spread } from './stats.ts'
+import { median, round, spread, type Spread } from './stats.ts'
 
 /** Reference figures from the issue (wrk -t1, 10 s, median of 8, same kind of machine). */
 export const REFERENCE: Array<{ name: string, rps: [number, number, number] }> = [
@@ -173,19 +173,29 @@ export function renderMarkdown (r: BenchResults): string {
   } else {
     const statuses = (s: Record<string, number>) => Object.entries(s).map(([k, v]) => `${k}: ${v}`).join(', ')
     const generatorCpu = (fl: FloodResult) => fl.sent > 0 ? String(round(fl.cpuUs / fl.sent, 1)) : '—'
+    const cpuOf = (p: FloodPhase) => {
+      const c = f.phases[p].cpuUsPerValid
+      return c === null || c === undefined ? '—' : fmtSpread(c, n => String(round(n, 1)))
+    }
     const phase = (label: string, p: FloodPhase, change: string, fl: FloodResult | null) => [
-      label, fmtSpread(f.phases[p].rps), fmtSpread(f.phases[p].p99), change,
+      label, fmtSpread(f.phases[p].rps), fmtSpread(f.phases[p].p99), change, cpuOf(p),
       fl === null ? '—' : `${fl.sent} / ${fl.skipped}`, fl === null ? '—' : statuses(fl.statuses), fl === null ? '—' : generatorCpu(fl)
     ]
     out.push(`${f.rounds} round${f.rounds === 1 ? '' : 's'} of the three phases, the order alternating (alone → control → wrong secrets, then the reverse, …); medians (min–max) over the rounds, flood answers summed.`)
     out.push('')
-    out.push(table(['phase', 'valid req/s', 'valid p99 µs', 'p99 change vs alone (medians)', 'flood sent / skipped', 'flood answers', 'generator CPU µs/req'], [
+    out.push(table(['phase', 'valid req/s', 'valid p99 µs', 'p99 change vs alone (medians)', 'gateway CPU µs per valid request', 'flood sent / skipped', 'flood answers', 'generator CPU µs/req'], [
       phase('alone', 'alone', '—', null),
       phase('beside malformed keys (control: refused before any I/O)', 'control', `${f.controlP99ChangePct} %`, f.controlFlood),
       phase('beside wrong secrets (half known key ids, half unknown)', 'wrongSecret', `**${f.p99ChangePct} %**`, f.wrongSecretFlood)
     ]))
     out.push('')
     out.push(`Change of the median valid-key p99 beside wrong secrets against the median alone: **${f.p99ChangePct} %** (control: ${f.controlP99ChangePct} %; valid requests not answered 200: ${f.validNon2xx}).`)
+    const ratios = f.cpuRatioPerRound
+    if (ratios !== undefined && ratios.wrongSecret.length > 0) {
+      const fmt = (xs: number[]) => `${round(median(xs), 2)}× (per round: ${xs.map(x => `${x}×`).join(', ')})`
+      out.push('')
+      out.push(`Less noisy than a p99: the gateway's CPU per valid request (all its threads, argon2 included) beside the flood divided by alone in the same round — wrong secrets ${fmt(ratios.wrongSecret)}; control ${ratios.control.length > 0 ? fmt(ratios.control) : '—'}.`)
+    }
   }
   out.push('')
 

@@ -144,9 +144,11 @@ export type FloodPhase = 'alone' | 'control' | 'wrongSecret'
 
 export interface FloodPhaseFigures {
   /** The valid load's run of each round, in round order. */
-  runs: Array<{ rps: number, p99: number }>
+  runs: Array<{ rps: number, p99: number, cpuUsPerValid: number | null }>
   rps: Spread
   p99: Spread
+  /** The gateway's CPU (all its threads: argon2 included) per valid request, µs. */
+  cpuUsPerValid: Spread | null
 }
 
 export interface TargetCheck {
@@ -183,6 +185,12 @@ export interface BenchResults {
     p99ChangePct: number
     /** The same for the control flood: how much of the change is plain request load. */
     controlP99ChangePct: number
+    /**
+     * Per round, the gateway's CPU per valid request beside the flood / alone in the same round:
+     * less noisy than a p99 (it cancels the machine's slow drifts), and it counts what the flood
+     * costs the gateway, argon2 included.
+     */
+    cpuRatioPerRound: { control: number[], wrongSecret: number[] }
     /** Summed over the rounds. */
     controlFlood: FloodResult
     wrongSecretFlood: FloodResult
@@ -660,6 +668,14 @@ export async function runBench (opts: BenchOptions): Promise<BenchResults> {
       const validSpec = spec('mcpgate', 10, opts.durationS)
       const phases: FloodPhase[] = ['alone', 'control', 'wrongSecret']
       const loads: Record<FloodPhase, LoadResult[]> = { alone: [], control: [], wrongSecret: [] }
+      const cpu: Record<FloodPhase, Array<number | null>> = { alone: [], control: [], wrongSecret: [] }
+      const validRun = async (phase: FloodPhase): Promise<void> => {
+        const cpu0 = cpuTimeOf(gwD.pid)
+        const load = await runLoad(validSpec, opts.tool)
+        const cpu1 = cpuTimeOf(gwD.pid)
+        loads[phase].push(load)
+        cpu[phase].push(cpu0 === null || cpu1 === null || load.requests === 0 ? null : round((cpu1 - cpu0) / load.requests, 1))
+      }
       const floods: Record<'control' | 'wrongSecret', FloodResult[]> = { control: [], wrongSecret: [] }
       const rounds = Math.max(1, opts.floodRounds)
       for (let r = 0; r < rounds; r++) {
@@ -672,24 +688,33 @@ export async function runBench (opts: BenchOptions): Promise<BenchResults> {
         for (const phase of r % 2 === 0 ? phases : [...phases].reverse()) {
           let line = ''
           if (phase === 'alone') {
-            loads.alone.push(await runLoad(validSpec, opts.tool))
+            await validRun('alone')
           } else {
             const f = await startFlood(ctx, floodSpec(keysFile[phase]))
-            loads[phase].push(await runLoad(validSpec, opts.tool))
+            await validRun(phase)
             const res = await f.done
             floods[phase].push(res)
             line = `; flood ${res.sent} sent, ${res.skipped} skipped, ${Object.entries(res.statuses).map(([k, n]) => `${k}: ${n}`).join(', ')}; generator ${res.sent > 0 ? round(res.cpuUs / res.sent, 1) : '?'} µs CPU/req`
           }
           const load = loads[phase].at(-1) as LoadResult
-          log(`  round ${r + 1}/${rounds} ${phase}: ${Math.round(load.rps)} req/s, p99 ${load.p99} µs${line}`)
+          log(`  round ${r + 1}/${rounds} ${phase}: ${Math.round(load.rps)} req/s, p99 ${load.p99} µs, ${cpu[phase].at(-1) ?? '?'} µs CPU/valid${line}`)
         }
       }
-      const figures = (runs: LoadResult[]): FloodPhaseFigures => ({
-        runs: runs.map(l => ({ rps: round(l.rps, 0), p99: l.p99 })),
-        rps: spread(runs.map(l => round(l.rps, 0))),
-        p99: spread(runs.map(l => l.p99))
+      const figures = (phase: FloodPhase): FloodPhaseFigures => {
+        const runs = loads[phase]
+        const measuredCpu = cpu[phase].filter((v): v is number => v !== null)
+        return {
+          runs: runs.map((l, i) => ({ rps: round(l.rps, 0), p99: l.p99, cpuUsPerValid: cpu[phase][i] ?? null })),
+          rps: spread(runs.map(l => round(l.rps, 0))),
+          p99: spread(runs.map(l => l.p99)),
+          cpuUsPerValid: measuredCpu.length === 0 ? null : spread(measuredCpu)
+        }
+      }
+      const byPhase = { alone: figures('alone'), control: figures('control'), wrongSecret: figures('wrongSecret') }
+      const ratiosToAlone = (phase: FloodPhase): number[] => cpu[phase].flatMap((c, r) => {
+        const alone = cpu.alone[r]
+        return c === null || alone === null || alone === undefined ? [] : [round(c / alone, 2)]
       })
-      const byPhase = { alone: figures(loads.alone), control: figures(loads.control), wrongSecret: figures(loads.wrongSecret) }
       const alone = byPhase.alone.p99.median
       return {
         rate: opts.floodRate,
@@ -699,6 +724,7 @@ export async function runBench (opts: BenchOptions): Promise<BenchResults> {
         phases: byPhase,
         p99ChangePct: round((byPhase.wrongSecret.p99.median - alone) / alone * 100, 1),
         controlP99ChangePct: round((byPhase.control.p99.median - alone) / alone * 100, 1),
+        cpuRatioPerRound: { control: ratiosToAlone('control'), wrongSecret: ratiosToAlone('wrongSecret') },
         controlFlood: sumFloods(floods.control),
         wrongSecretFlood: sumFloods(floods.wrongSecret),
         validNon2xx: phases.reduce((n, p) => n + loads[p].reduce((m, l) => m + l.non2xx, 0), 0)

@@ -52,6 +52,8 @@ t.test('a reduced bench run reports numbers for every target', async t => {
   t.ok(r.coldKey !== null && r.coldKey.samples === 2 && r.coldKey.p50Ms > 0, 'cold-key latency')
   t.ok(r.flood !== null && finite(r.flood.p99ChangePct) && r.flood.wrongSecretFlood.sent > 0, 'flood figures')
   t.equal(r.flood?.validNon2xx, 0, 'valid requests beside the flood all answered 200')
+  t.ok(r.flood !== null && finite(r.flood.phases.alone.cpuUsPerValid?.median) && r.flood.cpuRatioPerRound.wrongSecret.length === 1 && r.flood.cpuRatioPerRound.wrongSecret.every(finite),
+    'the gateway\'s CPU per valid request, and its ratio to alone for the round')
   t.ok(r.revocation !== null && finite(r.revocation.everywhere.p99) && r.revocation.timeouts === 0, 'revocation lag')
   t.equal(r.checks.length, 8, 'every target of the issue is evaluated')
   for (const c of r.checks) {
