@@ -1,7 +1,7 @@
 // Target (f), a reference: the least a Node proxy on undici can do per request — node:http and
 // one undici Agent, each answer relayed by a dispatch handler as undici parses it. No Fastify, no
-// reply-from, no authentication, logging or metrics. Whatever it misses of a target, no proxy on
-// this stack can meet on the same machine (bench/README.md, "the stack's floor"). Same public
+// reply-from, no authentication, logging or metrics. A target it misses in a run was out of reach,
+// in that run, for any Node proxy on undici (bench/README.md, round 10). Same public
 // paths as mcpgate: /mcp-connect/bench[/rest] → the upstream's /mcp[/rest].
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http'
 import { Agent, util, type Dispatcher } from 'undici'

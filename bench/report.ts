@@ -60,7 +60,7 @@ export function renderMarkdown (r: BenchResults): string {
   out.push('Throughput differences under 10 % are noise on this machine.')
   out.push('')
   if (r.throughput.floor !== undefined) {
-    out.push(`The same targets scored by ${TARGET_LABELS.floor} (not a target itself): the least a Node proxy on undici does per request, measured in this run. A target it misses is out of reach for any proxy on this stack on this machine.`)
+    out.push(`The same targets scored by ${TARGET_LABELS.floor} (not a target itself): the least a Node proxy on undici does per request, measured in this run. A target it misses was out of reach, in this run, for any Node proxy on undici.`)
     out.push('')
     out.push(table(['target', 'goal', '(f) in this run', 'met by (f)', 'mcpgate in this run'], proxyChecks(r, 'floor').map((c, i) => [
       c.name, c.target, c.value, c.met === null ? 'n/a' : c.met ? 'met' : '**not met**', r.checks[i]?.value ?? '—'
