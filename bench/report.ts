@@ -62,8 +62,9 @@ export function renderMarkdown (r: BenchResults): string {
   if (r.throughput.floor !== undefined) {
     out.push(`The same targets scored by ${TARGET_LABELS.floor} (not a target itself): the least a Node proxy on undici does per request, measured in this run. A target it misses was out of reach, in this run, for any Node proxy on undici.`)
     out.push('')
+    const ours = proxyChecks(r, 'mcpgate')
     out.push(table(['target', 'goal', '(f) in this run', 'met by (f)', 'mcpgate in this run'], proxyChecks(r, 'floor').map((c, i) => [
-      c.name, c.target, c.value, c.met === null ? 'n/a' : c.met ? 'met' : '**not met**', r.checks[i]?.value ?? '—'
+      c.name, c.target, c.value, c.met === null ? 'n/a' : c.met ? 'met' : '**not met**', ours[i]?.value ?? '—'
     ])))
     out.push('')
   }
