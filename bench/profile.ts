@@ -1,4 +1,4 @@
-// `node --import tsx bench/profile.ts [--seconds 10] [--connections 10] [--target mcpgate|bare]
+// `node --import tsx bench/profile.ts [--seconds 10] [--connections 10] [--target mcpgate|bare|floor]
 // [--keys N] [--config '{"log":{"accessLog":false}}'] [--node-flags '…'] [--save FILE.cpuprofile]`:
 // runs one target under wrk with `node --cpu-prof` and prints where its CPU time goes (self and
 // inclusive, by function and by package). The findings are written up in bench/README.md.
@@ -137,8 +137,10 @@ if (isMain) {
   const keysFile = nKeys > 1 ? writeKeysFile(join(dir, 'keys.txt'), keys.map(k => k.key)) : undefined
   writeFileSync(join(dir, 'gw.json'), JSON.stringify(doc))
   const profDir = join(dir, 'prof')
-  const target = values.target === 'bare'
-    ? await startNode({ name: 'bare', script: join(BENCH_DIR, 'bare-proxy.ts'), args: ['--upstream', `http://127.0.0.1:${upstream.port}`], cpu: cpuServer, nodeFlags: [...nodeFlags, '--cpu-prof', `--cpu-prof-dir=${profDir}`], logFile: join(dir, 'target.log') })
+  // bare: @fastify/http-proxy with defaults; floor: Fastify + the reference relay (floor-proxy.ts).
+  const proxyScript = values.target === 'bare' ? 'bare-proxy.ts' : values.target === 'floor' ? 'floor-proxy.ts' : undefined
+  const target = proxyScript !== undefined
+    ? await startNode({ name: values.target, script: join(BENCH_DIR, proxyScript), args: ['--upstream', `http://127.0.0.1:${upstream.port}`], cpu: cpuServer, nodeFlags: [...nodeFlags, '--cpu-prof', `--cpu-prof-dir=${profDir}`], logFile: join(dir, 'target.log') })
     : await startNode({ name: 'mcpgate', script: join(BENCH_DIR, 'gateway-target.ts'), args: ['--config', join(dir, 'gw.json')], cpu: cpuServer, nodeFlags: [...nodeFlags, '--cpu-prof', `--cpu-prof-dir=${profDir}`], logFile: join(dir, 'target.log'), timeoutMs: 60_000 })
   const spec = {
     url: `http://127.0.0.1:${target.port}/mcp-connect/bench`,

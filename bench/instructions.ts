@@ -1,0 +1,153 @@
+// `node --import tsx bench/instructions.ts [--requests 2000] [--warmup 6000] [--reps 2] -- '' 'script:bench/floor-proxy.ts' '@bench/.scratch-A' …`:
+// instructions executed per proxied request, counted by valgrind's callgrind instead of timed.
+// On this shared machine a timed A/B cannot resolve a change below ~10 % (steal, a neighbour's
+// load); an instruction count does not move with what else the machine is doing, so changes of
+// a few percent show. It is not a time: it misses cache misses and system calls (bench/README.md,
+// round 11, says what it does and does not tell).
+//
+// Each variant runs under `valgrind --tool=callgrind` with instrumentation off (so startup and
+// the warm-up run at valgrind's uninstrumented speed), takes `--warmup` requests, then exactly
+// `--requests` more with instrumentation on, from 10 keep-alive connections. Reported per thread
+// group: the main thread (the event loop: every request's JavaScript, and the GC work done there)
+// and the others (V8's compiler and GC helper threads, libuv's pool), which depend on when V8
+// happens to compile or collect and vary far more between runs.
+//
+// Variants: '' is mcpgate as bench/gateway-target.ts runs it; a JSON object is config merged over
+// the bench's (e.g. '{"log":{"accessLog":false}}'); `@DIR` is the gateway of another build
+// (`tsc -p tsconfig.build.json --outDir DIR`, DIR inside the repository); `script:FILE` is any
+// proxy taking `--upstream` (bench/floor-proxy.ts, bench/bare-proxy.ts, bench/node-floor.ts).
+// Needs valgrind (Debian's package; on every machine kind here).
+import { execFileSync, spawn } from 'node:child_process'
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { basename, join, resolve as resolvePath } from 'node:path'
+import { createInterface } from 'node:readline'
+import { parseArgs } from 'node:util'
+import { Pool } from 'undici'
+import { buildConfig } from '../config/load.ts'
+import { openStore } from '../core/store/open.ts'
+import { BENCH_DIR, buildServers, machine, pinProcess, startNode } from './procs.ts'
+import { BODY } from './run.ts'
+import { CHEAP_ARGON2, createKeys, createUsers } from './seed.ts'
+import { median, round } from './stats.ts'
+
+const { values, positionals } = parseArgs({
+  options: {
+    requests: { type: 'string', default: '2000' },
+    warmup: { type: 'string', default: '6000' },
+    reps: { type: 'string', default: '2' },
+    connections: { type: 'string', default: '10' }
+  },
+  allowPositionals: true
+})
+const variants = positionals.length > 0 ? positionals : ['', 'script:bench/floor-proxy.ts', 'script:bench/bare-proxy.ts']
+const requests = Number(values.requests)
+const warmup = Number(values.warmup)
+const connections = Number(values.connections)
+const DIST = join(BENCH_DIR, '.tmp', 'dist')
+
+/** Instructions a callgrind dump counted, per thread file (`<out>.1-01` is the main thread). */
+function threadTotals (dir: string, out: string): { main: number, other: number } {
+  let main = 0
+  let other = 0
+  for (const f of readdirSync(dir).filter(n => n.startsWith(`${out}.1-`))) {
+    const m = /^totals: (\d+)/m.exec(readFileSync(join(dir, f), 'utf8'))
+    if (m === null) continue
+    if (f.endsWith('-01')) main += Number(m[1])
+    else other += Number(m[1])
+  }
+  return { main, other }
+}
+
+/** The compiled script and arguments that run `variant` (see the header). */
+function command (variant: string, i: number, dir: string, upstream: string): string[] {
+  if (variant.startsWith('script:')) {
+    const file = resolvePath(variant.slice('script:'.length))
+    return [join(DIST, 'bench', basename(file).replace(/\.ts$/, '.js')), '--upstream', upstream]
+  }
+  const config = join(dir, `gw${i}.json`)
+  const extra = variant.trim().startsWith('{') ? JSON.parse(variant) as Record<string, Record<string, unknown>> : {}
+  writeFileSync(config, JSON.stringify({
+    ...extra,
+    gateway: { ...extra.gateway, host: '127.0.0.1', port: 0 },
+    store: { type: 'sqlite', path: join(dir, 'i.db') },
+    servers: [{ id: 'bench', url: `${upstream}/mcp`, access: 'everyone' }]
+  }))
+  const build = variant.startsWith('@') ? resolvePath(variant.slice(1)) : DIST
+  return [join(build, 'bench', 'gateway-target.js'), '--config', config]
+}
+
+/** One variant under callgrind: warm-up uninstrumented, then `requests` counted. */
+async function measure (argv: string[], cpu: number | undefined, dir: string, auth: string, tag: string): Promise<{ main: number, other: number }> {
+  const out = `cg-${tag}`
+  const valgrind = ['valgrind', '--tool=callgrind', '--instr-atstart=no', '--separate-threads=yes', `--callgrind-out-file=${join(dir, out)}`, process.execPath, ...argv]
+  const child = spawn(cpu === undefined ? valgrind[0] as string : 'taskset', cpu === undefined ? valgrind.slice(1) : ['-c', String(cpu), ...valgrind], { stdio: ['ignore', 'pipe', 'ignore'] })
+  try {
+    const port = await new Promise<number>((resolve, reject) => {
+      child.once('exit', code => { reject(new Error(`${tag} exited (${code ?? 'signal'}) before it was ready`)) })
+      createInterface({ input: child.stdout }).on('line', line => {
+        if (!line.startsWith('{"ready"')) return
+        resolve((JSON.parse(line) as { port: number }).port)
+      })
+    })
+    const pool = new Pool(`http://127.0.0.1:${port}`, { connections })
+    const send = async (n: number): Promise<void> => {
+      let next = 0
+      const worker = async (): Promise<void> => {
+        while (next++ < n) {
+          const r = await pool.request({ path: '/mcp-connect/bench', method: 'POST', body: BODY, headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: auth } })
+          await r.body.dump()
+          if (r.statusCode !== 200) throw new Error(`${tag}: status ${r.statusCode}`)
+        }
+      }
+      await Promise.all(Array.from({ length: connections }, worker))
+    }
+    await send(warmup)
+    const control = (...args: string[]) => execFileSync('callgrind_control', [...args, String(child.pid)], { stdio: 'ignore' })
+    control('-i', 'on')
+    await send(requests)
+    control('-i', 'off')
+    control('-d')
+    await pool.close()
+    return threadTotals(dir, out)
+  } finally {
+    const exited = new Promise(resolve => child.once('exit', resolve))
+    child.kill('SIGTERM')
+    await exited
+  }
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'mcpgate-instr-'))
+const [cpuLoad, cpuServer] = machine().cores >= 2 ? [0, 1] : [undefined, undefined]
+if (cpuLoad !== undefined) pinProcess(process.pid, cpuLoad)
+buildServers()
+const upstream = await startNode({ name: 'upstream', script: join(BENCH_DIR, 'upstream.ts'), cpu: cpuLoad, logFile: join(dir, 'upstream.log') })
+try {
+  const origin = `http://127.0.0.1:${upstream.port}`
+  const store = openStore(buildConfig({ store: { type: 'sqlite', path: join(dir, 'i.db') }, servers: [] }).store)
+  const [key] = await createKeys(store, await createUsers(store, 1, 'i'), 1, CHEAP_ARGON2)
+  await store.close()
+  const auth = `Bearer ${key?.key ?? ''}`
+  const argvs = variants.map((v, i) => command(v, i, dir, origin))
+  const rows = variants.map(() => ({ main: [] as number[], other: [] as number[] }))
+  for (let rep = 0; rep < Number(values.reps); rep++) {
+    const order = variants.map((_, i) => i)
+    if (rep % 2 === 1) order.reverse()
+    for (const i of order) {
+      const t = await measure(argvs[i] as string[], cpuServer, dir, auth, `${rep}-${i}`)
+      rows[i]?.main.push(t.main / requests)
+      rows[i]?.other.push(t.other / requests)
+      process.stderr.write(`rep ${rep + 1} ${variants[i] || '(mcpgate)'}: main ${round(t.main / requests / 1000, 1)}k, other ${round(t.other / requests / 1000, 1)}k\n`)
+    }
+  }
+  const first = median(rows[0]?.main ?? [])
+  process.stdout.write(`instructions per request (k), ${requests} requests after ${warmup}, c=${connections}, ${values.reps} processes per variant, medians (min–max)\n\n`)
+  process.stdout.write('| variant | main thread | vs the first | other threads |\n| --- | --- | --- | --- |\n')
+  for (const [i, r] of rows.entries()) {
+    const k = (xs: number[]) => `${round(median(xs) / 1000, 1)} (${round(Math.min(...xs) / 1000, 1)}–${round(Math.max(...xs) / 1000, 1)})`
+    process.stdout.write(`| ${variants[i] || '(mcpgate)'} | ${k(r.main)} | ${round(median(r.main) / first, 3)} | ${k(r.other)} |\n`)
+  }
+} finally {
+  await upstream.stop()
+  rmSync(dir, { recursive: true, force: true })
+}
