@@ -1,16 +1,18 @@
-// `node --import tsx bench/instructions.ts [--requests 2000] [--warmup 6000] [--reps 2] -- '' 'script:bench/floor-proxy.ts' '@bench/.scratch-A' …`:
+// `node --import tsx bench/instructions.ts [--requests 2000] [--warmup 6000] [--reps 2] [--idle 5] -- '' 'script:bench/floor-proxy.ts' '@bench/.scratch-A' …`:
 // instructions executed per proxied request, counted by valgrind's callgrind instead of timed.
 // On this shared machine a timed A/B cannot resolve a change below ~10 % (steal, a neighbour's
-// load); an instruction count does not move with what else the machine is doing, so changes of
-// a few percent show. It is not a time: it misses cache misses and system calls (bench/README.md,
-// round 11, says what it does and does not tell).
+// load); an instruction count does not move with what else the machine is doing. It is not a
+// time: cache misses and the kernel's side of system calls are not in it (bench/README.md,
+// round 11, says what it showed and how far two processes of the same code differ).
 //
-// Each variant runs under `valgrind --tool=callgrind` with instrumentation off (so startup and
-// the warm-up run at valgrind's uninstrumented speed), takes `--warmup` requests, then exactly
-// `--requests` more with instrumentation on, from 10 keep-alive connections. Reported per thread
-// group: the main thread (the event loop: every request's JavaScript, and the GC work done there)
-// and the others (V8's compiler and GC helper threads, libuv's pool), which depend on when V8
-// happens to compile or collect and vary far more between runs.
+// Each variant runs under `valgrind --tool=callgrind` with instrumentation off (startup and the
+// warm-up run at valgrind's uninstrumented speed), takes `--warmup` requests, is counted idle for
+// `--idle` seconds, then counted over exactly `--requests` more, from 10 keep-alive connections.
+// The main thread's idle rate times the loaded window's duration is taken off its loaded count
+// (timers run per second, and under valgrind a second holds ~50× fewer requests). Reported per thread group: the
+// main thread (the event loop: every request's JavaScript, and the GC work done there) and the
+// others (V8's compiler and GC helper threads, libuv's pool), which depend on when V8 compiles or
+// collects and vary far more between processes.
 //
 // Variants: '' is mcpgate as bench/gateway-target.ts runs it; a JSON object is config merged over
 // the bench's (e.g. '{"log":{"accessLog":false}}'); `@DIR` is the gateway of another build
@@ -22,6 +24,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os'
 import { basename, join, resolve as resolvePath } from 'node:path'
 import { createInterface } from 'node:readline'
+import { setTimeout as delay } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 import { Pool } from 'undici'
 import { buildConfig } from '../config/load.ts'
@@ -36,6 +39,7 @@ const { values, positionals } = parseArgs({
     requests: { type: 'string', default: '2000' },
     warmup: { type: 'string', default: '6000' },
     reps: { type: 'string', default: '2' },
+    idle: { type: 'string', default: '5' },
     connections: { type: 'string', default: '10' }
   },
   allowPositionals: true
@@ -46,11 +50,11 @@ const warmup = Number(values.warmup)
 const connections = Number(values.connections)
 const DIST = join(BENCH_DIR, '.tmp', 'dist')
 
-/** Instructions a callgrind dump counted, per thread file (`<out>.1-01` is the main thread). */
-function threadTotals (dir: string, out: string): { main: number, other: number } {
+/** Instructions callgrind's dump number `n` counted, per thread file (`<out>.<n>-01` is the main thread). */
+function threadTotals (dir: string, out: string, n: number): { main: number, other: number } {
   let main = 0
   let other = 0
-  for (const f of readdirSync(dir).filter(n => n.startsWith(`${out}.1-`))) {
+  for (const f of readdirSync(dir).filter(name => name.startsWith(`${out}.${n}-`))) {
     const m = /^totals: (\d+)/m.exec(readFileSync(join(dir, f), 'utf8'))
     if (m === null) continue
     if (f.endsWith('-01')) main += Number(m[1])
@@ -78,7 +82,7 @@ function command (variant: string, i: number, dir: string, upstream: string): st
 }
 
 /** One variant under callgrind: warm-up uninstrumented, then `requests` counted. */
-async function measure (argv: string[], cpu: number | undefined, dir: string, auth: string, tag: string): Promise<{ main: number, other: number }> {
+async function measure (argv: string[], cpu: number | undefined, dir: string, auth: string, tag: string): Promise<{ main: number, other: number, idleMainPerS: number, loadedS: number }> {
   const out = `cg-${tag}`
   const valgrind = ['valgrind', '--tool=callgrind', '--instr-atstart=no', '--separate-threads=yes', `--callgrind-out-file=${join(dir, out)}`, process.execPath, ...argv]
   const child = spawn(cpu === undefined ? valgrind[0] as string : 'taskset', cpu === undefined ? valgrind.slice(1) : ['-c', String(cpu), ...valgrind], { stdio: ['ignore', 'pipe', 'ignore'] })
@@ -104,12 +108,29 @@ async function measure (argv: string[], cpu: number | undefined, dir: string, au
     }
     await send(warmup)
     const control = (...args: string[]) => execFileSync('callgrind_control', [...args, String(child.pid)], { stdio: 'ignore' })
+    // Timers run per second, not per request (the log flush, prom-client's lag sampling, the
+    // store's polling): under valgrind, ~50× slower, they would weigh ~50× more per request than
+    // at full speed. So the process is first counted idle, and that rate, times the loaded
+    // window's duration, is taken off the loaded count. The idle window also lets the compile
+    // jobs V8 queued during the warm-up finish outside the loaded one (valgrind runs one thread at
+    // a time, and a busy event loop starves them).
+    let t = performance.now()
+    control('-i', 'on')
+    await delay(Number(values.idle) * 1000)
+    control('-i', 'off')
+    const idleMs = performance.now() - t
+    control('-d')
+    t = performance.now()
     control('-i', 'on')
     await send(requests)
     control('-i', 'off')
+    const loadedMs = performance.now() - t
     control('-d')
     await pool.close()
-    return threadTotals(dir, out)
+    const idle = threadTotals(dir, out, 1)
+    const loaded = threadTotals(dir, out, 2)
+    // The other threads' idle count is mostly queued compile jobs finishing, once, not a rate.
+    return { main: loaded.main - idle.main * loadedMs / idleMs, other: loaded.other, idleMainPerS: idle.main / idleMs * 1000, loadedS: loadedMs / 1000 }
   } finally {
     const exited = new Promise(resolve => child.once('exit', resolve))
     child.kill('SIGTERM')
@@ -137,7 +158,7 @@ try {
       const t = await measure(argvs[i] as string[], cpuServer, dir, auth, `${rep}-${i}`)
       rows[i]?.main.push(t.main / requests)
       rows[i]?.other.push(t.other / requests)
-      process.stderr.write(`rep ${rep + 1} ${variants[i] || '(mcpgate)'}: main ${round(t.main / requests / 1000, 1)}k, other ${round(t.other / requests / 1000, 1)}k\n`)
+      process.stderr.write(`rep ${rep + 1} ${variants[i] || '(mcpgate)'}: main ${round(t.main / requests / 1000, 1)}k, other ${round(t.other / requests / 1000, 1)}k (idle main ${round(t.idleMainPerS / 1e6, 2)}M/s, loaded window ${round(t.loadedS, 1)} s)\n`)
     }
   }
   const first = median(rows[0]?.main ?? [])
