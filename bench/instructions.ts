@@ -29,7 +29,7 @@ import { parseArgs } from 'node:util'
 import { Pool } from 'undici'
 import { buildConfig } from '../config/load.ts'
 import { openStore } from '../core/store/open.ts'
-import { BENCH_DIR, buildServers, machine, pinProcess, startNode } from './procs.ts'
+import { BENCH_DIR, buildServers, hasCommand, machine, pinProcess, startNode } from './procs.ts'
 import { BODY } from './run.ts'
 import { CHEAP_ARGON2, createKeys, createUsers } from './seed.ts'
 import { median, round } from './stats.ts'
@@ -138,6 +138,10 @@ async function measure (argv: string[], cpu: number | undefined, dir: string, au
   }
 }
 
+if (!hasCommand('valgrind') || !hasCommand('callgrind_control')) {
+  process.stderr.write('bench/instructions.ts needs valgrind: apt-get install -y valgrind\n')
+  process.exit(1)
+}
 const dir = mkdtempSync(join(tmpdir(), 'mcpgate-instr-'))
 const [cpuLoad, cpuServer] = machine().cores >= 2 ? [0, 1] : [undefined, undefined]
 if (cpuLoad !== undefined) pinProcess(process.pid, cpuLoad)
