@@ -19,18 +19,17 @@
 // (`tsc -p tsconfig.build.json --outDir DIR`, DIR inside the repository); `script:FILE` is any
 // proxy taking `--upstream` (bench/floor-proxy.ts, bench/bare-proxy.ts, bench/node-floor.ts).
 // Needs valgrind (Debian's package; on every machine kind here).
-import { execFileSync, spawn } from 'node:child_process'
+import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { basename, join, resolve as resolvePath } from 'node:path'
-import { createInterface } from 'node:readline'
+import { join, resolve as resolvePath } from 'node:path'
 import { setTimeout as delay } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 import { Pool } from 'undici'
 import { buildConfig } from '../config/load.ts'
 import { openStore } from '../core/store/open.ts'
-import { BENCH_DIR, buildServers, hasCommand, machine, pinProcess, startNode } from './procs.ts'
-import { BODY } from './run.ts'
+import { BENCH_DIR, buildServers, hasCommand, machine, pinProcess, startNode, type StartNodeOptions } from './procs.ts'
+import { BODY, gatewayConfig } from './run.ts'
 import { CHEAP_ARGON2, createKeys, createUsers } from './seed.ts'
 import { median, round } from './stats.ts'
 
@@ -48,7 +47,6 @@ const variants = positionals.length > 0 ? positionals : ['', 'script:bench/floor
 const requests = Number(values.requests)
 const warmup = Number(values.warmup)
 const connections = Number(values.connections)
-const DIST = join(BENCH_DIR, '.tmp', 'dist')
 
 /** Instructions callgrind's dump number `n` counted, per thread file (`<out>.<n>-01` is the main thread). */
 function threadTotals (dir: string, out: string, n: number): { main: number, other: number } {
@@ -63,37 +61,31 @@ function threadTotals (dir: string, out: string, n: number): { main: number, oth
   return { main, other }
 }
 
-/** The compiled script and arguments that run `variant` (see the header). */
-function command (variant: string, i: number, dir: string, upstream: string): string[] {
+/** How to start `variant` (see the header), given the upstream's port and the store the keys are in. */
+function serverFor (variant: string, i: number, dir: string, upstreamPort: number, store: Record<string, unknown>): Pick<StartNodeOptions, 'script' | 'args'> {
   if (variant.startsWith('script:')) {
-    const file = resolvePath(variant.slice('script:'.length))
-    return [join(DIST, 'bench', basename(file).replace(/\.ts$/, '.js')), '--upstream', upstream]
+    return { script: resolvePath(variant.slice('script:'.length)), args: ['--upstream', `http://127.0.0.1:${upstreamPort}`] }
   }
   const config = join(dir, `gw${i}.json`)
   const extra = variant.trim().startsWith('{') ? JSON.parse(variant) as Record<string, Record<string, unknown>> : {}
-  writeFileSync(config, JSON.stringify({
-    ...extra,
-    gateway: { ...extra.gateway, host: '127.0.0.1', port: 0 },
-    store: { type: 'sqlite', path: join(dir, 'i.db') },
-    servers: [{ id: 'bench', url: `${upstream}/mcp`, access: 'everyone' }]
-  }))
-  const build = variant.startsWith('@') ? resolvePath(variant.slice(1)) : DIST
-  return [join(build, 'bench', 'gateway-target.js'), '--config', config]
+  writeFileSync(config, JSON.stringify(gatewayConfig(upstreamPort, store, extra)))
+  const script = variant.startsWith('@') ? join(resolvePath(variant.slice(1)), 'bench', 'gateway-target.js') : join(BENCH_DIR, 'gateway-target.ts')
+  return { script, args: ['--config', config] }
 }
 
 /** One variant under callgrind: warm-up uninstrumented, then `requests` counted. */
-async function measure (argv: string[], cpu: number | undefined, dir: string, auth: string, tag: string): Promise<{ main: number, other: number, idleMainPerS: number, loadedS: number }> {
+async function measure (server: Pick<StartNodeOptions, 'script' | 'args'>, cpu: number | undefined, dir: string, auth: string, tag: string): Promise<{ main: number, other: number, idleMainPerS: number, loadedS: number }> {
   const out = `cg-${tag}`
-  const valgrind = ['valgrind', '--tool=callgrind', '--instr-atstart=no', '--separate-threads=yes', `--callgrind-out-file=${join(dir, out)}`, process.execPath, ...argv]
-  const child = spawn(cpu === undefined ? valgrind[0] as string : 'taskset', cpu === undefined ? valgrind.slice(1) : ['-c', String(cpu), ...valgrind], { stdio: ['ignore', 'pipe', 'ignore'] })
+  const child = await startNode({
+    ...server,
+    name: tag,
+    cpu,
+    wrapper: ['valgrind', '--tool=callgrind', '--instr-atstart=no', '--separate-threads=yes', `--callgrind-out-file=${join(dir, out)}`],
+    logFile: join(dir, `${out}.log`),
+    timeoutMs: 180_000
+  })
   try {
-    const port = await new Promise<number>((resolve, reject) => {
-      child.once('exit', code => { reject(new Error(`${tag} exited (${code ?? 'signal'}) before it was ready`)) })
-      createInterface({ input: child.stdout }).on('line', line => {
-        if (!line.startsWith('{"ready"')) return
-        resolve((JSON.parse(line) as { port: number }).port)
-      })
-    })
+    const port = child.port
     const pool = new Pool(`http://127.0.0.1:${port}`, { connections })
     const send = async (n: number): Promise<void> => {
       let next = 0
@@ -132,9 +124,7 @@ async function measure (argv: string[], cpu: number | undefined, dir: string, au
     // The other threads' idle count is mostly queued compile jobs finishing, once, not a rate.
     return { main: loaded.main - idle.main * loadedMs / idleMs, other: loaded.other, idleMainPerS: idle.main / idleMs * 1000, loadedS: loadedMs / 1000 }
   } finally {
-    const exited = new Promise(resolve => child.once('exit', resolve))
-    child.kill('SIGTERM')
-    await exited
+    await child.stop()
   }
 }
 
@@ -148,18 +138,18 @@ if (cpuLoad !== undefined) pinProcess(process.pid, cpuLoad)
 buildServers()
 const upstream = await startNode({ name: 'upstream', script: join(BENCH_DIR, 'upstream.ts'), cpu: cpuLoad, logFile: join(dir, 'upstream.log') })
 try {
-  const origin = `http://127.0.0.1:${upstream.port}`
-  const store = openStore(buildConfig({ store: { type: 'sqlite', path: join(dir, 'i.db') }, servers: [] }).store)
+  const storeDoc = { type: 'sqlite', path: join(dir, 'i.db') }
+  const store = openStore(buildConfig(gatewayConfig(upstream.port, storeDoc)).store)
   const [key] = await createKeys(store, await createUsers(store, 1, 'i'), 1, CHEAP_ARGON2)
   await store.close()
   const auth = `Bearer ${key?.key ?? ''}`
-  const argvs = variants.map((v, i) => command(v, i, dir, origin))
+  const servers = variants.map((v, i) => serverFor(v, i, dir, upstream.port, storeDoc))
   const rows = variants.map(() => ({ main: [] as number[], other: [] as number[] }))
   for (let rep = 0; rep < Number(values.reps); rep++) {
     const order = variants.map((_, i) => i)
     if (rep % 2 === 1) order.reverse()
     for (const i of order) {
-      const t = await measure(argvs[i] as string[], cpuServer, dir, auth, `${rep}-${i}`)
+      const t = await measure(servers[i] as Pick<StartNodeOptions, 'script' | 'args'>, cpuServer, dir, auth, `${rep}-${i}`)
       rows[i]?.main.push(t.main / requests)
       rows[i]?.other.push(t.other / requests)
       process.stderr.write(`rep ${rep + 1} ${variants[i] || '(mcpgate)'}: main ${round(t.main / requests / 1000, 1)}k, other ${round(t.other / requests / 1000, 1)}k (idle main ${round(t.idleMainPerS / 1e6, 2)}M/s, loaded window ${round(t.loadedS, 1)} s)\n`)

@@ -172,6 +172,8 @@ export interface StartNodeOptions {
   args?: string[]
   cpu?: number
   nodeFlags?: string[]
+  /** A command node runs under, with its options (bench/instructions.ts: valgrind). */
+  wrapper?: string[]
   /** stdout and stderr of the child go here (logs are kept off the runner's pipes). */
   logFile: string
   timeoutMs?: number
@@ -180,9 +182,10 @@ export interface StartNodeOptions {
 /** Starts `node [flags] <script>` (compiled, or through tsx) and waits for its ready message on the IPC channel. */
 export function startNode (opts: StartNodeOptions): Promise<NodeChild> {
   const fd = openSync(opts.logFile, 'a')
-  const [cmd, args] = pinned(opts.cpu, process.execPath, [
-    ...(opts.nodeFlags ?? []), ...scriptArgs(opts.script), ...(opts.args ?? [])
-  ])
+  const [program, ...rest] = [
+    ...(opts.wrapper ?? []), process.execPath, ...(opts.nodeFlags ?? []), ...scriptArgs(opts.script), ...(opts.args ?? [])
+  ] as [string, ...string[]]
+  const [cmd, args] = pinned(opts.cpu, program, rest)
   const proc = spawn(cmd, args, { cwd: REPO_DIR, stdio: ['ignore', fd, fd, 'ipc'] })
   closeSync(fd)
   return new Promise((resolve, reject) => {

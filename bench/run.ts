@@ -225,10 +225,14 @@ interface Ctx {
   cpuServer: number | undefined
 }
 
-/** A gateway config document for the bench: one upstream, the store given, production defaults otherwise. */
-function gatewayConfig (upstreamPort: number, store: Record<string, unknown>): Record<string, unknown> {
+/**
+ * A gateway config document for the bench: one upstream, the store given, production defaults
+ * otherwise, or `extra`'s top-level sections merged over them (bench/instructions.ts).
+ */
+export function gatewayConfig (upstreamPort: number, store: Record<string, unknown>, extra: Record<string, Record<string, unknown>> = {}): Record<string, unknown> {
   return {
-    gateway: { host: '127.0.0.1', port: 0 },
+    ...extra,
+    gateway: { ...extra.gateway, host: '127.0.0.1', port: 0 },
     store,
     servers: [{ id: 'bench', url: `http://127.0.0.1:${upstreamPort}/mcp`, access: 'everyone' }]
   }

@@ -34,6 +34,13 @@ export interface RedisHandle {
   resume(): void
   /** A plain ioredis client for inspection; one per handle, closed by stop(). */
   client(): Redis
+  /**
+   * A connection in MONITOR mode: every command the server runs from now on (disconnect it when
+   * done). The inspection client is connected first: ioredis opens the MONITOR connection beside
+   * it, and the client's own ready check (INFO) could otherwise reach the server after MONITOR
+   * started and be seen as somebody else's command.
+   */
+  monitor(): Promise<Redis>
 }
 
 const READY = 'Ready to accept connections'
@@ -234,6 +241,11 @@ export async function startRedis (opts: StartRedisOptions = {}): Promise<RedisHa
         inspector.on('error', () => {})
       }
       return inspector
+    },
+    async monitor () {
+      const client = handle.client()
+      await client.ping()
+      return await client.monitor()
     }
   }
   return handle
