@@ -177,7 +177,10 @@ export async function buildGateway (config: Readonly<Config>, deps: GatewayDeps)
     clock,
     flushMs: gw.lastUsedFlushMs,
     onFlushed: () => health.markHealthy(),
-    onError: err => app.log.warn({ err }, 'could not record lastUsedAt; will retry')
+    onError: err => {
+      health.markFailed()
+      app.log.warn({ err }, 'could not record lastUsedAt; will retry')
+    }
   })
   const verifier = new LowPriorityVerifier(gw.guards.maxConcurrentVerifications)
   const authenticator = new Authenticator({

@@ -53,15 +53,26 @@ export function newAuthStats (): AuthStats {
   return { argon2Verifications: 0, storeReads: 0, cacheHits: 0, cacheMisses: 0, revalidations: 0, graceServed: 0, storeErrors: 0, outcomes: {} }
 }
 
-/** When the store last answered (clock ms): the grace window for cached keys counts from here. */
+/**
+ * When the store last answered (clock ms): the grace window for cached keys counts from here.
+ * `failing` is set by the first failed store call the gateway sees (an auth read, a lastUsed
+ * flush, a readiness ping) and cleared by the next that succeeds: from then on even fresh cache
+ * entries are served as grace, so the window bounds them too.
+ */
 export class StoreHealth {
   lastHealthyAt: number
+  failing = false
   constructor (private readonly clock: Clock) {
     this.lastHealthyAt = clock.now()
   }
 
   markHealthy (): void {
     this.lastHealthyAt = this.clock.now()
+    this.failing = false
+  }
+
+  markFailed (): void {
+    this.failing = true
   }
 }
 
@@ -167,8 +178,21 @@ export class Authenticator {
     // Expiry first and on every request: it needs no store and must never wait for revalidation.
     if (entry.expiresAt !== null && entry.expiresAt <= now) return { ok: false, error: 'KeyExpired' }
     const user = this.#cache.getUser(entry.userId)
-    if (user !== undefined && this.#fresh(entry, now) && this.#fresh(user, now)) return evaluate(entry, user.user, now, 'cache')
+    if (user !== undefined && this.#fresh(entry, now) && this.#fresh(user, now)) {
+      if (!this.#health.failing) return evaluate(entry, user.user, now, 'cache')
+      // The store is failing: a fresh entry is served for the grace window like a stale one,
+      // without waiting on the store. Past the window it is revalidated (a read that succeeds
+      // ends the outage; one that fails answers 503).
+      if (this.#withinGrace(now)) {
+        this.#stats.graceServed++
+        return evaluate(entry, user.user, now, 'grace')
+      }
+    }
     return this.#revalidateCached(entry, key, ip)
+  }
+
+  #withinGrace (now: number): boolean {
+    return now - this.#health.lastHealthyAt <= this.#graceMs
   }
 
   /** A cached key that is stale or whose owner state is: one store read, argon2 only if the record changed. */
@@ -197,6 +221,7 @@ export class Authenticator {
       return found
     } catch {
       this.#stats.storeErrors++
+      this.#health.markFailed()
       return undefined
     }
   }
@@ -211,7 +236,7 @@ export class Authenticator {
       const user = this.#cache.getUser(entry.userId)
       // Grace: a known-good key keeps working for a bounded time after the last healthy store
       // contact; expiry was checked already and scope is checked by authorize as usual.
-      if (user !== undefined && now - this.#health.lastHealthyAt <= this.#graceMs && this.#cache.getKey(entry.keyId) === entry) {
+      if (user !== undefined && this.#withinGrace(now) && this.#cache.getKey(entry.keyId) === entry) {
         this.#stats.graceServed++
         return evaluate(entry, user.user, now, 'grace')
       }

@@ -19,6 +19,7 @@ export const healthRoutes: FastifyPluginAsync<HealthOptions> = async function he
       health.markHealthy()
     } catch {
       storeOk = false
+      health.markFailed()
     }
     const subscribed = store.isSubscribed()
     const ready = storeOk && subscribed
