@@ -176,6 +176,25 @@ export function gatewayEndpoint (server: RegisteredServer, requested: URL, data:
   return `${base}/${target.pathname.slice(server.directory.pathname.length)}${target.search}`
 }
 
+/**
+ * gatewayEndpoint, and a warning when there is none: the event then goes out as the upstream sent
+ * it, naming a URL the gateway cannot route (another origin, or outside the server's directory),
+ * and the client will fail to post there. The operator's fix is the server's configured URL.
+ */
+function endpointFor (request: { log: FastifyRequest['log'] }, server: RegisteredServer, requested: URL, data: string, publicPathPrefix: string): string | null {
+  const mapped = gatewayEndpoint(server, requested, data, publicPathPrefix)
+  if (mapped === null) {
+    let where = '(not a URL)'
+    try {
+      const target = new URL(data.trim(), requested)
+      where = target.origin + target.pathname
+    } catch {}
+    request.log.warn({ serverId: server.id, endpoint: where, directory: server.directory.href },
+      'the upstream\'s endpoint event names a URL outside the server\'s directory; passed on unchanged, clients cannot reach it through the gateway')
+  }
+  return mapped
+}
+
 export const proxyRoutes: FastifyPluginAsync<ProxyOptions> = async function proxyRoutes (app, opts) {
   const { registry, dispatcher, trustProxy, publicPathPrefix, drain } = opts
 
@@ -238,7 +257,7 @@ export const proxyRoutes: FastifyPluginAsync<ProxyOptions> = async function prox
       setImmediate(flushHeaders, raw)
       const { source, query } = request.proxyCall
       const rewrite = rewriting
-        ? new SseEndpointRewrite({ rewrite: data => gatewayEndpoint(server, new URL(source + (query === '' ? '' : `?${query}`)), data, publicPathPrefix) })
+        ? new SseEndpointRewrite({ rewrite: data => endpointFor(request, server, new URL(source + (query === '' ? '' : `?${query}`)), data, publicPathPrefix) })
         : undefined
       exchange.pipeTo(raw, rewrite)
       drain?.trackStream(raw, { standalone: request.method === 'GET', end: endStream(exchange, raw) })

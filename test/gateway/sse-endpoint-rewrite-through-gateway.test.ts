@@ -42,3 +42,18 @@ t.test('a GET stream: split first event rewritten, later bytes untouched, held b
     'a first event the upstream never finished: the held bytes still reach the client')
   t.equal(upstream.requests.length, 2)
 })
+
+t.test('an endpoint the gateway cannot route is passed on unchanged, and the operator is told why', async t => {
+  const upstream = await startRawUpstream(t, (_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' })
+    res.end('event: endpoint\ndata: /elsewhere/messages?sessionId=abc\n\n')
+  })
+  const store = await sqliteStore(t)
+  const gw = await startGateway(t, { store, config: testConfig({ servers: [{ id: 'up', url: `${upstream.origin}/mcp/sse` }] }) })
+  const { key } = await createTestKey(store)
+  const res = await fetch(gw.mcpUrl('up'), { headers: { authorization: `Bearer ${key}`, accept: 'text/event-stream' } })
+  t.equal(await res.text(), 'event: endpoint\ndata: /elsewhere/messages?sessionId=abc\n\n', 'outside /mcp/: not rewritten')
+  const warning = gw.logs.lines.map(l => JSON.parse(l) as Record<string, unknown>).find(l => l.level === 40 && l.serverId === 'up')
+  t.match(warning, { endpoint: `${upstream.origin}/elsewhere/messages`, directory: `${upstream.origin}/mcp/`, msg: /outside the server's directory/ },
+    'a warning names the server, the endpoint (without its query) and the directory it should be under')
+})
