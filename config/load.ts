@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs'
 import { Value } from '@sinclair/typebox/value'
 import { parse as parseYaml } from 'yaml'
 import { ConfigSchema, type Config } from './schema.ts'
+import { parseRedisTarget } from '../core/store/redis-url.ts'
 
 export type Env = Readonly<Record<string, string | undefined>>
 
@@ -86,8 +87,13 @@ function semanticProblems (config: Config): string[] {
       if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) problems.push(`servers[${i}].headers.${name}: not a valid header name`)
     }
   })
-  if (config.store.type === 'redis' && (config.store.url === undefined || config.store.url === '')) {
-    problems.push('store.url: required when store.type is redis (or set MCPGATE_STORE_URL)')
+  if (config.store.type === 'redis') {
+    const url = config.store.url
+    if (url === undefined || url === '') problems.push('store.url: required when store.type is redis (or set MCPGATE_STORE_URL)')
+    else {
+      const target = parseRedisTarget(url)
+      if ('error' in target) problems.push(`store.url: ${target.error}`)
+    }
   }
   if (config.admin.oidc?.jwksUrl !== undefined && !isHttpUrl(config.admin.oidc.jwksUrl)) {
     problems.push('admin.oidc.jwksUrl: must be an http(s) URL')

@@ -5,6 +5,8 @@ import { Type, type Static } from '@sinclair/typebox'
 
 const Port = Type.Integer({ minimum: 0, maximum: 65535 })
 const Ms = (def: number, description: string) => Type.Integer({ minimum: 0, default: def, description })
+/** A duration that cannot be zero (a timeout or a poll interval the store needs). */
+const PositiveMs = (def: number, description: string) => Type.Integer({ minimum: 1, default: def, description })
 
 export const ServerId = Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,63}$', description: 'URL slug: /mcp-connect/<id>' })
 
@@ -89,11 +91,11 @@ export const ConfigSchema = Type.Object({
   store: Type.Object({
     type: Type.Union([Type.Literal('sqlite'), Type.Literal('redis')], { default: 'sqlite' }),
     path: Type.String({ default: './data/mcpgate.db', description: 'sqlite file (env MCPGATE_STORE_PATH)' }),
-    url: Type.Optional(Type.String({ description: 'redis://, rediss:// or unix socket path (env MCPGATE_STORE_URL)' })),
+    url: Type.Optional(Type.String({ description: 'redis://, rediss://, a unix socket path, or redis+sentinel://host:port,…/<primary name> (env MCPGATE_STORE_URL)' })),
     prefix: Type.String({ default: 'mcpgate:', description: 'redis key prefix' }),
-    commandTimeoutMs: Ms(250, 'redis command timeout on the auth path'),
-    connectTimeoutMs: Ms(1000, 'redis connect timeout'),
-    pollMs: Ms(25, 'sqlite: how often the invalidation log is polled (PRAGMA data_version makes it nearly free)'),
+    commandTimeoutMs: PositiveMs(250, 'redis command timeout on the auth path'),
+    connectTimeoutMs: PositiveMs(1000, 'redis connect timeout'),
+    pollMs: PositiveMs(25, 'sqlite: how often the invalidation log is polled (PRAGMA data_version makes it nearly free)'),
     cacheKiB: Type.Integer({ minimum: 0, default: 2048, description: 'sqlite: page cache of the connection, KiB (auth reads are single rows; the OS caches the file too)' })
   }, { default: {}, additionalProperties: false }),
   hashing: Type.Object({

@@ -11,6 +11,7 @@ import { Redis, type RedisOptions } from 'ioredis'
 import { systemClock, type Clock } from '../clock.ts'
 import { errors, StoreConflictError, StoreUnavailableError } from '../errors.ts'
 import { randomBase62 } from '../key-format.ts'
+import { parseRedisTarget, type RedisTarget } from './redis-url.ts'
 import { checkPageRequest, maxKeysOf, newUserRecord, notifySafely, pageOf, parseInvalidation, serializeInvalidation } from './common.ts'
 import {
   encodeKeyCursor,
@@ -28,7 +29,10 @@ import {
 } from './store.ts'
 
 export interface RedisStoreOptions {
-  /** redis://…, rediss://… or a unix socket path (/path/redis.sock or unix:///path/redis.sock). */
+  /**
+   * redis://…, rediss://…, a unix socket path (/path/redis.sock or unix:///path/redis.sock), or
+   * redis+sentinel://host:port,…/<primary name> (redis-url.ts).
+   */
   url: string
   /** Prefix of every key and of the invalidation channel (default `mcpgate:`). */
   prefix?: string
@@ -43,6 +47,11 @@ export interface RedisStoreOptions {
 const SUBSCRIBER_HEARTBEAT_MS = 1000
 /** Longest wait between reconnect attempts. */
 const RECONNECT_CAP_MS = 250
+/** Capped backoff that never gives up (ms before attempt `times`). */
+function reconnectDelay (times: number): number {
+  return Math.min(50 * 2 ** Math.min(times, 10), RECONNECT_CAP_MS)
+}
+
 /** recordLastUsed sends at most this many keys per script call. */
 const TOUCH_BATCH = 500
 
@@ -206,12 +215,10 @@ function positiveInt (value: number | undefined, fallback: number, name: string)
   return value
 }
 
-/** ioredis connection target: a URL it parses itself, or a unix socket path. */
-function connectionTarget (url: string): { url: string } | { path: string } {
-  if (/^rediss?:\/\//i.test(url)) return { url }
-  if (url.startsWith('/')) return { path: url }
-  if (url.startsWith('unix:')) return { path: new URL(url).pathname }
-  throw new TypeError('RedisStore: options.url must be redis://…, rediss://… or a unix socket path')
+function connectionTarget (url: string): RedisTarget {
+  const target = parseRedisTarget(url)
+  if ('error' in target) throw new TypeError(`RedisStore: options.url ${target.error}`)
+  return target
 }
 
 export class RedisStore implements KeyStore {
@@ -219,9 +226,11 @@ export class RedisStore implements KeyStore {
   readonly prefix: string
   private readonly channel: string
   private readonly clock: Clock
-  private readonly target: { url: string } | { path: string }
+  private readonly target: RedisTarget
   private readonly options: RedisOptions
-  private readonly redis: Redis
+  private redis: Redis
+  /** Clients about to be replaced after ioredis gave up on them (see replaceWhenEnded). */
+  private readonly replacing = new Set<NodeJS.Timeout>()
   /** True until the first connection attempt settles: calls made right after construction wait for it. */
   private connecting = true
   private closed = false
@@ -254,11 +263,11 @@ export class RedisStore implements KeyStore {
       // Capped backoff that never gives up: a Redis restart must heal without restarting us. The
       // cap bounds recovery after Redis returns (promised: normal within 1 s); an attempt every
       // 250 ms against a dead server costs nothing worth saving.
-      retryStrategy: (times: number) => Math.min(50 * 2 ** Math.min(times, 10), RECONNECT_CAP_MS),
+      retryStrategy: reconnectDelay,
       lazyConnect: false,
       autoResubscribe: false
     }
-    this.redis = this.connect('mcpgate-store')
+    this.redis = this.commandClient()
     const settle = (): void => { this.connecting = false }
     this.redis.once('ready', settle)
     this.redis.once('close', settle)
@@ -418,22 +427,55 @@ export class RedisStore implements KeyStore {
     if (this.closed) return
     this.closed = true
     this.listeners.clear()
+    for (const timer of this.replacing) clearTimeout(timer)
+    this.replacing.clear()
     this.stopSubscriber()
     try {
       await this.redis.quit()
     } catch {
       // Not connected (outage): nothing to say goodbye to; stop reconnecting.
-      this.redis.disconnect()
     }
+    // After quit() too: it leaves the connector alone, and with Sentinel the connector holds the
+    // failover detector's own sentinel connections, which would keep reconnecting.
+    this.redis.disconnect()
   }
 
   private key (kind: string, id = ''): string {
     return `${this.prefix}${kind}${id}`
   }
 
+  private commandClient (): Redis {
+    const client = this.connect('mcpgate-store')
+    this.replaceWhenEnded(client, () => this.redis === client, () => { this.redis = this.commandClient() })
+    return client
+  }
+
+  /**
+   * ioredis normally reconnects for ever (retryStrategy never gives up), but a few paths end a
+   * client for good — with Sentinel, a failover announced while it was reconnecting. A client
+   * that ends while the store is open and still uses it is replaced, at the reconnect pace.
+   */
+  private replaceWhenEnded (client: Redis, current: () => boolean, replace: () => void): void {
+    client.once('end', () => {
+      if (this.closed || !current()) return
+      const timer = setTimeout(() => {
+        this.replacing.delete(timer)
+        if (this.closed || !current()) return
+        client.disconnect()
+        replace()
+      }, RECONNECT_CAP_MS)
+      timer.unref()
+      this.replacing.add(timer)
+    })
+  }
+
   private connect (connectionName: string): Redis {
     const options = { ...this.options, connectionName }
-    const client = 'url' in this.target ? new Redis(this.target.url, options) : new Redis({ ...options, path: this.target.path })
+    const target = this.target
+    let client: Redis
+    if (target.kind === 'url') client = new Redis(target.url, options)
+    else if (target.kind === 'socket') client = new Redis({ ...options, path: target.path })
+    else client = new Redis({ ...options, ...sentinelOptions(target, this.options) })
     // ioredis emits connection errors as events (and logs them when nobody listens); commands
     // already reject with them, and the subscriber reacts to 'close'.
     client.on('error', () => {})
@@ -498,6 +540,10 @@ export class RedisStore implements KeyStore {
   private startSubscriber (): void {
     const sub = this.connect('mcpgate-subscriber')
     this.subscriber = sub
+    this.replaceWhenEnded(sub, () => this.subscriber === sub, () => {
+      this.stopSubscriber()
+      this.startSubscriber()
+    })
     sub.on('ready', () => { this.resubscribe(sub).catch(() => {}) })
     sub.on('close', () => { this.subscribed = false })
     sub.on('message', (channel: string, message: string) => {
@@ -537,6 +583,28 @@ export class RedisStore implements KeyStore {
     this.subscriber = null
     sub?.disconnect()
   }
+}
+
+/**
+ * ioredis asks the sentinels for the current primary on every (re)connect, and checks that what
+ * it reached is a primary. `failoverDetector`: it also listens to the sentinels' +switch-master
+ * and reconnects at once, instead of writing to a demoted primary until that one drops it.
+ */
+function sentinelOptions (target: Extract<RedisTarget, { kind: 'sentinel' }>, base: RedisOptions): RedisOptions {
+  const out: RedisOptions = {
+    sentinels: target.sentinels,
+    name: target.name,
+    role: 'master',
+    failoverDetector: true,
+    // No sentinel answering is an outage like any other: keep trying, at the same capped pace.
+    sentinelRetryStrategy: reconnectDelay,
+    sentinelCommandTimeout: base.connectTimeout
+  }
+  if (target.username !== undefined) out.username = target.username
+  if (target.password !== undefined) out.password = target.password
+  if (target.sentinelUsername !== undefined) out.sentinelUsername = target.sentinelUsername
+  if (target.sentinelPassword !== undefined) out.sentinelPassword = target.sentinelPassword
+  return out
 }
 
 /** Whether a pub/sub message was published by the store tagged `origin` (already delivered locally). */

@@ -49,6 +49,10 @@ t.test('mistakes are reported with the field name', async t => {
   t.match(problems('servers:\n  - id: a\n    url: http://x/\n    bogus: 1\n'), [/^servers\[0\]\.bogus: unexpected property/])
   t.match(problems('servers:\n  - id: a\n    url: http://x/\n  - id: a\n    url: http://y/\n'), [/^servers\[1\]\.id: duplicate server id "a"/])
   t.match(problems('store: { type: redis }\n'), [/^store\.url: required/])
+  for (const field of ['commandTimeoutMs', 'connectTimeoutMs', 'pollMs']) {
+    // 0 would otherwise pass here and fail later, in the store, under another name.
+    t.match(problems(`store: { ${field}: 0 }\n`), [new RegExp(`^store\\.${field}: `)], `store.${field} must be positive`)
+  }
   t.match(problems('servers:\n  - id: a\n    url: http://x/\n    headers: { X: "${NOPE}" }\n'), [/^servers\[0\]\.headers\.X: environment variable NOPE is not set/])
   t.match(problems('gateway: [1'), [/^\(yaml\)/])
   t.match(problems('', { MCPGATE_ADMIN_PORT: 'x' }), [/^MCPGATE_ADMIN_PORT: must be an integer/])

@@ -1,7 +1,7 @@
 // Starts a real, throwaway redis-server for a test file: free port + unix socket in a temp dir,
 // no persistence, readiness read from its log (no sleeps), and never left running after the test.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs'
+import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { delimiter, join } from 'node:path'
@@ -100,7 +100,6 @@ interface Spawned {
 }
 
 async function spawnRedis (port: number, dir: string, socketPath: string, opts: StartRedisOptions): Promise<Spawned> {
-  const binary = redisBinary()
   const args = [
     '--port', String(port),
     '--bind', '127.0.0.1',
@@ -114,6 +113,12 @@ async function spawnRedis (port: number, dir: string, socketPath: string, opts: 
     '--logfile', '',
     ...(opts.args ?? [])
   ]
+  return await spawnServer(args, READY, port, opts.readyTimeoutMs ?? 10_000)
+}
+
+/** redis-server with `args`, ready once its log shows `ready`; killed if it is not within `deadline` ms. */
+async function spawnServer (args: string[], ready: string, port: number, deadline: number): Promise<Spawned> {
+  const binary = redisBinary()
   // setpriv --pdeathsig: the kernel kills redis if this test process dies without running exit
   // handlers (e.g. tap's SIGTERM on timeout); exec keeps the pid, so pid/SIGSTOP still apply.
   const setpriv = process.platform === 'linux' ? findExecutable('setpriv', ['/usr/bin/setpriv']) : null
@@ -131,13 +136,12 @@ async function spawnRedis (port: number, dir: string, socketPath: string, opts: 
   })
 
   let output = ''
-  const deadline = opts.readyTimeoutMs ?? 10_000
   try {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`redis-server on port ${port} not ready after ${deadline} ms:\n${output}`)), deadline)
       const onData = (chunk: Buffer): void => {
         output += chunk.toString('utf8')
-        if (output.includes(READY)) {
+        if (output.includes(ready)) {
           clearTimeout(timer)
           resolve()
         }
@@ -249,4 +253,88 @@ export async function startRedis (opts: StartRedisOptions = {}): Promise<RedisHa
     }
   }
   return handle
+}
+
+export interface SentinelHandle {
+  /** redis+sentinel://127.0.0.1:PORT/<name>: what `store.url` takes. */
+  readonly url: string
+  readonly port: number
+  readonly name: string
+  /** A plain client of the sentinel (SENTINEL commands, subscriptions to its events). */
+  client(): Redis
+  /**
+   * Subscribes to the sentinel's `+switch-master` events; once this resolves, `next` is the next
+   * one: "<name> <old ip> <old port> <new ip> <new port>".
+   */
+  watchSwitch(): Promise<{ next: Promise<string> }>
+  stop(): Promise<void>
+}
+
+/**
+ * One Redis Sentinel watching `primary` as `name` (quorum 1), deciding a primary is down after
+ * `downAfterMs` without an answer. Ready once it has found the primary's replicas (it asks the
+ * primary at start), so a failover has somewhere to go.
+ */
+export async function startSentinel (primary: RedisHandle, opts: { name?: string, downAfterMs?: number, replicas: number }): Promise<SentinelHandle> {
+  const name = opts.name ?? 'mcpgate-primary'
+  const dir = mkdtempSync(join(tmpdir(), 'mcpgate-sentinel-'))
+  tempDirs.add(dir)
+  const conf = join(dir, 'sentinel.conf')
+  let spawned: Spawned | undefined
+  let port = 0
+  for (let attempt = 0; spawned === undefined; attempt++) {
+    port = await freePort()
+    // Sentinel rewrites its config file: it must be its own, in a writable place.
+    writeFileSync(conf, [
+      `port ${port}`,
+      'bind 127.0.0.1',
+      `dir ${dir}`,
+      `sentinel monitor ${name} 127.0.0.1 ${primary.port} 1`,
+      `sentinel down-after-milliseconds ${name} ${opts.downAfterMs ?? 200}`,
+      `sentinel failover-timeout ${name} 5000`,
+      ''
+    ].join('\n'))
+    try {
+      // The log line naming the last replica found: "+slave slave 127.0.0.1:PORT …".
+      spawned = await spawnServer([conf, '--sentinel', '--logfile', ''], opts.replicas > 0 ? '+slave' : '+monitor', port, 10_000)
+    } catch (err) {
+      if (!(err instanceof PortInUseError) || attempt >= 9) throw err
+    }
+  }
+  const current = spawned
+  const clients: Redis[] = []
+  const connect = (): Redis => {
+    const c = new Redis(port, '127.0.0.1', { maxRetriesPerRequest: 1 })
+    c.on('error', () => {})
+    clients.push(c)
+    return c
+  }
+  let inspector: Redis | undefined
+  return {
+    url: `redis+sentinel://127.0.0.1:${port}/${name}`,
+    port,
+    name,
+    client () {
+      inspector ??= connect()
+      return inspector
+    },
+    async watchSwitch () {
+      const sub = connect()
+      const next = new Promise<string>(resolve => {
+        sub.once('message', (_channel: string, message: string) => {
+          sub.disconnect()
+          resolve(message)
+        })
+      })
+      await sub.subscribe('+switch-master')
+      return { next }
+    },
+    async stop () {
+      for (const c of clients) c.disconnect()
+      if (current.child.exitCode === null && current.child.signalCode === null) current.child.kill('SIGTERM')
+      await current.exited
+      rmSync(dir, { recursive: true, force: true })
+      tempDirs.delete(dir)
+    }
+  }
 }
