@@ -1,13 +1,25 @@
 // `mcpgate start|gateway|admin`: load config, open the store, build the apps, listen, and close
-// with grace on SIGTERM/SIGINT (a second signal exits at once). SIGHUP reloads servers and rules.
+// with grace on SIGTERM/SIGINT (a second signal exits at once). SIGHUP or a change of the config
+// file reloads servers and rules.
+import { readFileSync } from 'node:fs'
 import closeWithGrace from 'close-with-grace'
 import { pino, type Logger } from 'pino'
 import type { FastifyInstance } from 'fastify'
+import { watchConfigDir } from './config-watch.ts'
 import { loadConfig, parseCommandArgs, UsageError, type Io } from './main.ts'
 import type { Env } from '../config/load.ts'
 import type { Config } from '../config/schema.ts'
 import { openStore } from '../core/store/open.ts'
 import { buildGateway } from '../gateway/app.ts'
+
+/** The file's content, or null when it cannot be read (mid-replace, removed). */
+function readText (path: string): string | null {
+  try {
+    return readFileSync(path, 'utf8')
+  } catch {
+    return null
+  }
+}
 
 /** After the gateway's drain: time for the last-used flush and closing the store before a forced exit. */
 const SHUTDOWN_MARGIN_MS = 5000
@@ -34,6 +46,10 @@ export async function runServices (command: 'start' | 'gateway' | 'admin', args:
   if (values.demo && command !== 'start') throw new UsageError('--demo is only for "mcpgate start"')
   const configPath = values.config
   let config = loadConfig(configPath, env)
+  // The content last loaded (or rejected): a file change that leaves it as it was reloads nothing,
+  // and a SIGHUP sent after an edit is not followed by a second reload from the watcher.
+  let loadedText = readText(configPath)
+  let stopWatching = (): void => {}
   const logger = createLogger(config)
   const store = openStore(config.store)
   const apps: FastifyInstance[] = []
@@ -47,6 +63,7 @@ export async function runServices (command: 'start' | 'gateway' | 'admin', args:
   const shutdown = closeWithGrace({ delay: config.gateway.shutdownGraceMs + SHUTDOWN_MARGIN_MS, skip: ['SIGHUP'], logger: { error: (m: unknown) => logger.error(m) } }, async ({ signal, err }) => {
     if (err !== undefined) logger.error({ err }, 'fatal error, shutting down')
     else logger.info({ signal }, 'shutting down')
+    stopWatching()
     // Gateway first: it stops accepting, lets in-flight requests finish and flushes last-used.
     for (const app of apps) await app.close()
     await closeDemo?.()
@@ -85,16 +102,21 @@ export async function runServices (command: 'start' | 'gateway' | 'admin', args:
     throw err
   }
 
-  process.on('SIGHUP', () => {
+  const reload = (trigger: 'SIGHUP' | 'file change'): void => {
+    const text = readText(configPath)
+    if (trigger === 'file change' && text === loadedText) return
+    loadedText = text
     try {
       const next = loadConfig(configPath, env)
-      for (const reload of reloaders) reload(next)
+      for (const apply of reloaders) apply(next)
       config = next
-      logger.info({ servers: next.servers.length }, 'config reloaded')
+      logger.info({ trigger, servers: next.servers.length }, 'config reloaded')
     } catch (err) {
-      logger.error({ err: (err as Error).message }, 'config reload rejected; keeping the running config')
+      logger.error({ trigger, err: (err as Error).message }, 'config reload rejected; keeping the running config')
     }
-  })
+  }
+  process.on('SIGHUP', () => { reload('SIGHUP') })
+  stopWatching = watchConfigDir(configPath, () => { reload('file change') }, err => { logger.warn({ err: err.message }, 'config file watch stopped') }).close
 
   // Runs until a signal: close-with-grace exits the process when shutdown completes.
   return await new Promise<number>(() => {})

@@ -5,7 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import type { ServerResponse } from 'node:http'
-import { writeFileSync } from 'node:fs'
+import { renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { startRawUpstream } from '../helpers/mcp-upstream.ts'
@@ -166,4 +166,48 @@ t.test('SIGHUP reloads servers and access rules; a bad file changes nothing', as
   mcpgate.child.kill('SIGTERM')
   const [code] = await once(mcpgate.child, 'exit') as [number | null]
   t.equal(code, 0, 'exits cleanly on SIGTERM')
+})
+
+t.test('a change of the config file reloads it without a signal (replaced by rename, as editors and Kubernetes do)', async t => {
+  const upstream = await startRawUpstream(t, (req, res) => {
+    req.resume()
+    req.on('end', () => { res.end('{"jsonrpc":"2.0","id":1,"result":{}}') })
+  })
+  const dir = tempDir(t)
+  const configFile = join(dir, 'mcpgate.yaml')
+  const dbPath = join(dir, 'data', 'mcpgate.db')
+  writeFileSync(configFile, configText(dbPath, upstream.origin, []))
+  const mcpgate = await start(t, configFile)
+  const listed = async (): Promise<string[]> => {
+    const res = await fetch(`${mcpgate.admin}/api/mcp-servers`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
+    return ((await res.json()) as { items: Array<{ id: string }> }).items.map(s => s.id)
+  }
+  t.same(await listed(), ['alpha', 'events'])
+
+  const replace = (text: string): void => {
+    writeFileSync(join(dir, '.mcpgate.yaml.tmp'), text)
+    renameSync(join(dir, '.mcpgate.yaml.tmp'), configFile)
+  }
+  replace(configText(dbPath, upstream.origin, [`  - { id: beta, url: "${upstream.origin}/mcp" }`]))
+  await mcpgate.waitFor('config reloaded')
+  const line = mcpgate.output().split('\n').find(l => l.includes('config reloaded'))!
+  t.match(JSON.parse(line), { level: 30, trigger: 'file change', servers: 3 }, 'logged with what triggered it')
+  t.same(await listed(), ['alpha', 'events', 'beta'], 'the new server is there')
+
+  replace(configText(dbPath, upstream.origin, ['  - { id: "Not A Slug", url: "x" }']))
+  await mcpgate.waitFor('config reload rejected')
+  t.same(await listed(), ['alpha', 'events', 'beta'], 'a bad file changes nothing')
+
+  // Same content as what was last read (the bad file): not a change, nothing reloads; then SIGHUP
+  // after an edit reloads once, and the watcher does not repeat it.
+  replace(configText(dbPath, upstream.origin, []))
+  mcpgate.child.kill('SIGHUP')
+  await mcpgate.waitFor('config reloaded', 2)
+  t.same(await listed(), ['alpha', 'events'], 'beta removed by the edit')
+  writeFileSync(join(dir, 'unrelated.txt'), 'x')
+  replace(configText(dbPath, upstream.origin, [`  - { id: gamma, url: "${upstream.origin}/mcp" }`]))
+  await mcpgate.waitFor('config reloaded', 3)
+  const reloads = mcpgate.output().split('\n').filter(l => l.includes('config reloaded')).map(l => (JSON.parse(l) as { trigger: string }).trigger)
+  t.same(reloads, ['file change', 'SIGHUP', 'file change'], 'one reload per change: the watcher did not repeat the SIGHUP\'s')
+  t.same(await listed(), ['alpha', 'events', 'gamma'])
 })
