@@ -7,7 +7,7 @@ import type { Clock } from '../core/clock.ts'
 import { errors } from '../core/errors.ts'
 import { FailureBudget } from '../core/failure-budget.ts'
 import { digestsEqual, keyDigest, verifySecret, type KeyDigest } from '../core/hashing.ts'
-import { parseKey, type ParsedKey } from '../core/key-format.ts'
+import { KEY_PREFIX, parseKey, type ParsedKey } from '../core/key-format.ts'
 import { keyFingerprint, type ApiKeyRecord, type KeyStore, type User } from '../core/store/store.ts'
 import { SingleFlight, TokenBucket, VerificationLimiter } from './guards.ts'
 import { sharedScope, type CachedKey, type CachedUser, type KeyCache, type UserState } from './key-cache.ts'
@@ -372,16 +372,24 @@ const BEARER = /^Bearer[ \t]+([^ \t]+)[ \t]*$/i
  * it would end up in access logs and browser history. undefined = no key sent.
  */
 export function extractKey (headers: FastifyRequest['headers']): string | undefined {
-  const auth = headers.authorization
-  if (typeof auth === 'string' && auth !== '') {
-    const m = BEARER.exec(auth)
-    if (m !== null) return m[1]
-    // A bearer with an odd shape is still an attempt with a key (→ malformed, invalid_token).
-    if (/^bearer\b/i.test(auth)) return auth.slice(6).trim()
-  }
+  const bearer = bearerOf(headers.authorization)
+  if (bearer !== undefined && bearer.startsWith(KEY_START)) return bearer
+  // A bearer that is no mcpgate key (a token the client sends for something else) does not hide
+  // a key in X-API-Key; without one, it is still an attempt with a key (→ malformed).
   const apiKey = headers['x-api-key']
   if (typeof apiKey === 'string' && apiKey !== '') return apiKey.trim()
   if (Array.isArray(apiKey) && apiKey.length > 0) return apiKey.join(',')
+  return bearer
+}
+
+const KEY_START = `${KEY_PREFIX}-`
+
+function bearerOf (auth: string | undefined): string | undefined {
+  if (typeof auth !== 'string' || auth === '') return undefined
+  const m = BEARER.exec(auth)
+  if (m !== null) return m[1]
+  // A bearer with an odd shape is still an attempt with a key (→ malformed, invalid_token).
+  if (/^bearer\b/i.test(auth)) return auth.slice(6).trim()
   return undefined
 }
 

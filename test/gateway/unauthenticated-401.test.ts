@@ -53,8 +53,20 @@ t.test('401 cases', async t => {
   t.same(await me.json(), { statusCode: 401, code: 'MCPGATE_KEY_INVALID', error: 'Unauthorized', message: 'The API key is not valid' })
   t.equal(me.headers.get('www-authenticate'), 'Bearer realm="mcpgate", error="invalid_token"')
 
+  // A bearer that is no mcpgate key (a token meant for something else) does not hide X-API-Key;
+  // a bearer that is one wins over it.
+  const both = async (authorization: string, apiKey: string): Promise<number> => {
+    const res = await fetch(gw.mcpUrl('up'), { method: 'POST', headers: { authorization, 'x-api-key': apiKey, 'content-type': 'application/json' }, body: '{}' })
+    await res.arrayBuffer()
+    return res.status
+  }
+  t.equal(await both('Bearer eyJhbGciOiJSUzI1NiJ9.e30.sig', good.key), 200, 'a foreign bearer token and a good X-API-Key: the key is used')
+  t.equal(await both(`Bearer ${wrongSecret}`, good.key), 401, 'a key in the bearer is the one checked')
+  t.equal(upstream.requests.length, 1, 'the foreign token was not forwarded either')
+  t.equal(upstream.requests[0]?.headers.authorization, undefined)
+
   // The good key still works: the failures above did not lock it out.
   const ok = await fetch(gw.mcpUrl('up'), { method: 'POST', headers: { authorization: `Bearer ${good.key}`, 'content-type': 'application/json' }, body: '{}' })
   t.equal(ok.status, 200)
-  t.equal(upstream.requests.length, 1, 'only the authenticated request reached the upstream')
+  t.equal(upstream.requests.length, 2, 'only the authenticated requests reached the upstream')
 })
