@@ -15,8 +15,12 @@ export interface ConfigWatch {
 /** Calls `onChange` once things settle after any change in the directory of `path`. */
 export function watchConfigDir (path: string, onChange: () => void, onError: (err: Error) => void): ConfigWatch {
   const file = resolve(path)
+  const name = basename(file)
   let timer: NodeJS.Timeout | null = null
-  const watcher = watch(dirname(file), { persistent: false }, () => {
+  const watcher = watch(dirname(file), { persistent: false }, (_event, changed) => {
+    // The file itself (written, or renamed over), Kubernetes' `..data` swap, or an event that does
+    // not say: other files in the directory (a database beside the config) are not a reason.
+    if (changed !== null && changed !== name && !changed.startsWith('..')) return
     if (timer !== null) clearTimeout(timer)
     timer = setTimeout(() => {
       timer = null
@@ -26,7 +30,7 @@ export function watchConfigDir (path: string, onChange: () => void, onError: (er
   })
   // e.g. the directory was removed: reloading by SIGHUP still works.
   watcher.on('error', err => {
-    onError(new Error(`no longer watching ${basename(file)}'s directory for changes: ${err.message}`))
+    onError(new Error(`no longer watching ${name}'s directory for changes: ${err.message}`))
     watcher.close()
   })
   return {

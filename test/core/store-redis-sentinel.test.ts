@@ -2,7 +2,7 @@
 // a primary, its replica and one sentinel — through which the store finds the primary and, when
 // the primary dies, follows the failover: the gateway keeps its cached keys, new keys verify
 // against the promoted replica, and a revocation still reaches the gateway.
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { ConfigError, parseConfigText } from '../../config/load.ts'
 import { parseRedisTarget } from '../../core/store/redis-url.ts'
 import { RedisStore } from '../../core/store/redis.ts'
@@ -10,7 +10,21 @@ import { randomBase62 } from '../../core/key-format.ts'
 import { createTestKey, startGateway, testConfig } from '../helpers/gateway.ts'
 import { startRawUpstream } from '../helpers/mcp-upstream.ts'
 import { until } from '../helpers/processes.ts'
-import { startRedis, startSentinel } from '../helpers/redis-server.ts'
+import { startRedis, startSentinel, type RedisHandle, type SentinelHandle } from '../helpers/redis-server.ts'
+
+/** A primary, its replica (in sync) and one sentinel watching them, all stopped in t's teardown. */
+async function sentinelSetup (t: Test): Promise<{ primary: RedisHandle, replica: RedisHandle, sentinel: SentinelHandle }> {
+  const primary = await startRedis()
+  t.teardown(() => primary.stop())
+  const replica = await startRedis({ args: ['--replicaof', '127.0.0.1', String(primary.port)] })
+  t.teardown(() => replica.stop())
+  // A write acknowledged by the replica: it is connected and in sync (WAIT blocks until then).
+  await primary.client().set('sync-check', '1')
+  t.equal(await primary.client().call('WAIT', '1', '10000'), 1, 'the replica follows the primary')
+  const sentinel = await startSentinel(primary, { replicas: 1 })
+  t.teardown(() => sentinel.stop())
+  return { primary, replica, sentinel }
+}
 
 t.test('the redis+sentinel:// form', async t => {
   t.same(parseRedisTarget('redis+sentinel://10.0.0.1:26380,sentinel-b,[::1]:26381/main'), {
@@ -61,15 +75,7 @@ t.test('the redis+sentinel:// form', async t => {
 })
 
 t.test('through Sentinel: the primary is found, and a failover is followed', async t => {
-  const primary = await startRedis()
-  t.teardown(() => primary.stop())
-  const replica = await startRedis({ args: ['--replicaof', '127.0.0.1', String(primary.port)] })
-  t.teardown(() => replica.stop())
-  // A write acknowledged by the replica: it is connected and in sync (WAIT blocks until then).
-  await primary.client().set('sync-check', '1')
-  t.equal(await primary.client().call('WAIT', '1', '10000'), 1, 'the replica follows the primary')
-  const sentinel = await startSentinel(primary, { replicas: 1 })
-  t.teardown(() => sentinel.stop())
+  const { primary, replica, sentinel } = await sentinelSetup(t)
 
   const prefix = `test-${randomBase62(8)}:`
   const open = (): RedisStore => {
@@ -127,14 +133,7 @@ t.test('through Sentinel: the primary is found, and a failover is followed', asy
 })
 
 t.test('a planned failover (SENTINEL FAILOVER): the store moves to the new primary on +switch-master', async t => {
-  const primary = await startRedis()
-  t.teardown(() => primary.stop())
-  const replica = await startRedis({ args: ['--replicaof', '127.0.0.1', String(primary.port)] })
-  t.teardown(() => replica.stop())
-  await primary.client().set('sync-check', '1')
-  t.equal(await primary.client().call('WAIT', '1', '10000'), 1, 'the replica follows the primary')
-  const sentinel = await startSentinel(primary, { replicas: 1 })
-  t.teardown(() => sentinel.stop())
+  const { primary, replica, sentinel } = await sentinelSetup(t)
   const store = new RedisStore({ url: sentinel.url, prefix: `test-${randomBase62(8)}:` })
   t.teardown(() => store.close())
   await store.ping()

@@ -5,7 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import type { ServerResponse } from 'node:http'
-import { renameSync, writeFileSync } from 'node:fs'
+import { mkdirSync, renameSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { startRawUpstream } from '../helpers/mcp-upstream.ts'
@@ -210,4 +210,29 @@ t.test('a change of the config file reloads it without a signal (replaced by ren
   const reloads = mcpgate.output().split('\n').filter(l => l.includes('config reloaded')).map(l => (JSON.parse(l) as { trigger: string }).trigger)
   t.same(reloads, ['file change', 'SIGHUP', 'file change'], 'one reload per change: the watcher did not repeat the SIGHUP\'s')
   t.same(await listed(), ['alpha', 'events', 'gamma'])
+})
+
+t.test('a Kubernetes-style ConfigMap update (the ..data symlink swapped to a new directory) reloads too', async t => {
+  const upstream = await startRawUpstream(t, (req, res) => {
+    req.resume()
+    req.on('end', () => { res.end('{"jsonrpc":"2.0","id":1,"result":{}}') })
+  })
+  const dir = tempDir(t)
+  const dbPath = join(dir, 'data', 'mcpgate.db')
+  // The layout the kubelet makes: mcpgate.yaml → ..data/mcpgate.yaml, ..data → ..<version>/.
+  const version = (n: number, servers: string[]): void => {
+    mkdirSync(join(dir, `..v${n}`))
+    writeFileSync(join(dir, `..v${n}`, 'mcpgate.yaml'), configText(dbPath, upstream.origin, servers))
+  }
+  version(1, [])
+  symlinkSync('..v1', join(dir, '..data'))
+  symlinkSync(join('..data', 'mcpgate.yaml'), join(dir, 'mcpgate.yaml'))
+  const mcpgate = await start(t, join(dir, 'mcpgate.yaml'))
+
+  version(2, [`  - { id: beta, url: "${upstream.origin}/mcp" }`])
+  symlinkSync('..v2', join(dir, '..data_tmp'))
+  renameSync(join(dir, '..data_tmp'), join(dir, '..data'))
+  await mcpgate.waitFor('config reloaded')
+  const res = await fetch(`${mcpgate.admin}/api/mcp-servers`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
+  t.same(((await res.json()) as { items: Array<{ id: string }> }).items.map(s => s.id), ['alpha', 'events', 'beta'], 'the new version is running')
 })
