@@ -54,6 +54,8 @@ export async function runServices (command: 'start' | 'gateway' | 'admin', args:
   const store = openStore(config.store)
   const apps: FastifyInstance[] = []
   const reloaders: Array<(next: Readonly<Config>) => void> = []
+  /** What is printed once everything listens and the config file is watched. */
+  const ready: string[] = []
   let closeDemo: (() => Promise<void>) | undefined
   let demoBanner: ((gatewayUrl: string) => string) | undefined
 
@@ -82,8 +84,8 @@ export async function runServices (command: 'start' | 'gateway' | 'admin', args:
       apps.push(gateway)
       reloaders.push(next => gateway.mcpgate.reload(next))
       await gateway.listen({ host: config.gateway.host, port: config.gateway.port })
-      io.out(`mcpgate gateway listening on ${urlOf(gateway)}/mcp-connect/<serverId>`)
-      if (demoBanner !== undefined) io.out(demoBanner(config.gateway.publicUrl ?? urlOf(gateway)))
+      ready.push(`mcpgate gateway listening on ${urlOf(gateway)}/mcp-connect/<serverId>`)
+      if (demoBanner !== undefined) ready.push(demoBanner(config.gateway.publicUrl ?? urlOf(gateway)))
     }
     if (command === 'start' || command === 'admin') {
       // Loaded only when served: `mcpgate gateway` never pays the admin API's modules (~50 MB RSS).
@@ -92,7 +94,7 @@ export async function runServices (command: 'start' | 'gateway' | 'admin', args:
       apps.push(admin)
       reloaders.push(next => admin.mcpgateAdmin.reload(next))
       await admin.listen({ host: config.admin.host, port: config.admin.port })
-      io.out(`mcpgate admin API listening on ${urlOf(admin)} (OpenAPI: /openapi.json, docs: /docs)`)
+      ready.push(`mcpgate admin API listening on ${urlOf(admin)} (OpenAPI: /openapi.json, docs: /docs)`)
     }
   } catch (err) {
     shutdown.uninstall()
@@ -117,6 +119,10 @@ export async function runServices (command: 'start' | 'gateway' | 'admin', args:
   }
   process.on('SIGHUP', () => { reload('SIGHUP') })
   stopWatching = watchConfigDir(configPath, () => { reload('file change') }, err => { logger.warn({ err: err.message }, 'config file watch stopped') }).close
+  // A change made while the apps were starting came before the watch: caught here. Only then is
+  // the process announced, so whoever waits for these lines may change the file at once.
+  reload('file change')
+  for (const line of ready) io.out(line)
 
   // Runs until a signal: close-with-grace exits the process when shutdown completes.
   return await new Promise<number>(() => {})
