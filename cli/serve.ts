@@ -7,7 +7,7 @@ import { pino, type Logger } from 'pino'
 import type { FastifyInstance } from 'fastify'
 import { watchConfigDir } from './config-watch.ts'
 import { loadConfig, parseCommandArgs, UsageError, type Io } from './main.ts'
-import type { Env } from '../config/load.ts'
+import { parseConfigText, type Env } from '../config/load.ts'
 import type { Config } from '../config/schema.ts'
 import { openStore } from '../core/store/open.ts'
 import { buildGateway } from '../gateway/app.ts'
@@ -109,7 +109,8 @@ export async function runServices (command: 'start' | 'gateway' | 'admin', args:
     if (trigger === 'file change' && text === loadedText) return
     loadedText = text
     try {
-      const next = loadConfig(configPath, env)
+      // The text just compared is the one loaded: a write landing in between cannot slip past.
+      const next = text === null ? loadConfig(configPath, env) : parseConfigText(text, env, configPath)
       for (const apply of reloaders) apply(next)
       config = next
       logger.info({ trigger, servers: next.servers.length }, 'config reloaded')
