@@ -2,7 +2,7 @@
 import neostandard from 'neostandard'
 
 export default [
-  ...neostandard({ ts: true, ignores: ['node_modules/**', 'dist/**', 'bench/.tmp/**', 'console/dist/**', 'test-artifacts/**', '.tap/**'] }),
+  ...neostandard({ ts: true, ignores: ['node_modules/**', 'dist/**', 'bench/.tmp/**', 'bench/.scratch*/**', 'console/dist/**', 'test-artifacts/**', '.tap/**'] }),
   // Config files use `${VAR}` interpolation on purpose; strings containing it are not mistakes.
   { rules: { 'no-template-curly-in-string': 'off' } }
 ]

@@ -30,7 +30,11 @@ export const ServerSchema = Type.Object({
   timeouts: Type.Object({
     connectMs: Ms(5000, 'upstream connect timeout (→ 503)'),
     headersMs: Ms(300000, 'time allowed for upstream response headers (→ 504); long tool calls answer late')
-  }, { default: {}, additionalProperties: false })
+  }, { default: {}, additionalProperties: false }),
+  upstream: Type.Optional(Type.Object({
+    maxStreams: Type.Optional(Type.Integer({ minimum: 1, description: 'this server\'s gateway.upstream.maxStreams' })),
+    maxRequests: Type.Optional(Type.Integer({ minimum: 1, description: 'this server\'s gateway.upstream.maxRequests' }))
+  }, { additionalProperties: false, description: 'per-server budgets of open exchanges (default: gateway.upstream)' }))
 }, { additionalProperties: false })
 
 export const ConfigSchema = Type.Object({
@@ -50,15 +54,22 @@ export const ConfigSchema = Type.Object({
     guards: Type.Object({
       maxConcurrentVerifications: Type.Integer({ minimum: 1, default: 2, description: 'argon2 verifications in flight (each takes a core for ~25 ms); overflow → 503' }),
       maxVerificationsPerSecond: Type.Integer({ minimum: 1, default: 20, description: 'argon2 verifications per second of keys not yet proven (first use), all clients together; overflow → 503 with Retry-After. Bounds the CPU a wrong-secret flood from many addresses can take (20/s ≈ half a core)' }),
-      failuresPerKeyId: Type.Integer({ minimum: 1, default: 10, description: 'failed verifications per keyId per window before 429' }),
+      failuresPerKeyId: Type.Integer({ minimum: 1, default: 10, description: 'failed verifications of one keyId from one client IP per window before that IP gets 429 on that keyId' }),
+      failuresPerKeyIdAllIps: Type.Integer({ minimum: 1, default: 100, description: 'failed verifications of one keyId from all IPs per window; past it the keyId is verified at most once a second (never locked: its owner keeps getting in)' }),
       failuresPerIp: Type.Integer({ minimum: 1, default: 30, description: 'failed authentications per client IP per window before 429' }),
       failureWindowMs: Ms(60000, 'window of the failure budgets'),
       negativeCacheSize: Type.Integer({ minimum: 1, default: 10000, description: 'remembered failed (keyId, digest) pairs' })
     }, { default: {}, additionalProperties: false }),
     upstream: Type.Object({
-      connections: Type.Integer({ minimum: 1, default: 128, description: 'max sockets per upstream origin' }),
-      pipelining: Type.Integer({ minimum: 1, default: 1 }),
-      keepAliveTimeoutMs: Ms(60000, 'idle upstream socket lifetime')
+      maxStreams: Type.Integer({ minimum: 1, default: 10000, description: 'open GET streams (Streamable HTTP standalone streams, legacy SSE) per server on one replica; one more → 503 MCPGATE_UPSTREAM_BUSY with Retry-After' }),
+      maxRequests: Type.Integer({ minimum: 1, default: 1000, description: 'POST/DELETE requests in flight per server on one replica (a streamed answer counts until it ends); one more → 503 MCPGATE_UPSTREAM_BUSY. Streams never take these' }),
+      keepAliveTimeoutMs: Ms(60000, 'idle upstream socket lifetime'),
+      connections: Type.Optional(Type.Integer({ minimum: 1, description: 'deprecated, ignored: upstream sockets are opened as needed and bounded by maxStreams + maxRequests' })),
+      pipelining: Type.Optional(Type.Integer({ minimum: 1, description: 'deprecated, ignored: never pipelined (a request must not wait behind a stream)' }))
+    }, { default: {}, additionalProperties: false }),
+    sessions: Type.Object({
+      idleTtlMs: PositiveMs(86400000, 'an MCP session\'s binding to its key is forgotten after this long unused (the client then starts a new session)'),
+      maxCached: Type.Integer({ minimum: 1, default: 100000, description: 'session bindings kept in memory per replica (the store has them all)' })
     }, { default: {}, additionalProperties: false }),
     lastUsedFlushMs: Ms(10000, 'how often lastUsedAt is written to the store (and at shutdown)'),
     shutdownGraceMs: Ms(10000, 'SIGTERM: time in-flight requests get before the process exits'),
@@ -67,6 +78,7 @@ export const ConfigSchema = Type.Object({
   }, { default: {}, additionalProperties: false }),
   admin: Type.Object({
     host: Type.String({ default: '127.0.0.1' }),
+    publicUrl: Type.Optional(Type.String({ description: 'the console\'s external URL: the gateway\'s 401/404 answers tell clients to create a key there' })),
     port: Type.Integer({ minimum: 0, maximum: 65535, default: 8081, description: 'env MCPGATE_ADMIN_PORT' }),
     token: Type.Optional(Type.String({ minLength: 16, description: 'bootstrap admin token; prefer env MCPGATE_ADMIN_TOKEN' })),
     maxKeysPerUser: Type.Integer({ minimum: 1, default: 100 }),

@@ -19,19 +19,20 @@ function refusal (code: string, message: string, statusCode: number) {
 
 export const errors = {
   // gateway: authentication (401)
-  KeyMissing: refusal('KEY_MISSING', 'An API key is required (Authorization: Bearer ok1-… or X-API-Key)', 401),
+  KeyMissing: refusal('KEY_MISSING', 'An API key is required', 401),
   KeyMalformed: refusal('KEY_MALFORMED', 'The API key is malformed', 401),
   KeyInvalid: refusal('KEY_INVALID', 'The API key is not valid', 401),
   KeyExpired: refusal('KEY_EXPIRED', 'The API key has expired', 401),
   OwnerDisabled: refusal('OWNER_DISABLED', 'The owner of this API key is disabled', 401),
-  // gateway: authorization (403)
-  KeyOutOfScope: refusal('KEY_OUT_OF_SCOPE', 'The API key is not scoped to MCP server "%s"', 403),
-  AccessDenied: refusal('ACCESS_DENIED', 'The owner of this API key has no access to MCP server "%s"', 403),
+  // gateway: the only 403 (a key or owner that may not reach a server gets ServerNotFound: 404)
   OriginForbidden: refusal('ORIGIN_FORBIDDEN', 'Origin "%s" is not allowed', 403),
   // gateway: routing
   ServerIdInvalid: refusal('SERVER_ID_INVALID', 'The MCP server id in the path is not a valid id', 400),
   ServerNotFound: refusal('SERVER_NOT_FOUND', 'MCP server "%s" not found', 404),
   RouteNotFound: refusal('ROUTE_NOT_FOUND', 'Route %s %s not found', 404),
+  OAuthNotEnabled: refusal('OAUTH_NOT_ENABLED', 'This gateway does not run OAuth', 404),
+  // gateway: MCP sessions (sessions.ts): another key's session, or one the gateway never saw
+  SessionNotFound: refusal('SESSION_NOT_FOUND', 'Session not found', 404),
   // gateway: guards and availability
   RateLimited: refusal('RATE_LIMITED', 'Too many failed authentication attempts; retry later', 429),
   Overloaded: refusal('OVERLOADED', 'Too many key verifications in progress; retry shortly', 503),
@@ -42,6 +43,7 @@ export const errors = {
   UpstreamUnreachable: define('UPSTREAM_UNREACHABLE', 'The upstream MCP server could not be reached', 502),
   UpstreamConnectTimeout: define('UPSTREAM_CONNECT_TIMEOUT', 'Timed out connecting to the upstream MCP server', 503),
   UpstreamTimeout: define('UPSTREAM_TIMEOUT', 'The upstream MCP server did not answer in time', 504),
+  UpstreamBusy: refusal('UPSTREAM_BUSY', 'MCP server "%s" has as many open streams or requests through this gateway as it may; retry shortly', 503),
   // admin API
   Unauthenticated: define('UNAUTHENTICATED', 'Authentication required: admin token or OIDC bearer token', 401),
   TokenInvalid: define('TOKEN_INVALID', 'The bearer token is not valid', 401),
@@ -59,9 +61,7 @@ export const errors = {
   BadRequest: define('BAD_REQUEST', '%s', 400),
   Internal: define('INTERNAL', 'Internal server error', 500),
   // gateway (appended)
-  PathInvalid: refusal('PATH_INVALID', 'The path after the MCP server id is not allowed (encoded separators, dot segments or empty segments)', 400),
-  // config
-  ConfigInvalid: define('CONFIG_INVALID', '%s', 500)
+  PathInvalid: refusal('PATH_INVALID', 'The path after the MCP server id is not allowed (encoded separators, dot segments or empty segments)', 400)
 } as const
 
 export type McpgateErrorName = keyof typeof errors

@@ -1,15 +1,16 @@
-// One access-log line per gateway request (config.log.accessLog) and the end-of-request record the
+// The request's record is made here, by the first hook of every request, and read here at its end:
+// one access-log line per gateway request (config.log.accessLog) and the end-of-request summary the
 // metrics count from. Both come from a single 'close' listener per response: 'close' fires for
 // finished responses and for streams the client abandoned alike, where Fastify's onResponse (on
-// 'finish') would miss the SSE streams that end with the client going away.
+// 'finish') would miss the SSE streams that end with the client going away. Nothing here parses
+// the key or the URL again: the record has what the pipeline found.
 import type { Socket } from 'node:net'
 import { hostname } from 'node:os'
 import { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
-import { parseKey } from '../core/key-format.ts'
+import { redactKeys } from '../core/error-wire.ts'
 import { REQUEST_ID_HEADER } from '../core/request-id.ts'
-import { extractKey, type AuthVia } from './auth.ts'
 import type { ServerRegistry } from './registry.ts'
-import { redactKeys } from './reply-error.ts'
+import { GateRecord, type AuthVia } from './request-record.ts'
 
 /**
  * How the key of a request was accepted, or the first refusal on the auth/authorization path.
@@ -46,6 +47,7 @@ export const CLIENT_CLOSED = 499
 
 export interface RequestEnd {
   readonly request: FastifyRequest
+  readonly gate: GateRecord
   readonly method: string
   /** 499 when the client left before a response started. */
   readonly status: number
@@ -110,23 +112,11 @@ function wireBytes (socket: Socket | null | undefined): { read: number, written:
   return delta
 }
 
-/** The code the error handler will put on the wire (see reply-error.ts toWire). */
-function wireCode (error: { code?: unknown, statusCode?: unknown }): string {
-  if (typeof error.code === 'string' && error.code.startsWith('MCPGATE_')) return error.code
-  const status = typeof error.statusCode === 'number' ? error.statusCode : 500
-  return status >= 400 && status < 500 ? 'MCPGATE_BAD_REQUEST' : 'MCPGATE_INTERNAL'
-}
-
-function configuredServer (request: FastifyRequest, registry: ServerRegistry): string | null {
-  if (request.mcpServer !== null) return request.mcpServer.id
-  const id = (request.params as { serverId?: unknown } | null)?.serverId
-  return typeof id === 'string' && registry.get(id) !== undefined ? id : null
-}
-
-function authOutcome (request: FastifyRequest, code: string | null): AuthOutcome | null {
+function authOutcome (gate: GateRecord, code: string | null): AuthOutcome | null {
+  if (gate.denied !== null) return gate.denied
   const refused = code === null ? undefined : REFUSED[code]
   if (refused !== undefined) return refused
-  return request.authVia === null ? null : ACCEPTED[request.authVia]
+  return gate.authVia === null ? null : ACCEPTED[gate.authVia]
 }
 
 const PATH_MAX = 512
@@ -146,28 +136,27 @@ const str = JSON.stringify as (value: string) => string
  * escape scan of every key and value), ~13 µs of CPU per request (bench/README.md, round 8).
  * Strings are escaped by JSON.stringify; nothing in the line is a secret.
  */
-function accessLine (end: RequestEnd, ip: string | undefined): string {
-  const { request } = end
+function accessLine (end: RequestEnd): string {
+  const { request, gate } = end
   const url = request.url
   const q = url.indexOf('?')
   // The path only: a query string is the client's business and may carry anything.
   const path = redactKeys(q < 0 ? url : url.slice(0, q)).slice(0, PATH_MAX)
   let line = `{"level":${INFO},"time":${Date.now()}${BINDINGS},"reqId":${str(request.id)},"method":${str(end.method)},"path":${str(path)}` +
     `,"status":${end.status},"durationMs":${Math.round(end.durationMs * 10) / 10},"bytesIn":${end.bytesIn},"bytesOut":${end.bytesOut}`
-  if (ip !== undefined) line += `,"ip":${str(ip)}`
+  line += `,"ip":${str(gate.ip)}`
   if (end.serverId !== null) line += `,"serverId":${str(end.serverId)}`
-  const principal = request.principal
+  const principal = gate.principal
   if (principal !== null) {
     line += `,"keyId":${str(principal.keyId)},"userId":${str(principal.userId)}`
-  } else if (end.auth !== null && end.auth !== 'missing' && end.auth !== 'malformed') {
+  } else if (gate.claimedKeyId !== null) {
     // The key id a refused request claimed (not secret; tells which client keeps failing).
-    const raw = extractKey(request.headers)
-    const parsed = raw === undefined ? null : parseKey(raw)
-    if (parsed !== null && parsed.ok) line += `,"keyId":${str(parsed.key.keyId)}`
+    line += `,"keyId":${str(gate.claimedKeyId)}`
   }
   if (end.auth !== null) line += `,"outcome":${str(end.auth)}`
   if (end.code !== null) line += `,"code":${str(end.code)}`
   if (end.aborted) line += ',"aborted":true'
+  if (gate.cutReason !== null) line += `,"cut":${str(gate.cutReason)}`
   return line + ',"msg":"access"}\n'
 }
 
@@ -177,48 +166,38 @@ function accessLine (end: RequestEnd, ip: string | undefined): string {
  */
 export function trackRequests (app: FastifyInstance, options: TrackingOptions): void {
   const { registry, accessLog, onEnd } = options
-  app.decorateRequest('mcpgateCode', null)
+  app.decorateRequest('gate', null as never)
 
-  function ended (request: FastifyRequest, reply: FastifyReply, socket: Socket, ip: string | undefined): void {
+  function ended (request: FastifyRequest, reply: FastifyReply): void {
+    const gate = request.gate
     const res = reply.raw
-    const code = request.mcpgateCode ?? (request.is404 ? 'MCPGATE_ROUTE_NOT_FOUND' : null)
-    const bytes = wireBytes(socket)
+    const code = gate.code
+    const bytes = wireBytes(gate.socket)
     const end: RequestEnd = {
       request,
+      gate,
       method: request.method,
       status: res.headersSent ? res.statusCode : CLIENT_CLOSED,
       durationMs: reply.elapsedTime,
       bytesIn: bytes.read,
       bytesOut: bytes.written,
       aborted: !res.writableFinished,
-      serverId: configuredServer(request, registry),
-      auth: authOutcome(request, code),
+      serverId: gate.server?.id ?? gate.routeServerId,
+      auth: authOutcome(gate, code),
       code
     }
     // The level is read per line: it may be changed at run time.
-    if (accessLog !== null && INFO_ENABLED.has(app.log.level)) accessLog.write(accessLine(end, ip))
+    if (accessLog !== null && INFO_ENABLED.has(app.log.level)) accessLog.write(accessLine(end))
     onEnd?.(end)
   }
 
   app.addHook('onRequest', function track (request, reply, done) {
     reply.header(REQUEST_ID_HEADER, request.id)
-    // Read now: once a proxied response is done, request.raw.socket is gone (and request.ip with it).
-    const socket = request.raw.socket
-    const ip = accessLog !== null ? request.ip : undefined
+    const id = (request.params as { serverId?: unknown } | null)?.serverId
+    // The socket now: once a proxied response is done, request.raw.socket is gone (and request.ip with it).
+    request.gate = new GateRecord(request.raw.socket, request.ip, typeof id === 'string' && registry.get(id) !== undefined ? id : null)
     // 'close' is emitted once per response: `on`, without the wrapper `once` would build per request.
-    reply.raw.on('close', () => { ended(request, reply, socket, ip) })
+    reply.raw.on('close', () => { ended(request, reply) })
     done()
   })
-
-  app.addHook('onError', function remember (request, _reply, error, done) {
-    request.mcpgateCode = wireCode(error)
-    done()
-  })
-}
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    /** The MCPGATE_* code of the error this request was answered with (set by onError). */
-    mcpgateCode: string | null
-  }
 }

@@ -1,14 +1,18 @@
 // buildGateway(config, deps): the gateway as a Fastify app, not listening (cli/ listens and
 // closes it with grace). Encapsulation is the architecture:
-//   root      origin check + CORS, preflights, /healthz, /readyz, JSON errors, fast JSON 404
-//   └ authed  onRequest authentication → GET /api/me
-//     └ proxy catch-all raw-body parser + reply-from; preHandler authorization → upstream
+//   root      the request record (access-log.ts), origin check + CORS, preflights, /healthz,
+//             /readyz, JSON errors, fast JSON 404s (OAuth discovery included: reply-error.ts)
+//   └ authed  onRequest authentication (auth.ts) → GET /api/me
+//     └ proxy catch-all raw-body parser; preHandler authorization (authorize.ts) → the upstream
+//             hop (upstream.ts), watched by metrics, session bindings (sessions.ts) and
+//             revocation (revocation.ts)
 import { setFlagsFromString } from 'node:v8'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import type { Config } from '../config/schema.ts'
 import { systemClock, type Clock } from '../core/clock.ts'
 import { ConnectionDrain } from '../core/connection-drain.ts'
 import { BufferedLogDestination } from '../core/log-destination.ts'
+import { redactKeys } from '../core/error-wire.ts'
 import { requestId } from '../core/request-id.ts'
 import type { InvalidationEvent, KeyStore } from '../core/store/store.ts'
 import { AccessLogController, trackRequests, type LogStream } from './access-log.ts'
@@ -20,10 +24,13 @@ import { LastUsedRecorder } from './last-used.ts'
 import { LowPriorityVerifier } from './low-priority-verifier.ts'
 import { meRoute } from './me.ts'
 import { GatewayMetrics, metricsEndpoint } from './metrics.ts'
-import { proxyRoutes } from './proxy.ts'
+import { MCP_ROUTES, proxyRoutes } from './proxy.ts'
 import { ServerRegistry } from './registry.ts'
-import { redactKeys, sendError, sendNotFound } from './reply-error.ts'
+import { errorReplies } from './reply-error.ts'
 import { lazyChildLogger } from './request-logger.ts'
+import { Revocation } from './revocation.ts'
+import { SessionBindings } from './sessions.ts'
+import { Upstream, type ServerLoad } from './upstream.ts'
 
 type LoggerOptions = Exclude<FastifyServerOptions['logger'], boolean | undefined>
 
@@ -92,6 +99,8 @@ export interface GatewayControl {
   readonly lastUsed: LastUsedRecorder
   readonly registry: ServerRegistry
   readonly health: StoreHealth
+  readonly upstream: Upstream
+  readonly revocation: Revocation
   /** Hot reload: servers, access rules and allowed origins; in-flight streams are not dropped. */
   reload (config: Readonly<Config>): void
 }
@@ -167,10 +176,18 @@ export async function buildGateway (config: Readonly<Config>, deps: GatewayDeps)
     negativeSize: gw.guards.negativeCacheSize,
     negativeTtlMs: gw.guards.failureWindowMs
   })
-  const registry = new ServerRegistry(config.servers)
-  const metrics = new GatewayMetrics({ stats, cache, health, registry, store, clock, pendingLastUsed: (): number => lastUsed.pendingCount })
+  const registry = new ServerRegistry(config.servers, gw.upstream)
+  const metrics: GatewayMetrics = new GatewayMetrics({
+    stats,
+    cache,
+    health,
+    registry,
+    store,
+    clock,
+    pendingLastUsed: (): number => lastUsed.pendingCount,
+    upstreamLoad: (): Iterable<ServerLoad> => upstream.load()
+  })
   const timedStore = metrics.instrumentStore(store)
-  const dispatcher = metrics.dispatcher(gw.upstream)
   const origins = new OriginPolicy(gw.allowedOrigins)
   const lastUsed = new LastUsedRecorder({
     store: timedStore,
@@ -194,15 +211,38 @@ export async function buildGateway (config: Readonly<Config>, deps: GatewayDeps)
     verify: (phc, secret) => verifier.verify(phc, secret)
   })
 
-  // Invalidation events evict at once; a (re)subscribe may have lost some, so all goes stale.
+  const sessions = new SessionBindings({ store: timedStore, clock, idleTtlMs: gw.sessions.idleTtlMs, maxCached: gw.sessions.maxCached, log: app.log })
+  const revocation = new Revocation({ store: timedStore, clock, registry, log: app.log, onCut: (reason, serverId) => metrics.cut(reason, serverId) })
+  // Shutdown: stop accepting, end standalone SSE streams, let in-flight requests finish for at
+  // most shutdownGraceMs; then the onClose hook below flushes last-used.
+  const drain = new ConnectionDrain(app.server)
+  const upstream: Upstream = new Upstream({
+    config: gw.upstream,
+    trustProxy: gw.trustProxy,
+    publicPathPrefix: publicPathPrefix(config),
+    log: app.log,
+    drain,
+    observers: [metrics.observer(), sessions, revocation]
+  })
+
+  // Invalidation events evict at once and end the open exchanges the change refuses; a
+  // (re)subscribe may have lost some, so all goes stale and every open key is checked again.
   const unsubscribe = store.subscribe({
     onEvent (event: InvalidationEvent) {
-      if (event.type === 'key') cache.evictKey(event.keyId)
-      else if (event.type === 'user') cache.evictUser(event.userId)
-      else cache.clear()
+      if (event.type === 'key') {
+        cache.evictKey(event.keyId)
+        revocation.keyChanged(event.keyId)
+      } else if (event.type === 'user') {
+        cache.evictUser(event.userId)
+        revocation.userChanged(event.userId)
+      } else {
+        cache.clear()
+        revocation.everything()
+      }
     },
     onResync () {
       cache.markAllStale()
+      revocation.everything()
     }
   })
 
@@ -212,54 +252,50 @@ export async function buildGateway (config: Readonly<Config>, deps: GatewayDeps)
     lastUsed,
     registry,
     health,
+    upstream,
+    revocation,
     reload (next) {
-      registry.update(next.servers)
-      dispatcher.retain(new Set(next.servers.map(s => s.id)))
+      registry.update(next.servers, next.gateway.upstream)
+      upstream.retain(new Set(next.servers.map(s => s.id)))
       origins.update(next.gateway.allowedOrigins)
+      // Streams a server's removal or new access rule no longer allows end now.
+      revocation.reloaded()
     }
   }
   app.decorate('mcpgate', control)
-  app.decorateRequest('principal', null as never)
-  app.decorateRequest('mcpServer', null as never)
-  app.decorateRequest('authVia', null)
 
-  // Shutdown: stop accepting, end standalone SSE streams, let in-flight requests finish for at
-  // most shutdownGraceMs; then the onClose hook below flushes last-used.
-  const drain = new ConnectionDrain(app.server)
   app.addHook('preClose', async () => {
     await drain.close(gw.shutdownGraceMs)
     await out.flush()
   })
 
-  app.setErrorHandler(sendError)
-  app.setNotFoundHandler(sendNotFound)
+  const replies = errorReplies(config.admin.publicUrl)
+  app.setErrorHandler(replies.sendError)
+  app.setNotFoundHandler(replies.sendNotFound)
   // First hook: every request, refused ones included, gets its id header, access line and count.
   trackRequests(app, { registry, accessLog: config.log.accessLog ? out.stream : null, onEnd: end => metrics.requestEnded(end) })
   app.addHook('onRequest', originHook(origins))
 
-  for (const url of ['/mcp-connect/:serverId', '/mcp-connect/:serverId/*', '/api/me']) {
+  for (const url of [...MCP_ROUTES, '/api/me']) {
     app.options(url, preflight)
   }
+  // Key-only mode: OAuth discovery and endpoints answer a fast JSON 404 that says to send a key,
+  // without authentication (an MCP client probes them before it sends anything).
+  for (const url of OAUTH_PATHS) app.all(url, replies.sendNoOAuth)
   await app.register(healthRoutes, { store: timedStore, health })
   metricsEndpoint(app, metrics, gw)
 
   await app.register(async function authenticated (authed) {
     authed.addHook('onRequest', authenticationHook(authenticator, lastUsed))
     await authed.register(meRoute, { store: timedStore })
-    await authed.register(proxyRoutes, {
-      registry,
-      dispatcher,
-      trustProxy: gw.trustProxy,
-      publicPathPrefix: publicPathPrefix(config),
-      drain
-    })
+    await authed.register(proxyRoutes, { registry, sessions, upstream })
   })
 
   lastUsed.start()
   app.addHook('onClose', async () => {
     unsubscribe()
     await lastUsed.close()
-    await dispatcher.destroy()
+    await upstream.destroy()
     await verifier.close()
     out.stop()
     await out.flush()
@@ -267,6 +303,15 @@ export async function buildGateway (config: Readonly<Config>, deps: GatewayDeps)
 
   return app
 }
+
+/** OAuth discovery documents and endpoints MCP clients probe, also under a server's path. */
+const OAUTH_PATHS = [
+  '/.well-known/oauth-protected-resource', '/.well-known/oauth-protected-resource/*',
+  '/.well-known/oauth-authorization-server', '/.well-known/oauth-authorization-server/*',
+  '/.well-known/openid-configuration', '/.well-known/openid-configuration/*',
+  '/mcp-connect/:serverId/.well-known/*',
+  '/register', '/authorize', '/token'
+]
 
 declare module 'fastify' {
   interface FastifyInstance {

@@ -2,16 +2,20 @@
 // → key cache (sha256 compared in constant time) → on a miss: guards, one store read, argon2.
 // Expected outcomes are values (AuthResult); the hook turns failures into errors from core/errors.
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction, onRequestHookHandler } from 'fastify'
+import { LRUCache } from 'lru-cache'
 import type { Config } from '../config/schema.ts'
 import type { Clock } from '../core/clock.ts'
 import { errors } from '../core/errors.ts'
 import { FailureBudget } from '../core/failure-budget.ts'
 import { digestsEqual, keyDigest, verifySecret, type KeyDigest } from '../core/hashing.ts'
-import { KEY_PREFIX, parseKey, type ParsedKey } from '../core/key-format.ts'
+import { KEY_PREFIX, parseKey, type KeyParseResult, type ParsedKey } from '../core/key-format.ts'
 import { keyFingerprint, type ApiKeyRecord, type KeyStore, type User } from '../core/store/store.ts'
 import { SingleFlight, TokenBucket, VerificationLimiter } from './guards.ts'
 import { sharedScope, type CachedKey, type CachedUser, type KeyCache, type UserState } from './key-cache.ts'
 import type { LastUsedRecorder } from './last-used.ts'
+import type { AuthVia } from './request-record.ts'
+
+export type { AuthVia } from './request-record.ts'
 
 /**
  * Who is calling: the key's scope and its owner's current state, both from invalidatable cache.
@@ -21,14 +25,13 @@ export interface Principal {
   readonly keyId: string
   readonly userId: string
   readonly scope: readonly string[]
+  /** The key's expiry (clock ms), null for never: open streams end at it (revocation.ts). */
+  readonly expiresAt: number | null
   readonly user: UserState
 }
 
 export type AuthFailureName = 'KeyMissing' | 'KeyMalformed' | 'KeyInvalid' | 'KeyExpired' | 'OwnerDisabled'
 export type AuthUnavailableName = 'RateLimited' | 'Overloaded' | 'StoreUnavailable'
-
-/** How an accepted key was checked: fresh cache entry, cheap store revalidation, argon2, or grace. */
-export type AuthVia = 'cache' | 'revalidated' | 'verified' | 'grace'
 
 export type AuthResult =
   | { ok: true, principal: Principal, via: AuthVia }
@@ -79,7 +82,10 @@ export class StoreHealth {
 const STORE_RETRY_AFTER_S = 2
 const OVERLOADED_RETRY_AFTER_S = 1
 
-type Verdict = AuthResult | { ok: false, error: 'Changed', found: { key: ApiKeyRecord, owner: User } }
+type Verdict = AuthResult | { ok: false, error: 'Changed', found: { key: ApiKeyRecord, owner: User }, generation: number }
+
+/** Verifications per second a keyId gets once its failures from all addresses spend `failuresPerKeyIdAllIps`. */
+const SLOW_LANE_PER_SECOND = 1
 
 export interface AuthenticatorOptions {
   store: KeyStore
@@ -102,7 +108,11 @@ export class Authenticator {
   readonly #stats: AuthStats
   readonly #revalidateMs: number
   readonly #graceMs: number
+  /** Failures of one keyId from one client address: the attacker's address is throttled, the owner's is not. */
+  readonly #pairBudget: FailureBudget
+  /** Failures of one keyId from every address: past it the keyId is verified in a slow lane, never locked. */
   readonly #keyBudget: FailureBudget
+  readonly #slowLanes: LRUCache<string, TokenBucket>
   readonly #ipBudget: FailureBudget
   readonly #limiter: VerificationLimiter
   readonly #unprovenRate: TokenBucket
@@ -120,7 +130,9 @@ export class Authenticator {
     const { cache, guards } = options.config
     this.#revalidateMs = cache.revalidateMs
     this.#graceMs = cache.graceMs
-    this.#keyBudget = new FailureBudget(guards.failuresPerKeyId, guards.failureWindowMs, options.clock)
+    this.#pairBudget = new FailureBudget(guards.failuresPerKeyId, guards.failureWindowMs, options.clock)
+    this.#keyBudget = new FailureBudget(guards.failuresPerKeyIdAllIps, guards.failureWindowMs, options.clock)
+    this.#slowLanes = new LRUCache({ max: 10_000 })
     this.#ipBudget = new FailureBudget(guards.failuresPerIp, guards.failureWindowMs, options.clock)
     this.#limiter = new VerificationLimiter(guards.maxConcurrentVerifications)
     this.#unprovenRate = new TokenBucket(guards.maxVerificationsPerSecond, options.clock)
@@ -129,12 +141,13 @@ export class Authenticator {
   }
 
   /**
-   * `rawKey` undefined = no key sent. `ip` is the client address used for the failure budget.
+   * `rawKey` undefined = no key sent; `parsed` its parse (the caller parses once, see
+   * authenticationHook). `ip` is the client address the failure budgets count.
    * Synchronous whenever no I/O is needed — a fresh cached key (most requests), and refusals
    * decided from the key or the cache alone; a promise otherwise.
    */
-  authenticate (rawKey: string | undefined, ip: string): AuthResult | Promise<AuthResult> {
-    const result = this.#authenticate(rawKey, ip)
+  authenticate (rawKey: string | undefined, ip: string, parsed: KeyParseResult | null = rawKey === undefined ? null : parseKey(rawKey)): AuthResult | Promise<AuthResult> {
+    const result = this.#authenticate(rawKey, parsed, ip)
     return result instanceof Promise ? result.then(r => this.#count(r)) : this.#count(result)
   }
 
@@ -144,9 +157,8 @@ export class Authenticator {
     return result
   }
 
-  #authenticate (rawKey: string | undefined, ip: string): AuthResult | Promise<AuthResult> {
-    if (rawKey === undefined) return { ok: false, error: 'KeyMissing' }
-    const parsed = parseKey(rawKey)
+  #authenticate (rawKey: string | undefined, parsed: KeyParseResult | null, ip: string): AuthResult | Promise<AuthResult> {
+    if (rawKey === undefined || parsed === null) return { ok: false, error: 'KeyMissing' }
     if (!parsed.ok) return { ok: false, error: 'KeyMalformed' }
     const { keyId } = parsed.key
     const digest = keyDigest(rawKey)
@@ -160,7 +172,7 @@ export class Authenticator {
       // segment wrong (a keyId's key never changes), so no store read and no argon2.
       const limited = this.#limited(keyId, ip)
       if (limited !== null) return limited
-      this.#keyBudget.fail(keyId)
+      this.#charge(keyId, ip)
       this.#ipBudget.fail(ip)
       return { ok: false, error: 'KeyInvalid' }
     }
@@ -168,9 +180,40 @@ export class Authenticator {
     return this.#miss(parsed.key, digest, ip)
   }
 
+  /**
+   * 429 for a client address that spent its budget, on every key or on this keyId. A keyId that
+   * failed from many addresses is not locked (its owner would be, by anyone who saw the keyId in
+   * a log): it is verified in a slow lane, SLOW_LANE_PER_SECOND a second, see #takeSlowLane.
+   */
   #limited (keyId: string, ip: string): AuthResult | null {
-    const retryAfter = Math.max(this.#keyBudget.retryAfter(keyId), this.#ipBudget.retryAfter(ip))
-    return retryAfter > 0 ? { ok: false, error: 'RateLimited', retryAfter } : null
+    const retryAfter = Math.max(this.#pairBudget.retryAfter(pairOf(keyId, ip)), this.#ipBudget.retryAfter(ip))
+    if (retryAfter > 0) return { ok: false, error: 'RateLimited', retryAfter }
+    if (this.#keyBudget.retryAfter(keyId) === 0) return null
+    const lane = this.#slowLanes.get(keyId)
+    if (lane === undefined || lane.available()) return null
+    return { ok: false, error: 'RateLimited', retryAfter: lane.retryAfter() }
+  }
+
+  /** A verification in the keyId's slow lane, when its all-address budget is spent; false: none left this second. */
+  #takeSlowLane (keyId: string): boolean {
+    if (this.#keyBudget.retryAfter(keyId) === 0) return true
+    let lane = this.#slowLanes.get(keyId)
+    if (lane === undefined) {
+      lane = new TokenBucket(SLOW_LANE_PER_SECOND, this.#clock)
+      this.#slowLanes.set(ownCopy(keyId), lane)
+    }
+    return lane.tryTake()
+  }
+
+  /** An attempt on keyId that may fail, charged before the work; refunded when it succeeds. */
+  #charge (keyId: string, ip: string): void {
+    this.#pairBudget.fail(pairOf(keyId, ip))
+    this.#keyBudget.fail(keyId)
+  }
+
+  #refund (keyId: string, ip: string): void {
+    this.#pairBudget.refund(pairOf(keyId, ip))
+    this.#keyBudget.refund(keyId)
   }
 
   #fromCache (entry: CachedKey, key: ParsedKey, ip: string): AuthResult | Promise<AuthResult> {
@@ -200,7 +243,7 @@ export class Authenticator {
     const verdict = await this.#revalidations.run(entry.keyId, () => this.#revalidate(entry))
     if (verdict.ok || verdict.error !== 'Changed') return verdict
     // The record changed under the same keyId: verify it like a first use, reusing this read.
-    return this.#verifications.run(entry.digest, () => this.#verifyRecord(key, entry.digest, verdict.found, ip, true))
+    return this.#verifications.run(entry.digest, () => this.#verifyRecord(key, entry.digest, verdict.found, ip, true, verdict.generation))
   }
 
   /** The owner's state to cache, keeping the id string of the state it replaces (see toUserState). */
@@ -248,8 +291,10 @@ export class Authenticator {
       return { ok: false, error: 'KeyInvalid' }
     }
     if (keyFingerprint(found.key) !== entry.fingerprint) {
+      // An invalidation during the read: whatever the verification finds is not cached.
+      const raced = this.#cache.generation !== generation
       this.#cache.evictKey(entry.keyId)
-      return { ok: false, error: 'Changed', found }
+      return { ok: false, error: 'Changed', found, generation: raced ? -1 : this.#cache.generation }
     }
     const user = this.#ownerState(found.owner)
     // An invalidation that arrived while we were reading wins: do not re-cache what it evicted.
@@ -275,32 +320,38 @@ export class Authenticator {
   }
 
   async #verify (key: ParsedKey, digest: KeyDigest, ip: string): Promise<AuthResult> {
+    // Noted before the read: an invalidation (a DELETE elsewhere) that lands while the read is in
+    // flight bumps it, and what the read found is then used for this request only, never cached.
+    const generation = this.#cache.generation
     const found = await this.#read(key.keyId)
     // A user's key is not "bad" because the store is down: 503, never 401.
     if (found === undefined) return { ok: false, error: 'StoreUnavailable', retryAfter: STORE_RETRY_AFTER_S }
-    return this.#verifyRecord(key, digest, found, ip, false)
+    return this.#verifyRecord(key, digest, found, ip, false, generation)
   }
 
-  /** `proven`: this exact key was verified before (its cached record changed); not rate-limited. */
-  async #verifyRecord (key: ParsedKey, digest: KeyDigest, found: { key: ApiKeyRecord, owner: User } | null, ip: string, proven: boolean): Promise<AuthResult> {
+  /**
+   * `proven`: this exact key was verified before (its cached record changed); not rate-limited.
+   * `generation`: the cache's invalidation generation before `found` was read.
+   */
+  async #verifyRecord (key: ParsedKey, digest: KeyDigest, found: { key: ApiKeyRecord, owner: User } | null, ip: string, proven: boolean, generation: number): Promise<AuthResult> {
     const { userId, keyId } = key
-    const generation = this.#cache.generation
     // Unknown keyId, or the userId segment is not the stored owner (a swapped userId): answered
     // from the store read alone, no hashing.
     if (found === null || found.key.userId !== userId || found.owner.id !== userId) {
-      return this.#rejected(keyId, digest)
+      return this.#rejected(keyId, digest, ip)
     }
     // The keyId's budget is charged before hashing and refunded if the secret is right, checked
     // again here (after the store read) in the same tick: concurrent attempts then count each
     // other's verifications in flight, and the budget bounds the argon2 work per keyId exactly.
     const limited = this.#limited(keyId, ip)
     if (limited !== null) return limited
+    if (!proven && !this.#takeSlowLane(keyId)) return { ok: false, error: 'RateLimited', retryAfter: 1 }
     if (!this.#limiter.tryAcquire()) return { ok: false, error: 'Overloaded', retryAfter: OVERLOADED_RETRY_AFTER_S }
     if (!proven && !this.#unprovenRate.tryTake()) {
       this.#limiter.release()
       return { ok: false, error: 'Overloaded', retryAfter: this.#unprovenRate.retryAfter() }
     }
-    this.#keyBudget.fail(keyId)
+    this.#charge(keyId, ip)
     let valid: boolean
     const started = performance.now()
     try {
@@ -314,7 +365,7 @@ export class Authenticator {
       this.#cache.rememberFailure(digest, this.#clock.now())
       return { ok: false, error: 'KeyInvalid' }
     }
-    this.#keyBudget.refund(keyId)
+    this.#refund(keyId, ip)
     const now = this.#clock.now()
     const user = this.#ownerState(found.owner)
     // keyId/userId from the record and the owner's state (equal to the parsed ones, checked
@@ -339,8 +390,8 @@ export class Authenticator {
     return evaluate(entry, user, now, 'verified')
   }
 
-  #rejected (keyId: string, digest: KeyDigest): AuthResult {
-    this.#keyBudget.fail(keyId)
+  #rejected (keyId: string, digest: KeyDigest, ip: string): AuthResult {
+    this.#charge(keyId, ip)
     this.#cache.rememberFailure(digest, this.#clock.now())
     return { ok: false, error: 'KeyInvalid' }
   }
@@ -352,8 +403,18 @@ function evaluate (entry: CachedKey, user: UserState, now: number, via: AuthVia)
   return {
     ok: true,
     via,
-    principal: { keyId: entry.keyId, userId: entry.userId, scope: entry.scope, user }
+    principal: { keyId: entry.keyId, userId: entry.userId, scope: entry.scope, expiresAt: entry.expiresAt, user }
   }
+}
+
+/** The pair budget's subject (FailureBudget keeps its own copy of it). */
+function pairOf (keyId: string, ip: string): string {
+  return `${keyId} ${ip}`
+}
+
+/** A flat copy of an ASCII string: a keyId parsed from a request is a slice that would pin the whole key. */
+function ownCopy (s: string): string {
+  return Buffer.from(s, 'latin1').toString('latin1')
 }
 
 /**
@@ -393,16 +454,10 @@ function bearerOf (auth: string | undefined): string | undefined {
   return undefined
 }
 
-/** True when the request carried something meant as a key (for `error="invalid_token"`). */
-export function keyWasSent (headers: FastifyRequest['headers']): boolean {
-  return extractKey(headers) !== undefined
-}
-
 export function authenticationHook (authenticator: Authenticator, lastUsed: LastUsedRecorder): onRequestHookHandler {
   function settle (request: FastifyRequest, reply: FastifyReply, result: AuthResult, done: HookHandlerDoneFunction): void {
     if (result.ok) {
-      request.principal = result.principal
-      request.authVia = result.via
+      request.gate.authenticated(result.principal, result.via)
       lastUsed.touch(result.principal.keyId)
       done()
       return
@@ -411,18 +466,14 @@ export function authenticationHook (authenticator: Authenticator, lastUsed: Last
     done(new errors[result.error]())
   }
   return function authenticate (request, reply, done) {
-    const result = authenticator.authenticate(extractKey(request.headers), request.ip)
+    // The key is read from the headers and parsed here, once; the record keeps what the access
+    // line and the error answer need of it.
+    const raw = extractKey(request.headers)
+    const parsed = raw === undefined ? null : parseKey(raw)
+    request.gate.keyPresented(raw !== undefined, parsed !== null && parsed.ok ? parsed.key.keyId : null)
+    const result = authenticator.authenticate(raw, request.gate.ip, parsed)
     // Most requests (a fresh cached key) are answered in this tick, without a promise.
     if (result instanceof Promise) result.then(r => { settle(request, reply, r, done) }, done)
     else settle(request, reply, result, done)
-  }
-}
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    /** Set by the authentication hook on every authenticated route. */
-    principal: Principal
-    /** How the key was accepted (access log and metrics); null until authenticated. */
-    authVia: AuthVia | null
   }
 }

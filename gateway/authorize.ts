@@ -1,43 +1,32 @@
-// Authorization (preHandler): the server id from the route param, strictly checked, and the raw
-// URL checked too so encoded tricks (`%2e%2e`, `%2f`, `%5c`, `%00`, `//`, full-width dots…) are
-// refused before anything is proxied; then registry lookup, key scope ∩ the owner's current access.
-import type { preHandlerHookHandler } from 'fastify'
+// Authorization (preHandler): the server id from the route param, strictly checked against the
+// undecoded URL (upstream-target.ts), the registry, the key's scope ∩ its owner's *current*
+// access, and the MCP session the request names (sessions.ts). A key or owner that may not reach
+// a server gets the answer an unknown server gets (404): no existence oracle, and no 403 that
+// MCP clients would take for an OAuth challenge.
+import type { FastifyReply, FastifyRequest, preHandlerHookHandler } from 'fastify'
 import { scopeIncludes, userCanReach } from '../core/access.ts'
 import { errors } from '../core/errors.ts'
-import { isServerId, SERVER_ID_PATTERN, type RegisteredServer, type ServerRegistry } from './registry.ts'
+import { isServerId, type ServerRegistry } from './registry.ts'
+import { SessionBindings, sessionOf, type SessionVerdict } from './sessions.ts'
+import { checkRawPath, upstreamTarget } from './upstream-target.ts'
 
-const PREFIX = '/mcp-connect/'
-/**
- * RFC 3986 pchar without percent-encoding: MCP endpoint paths need nothing else, and refusing
- * every `%` closes the whole family of encoded separators, dots and NULs at once.
- */
-const SEGMENT = /^[A-Za-z0-9._~!$&'()*+,;=:@-]+$/
+const STORE_RETRY_AFTER_S = '2'
 
-export type RawPathVerdict = { ok: true, id: string, rest: string | null } | { ok: false, reason: 'id' | 'path' }
-
-/** Checks the undecoded request path: `/mcp-connect/<id>` or `/mcp-connect/<id>/<rest>`. */
-export function checkRawPath (rawUrl: string): RawPathVerdict {
-  const q = rawUrl.indexOf('?')
-  const path = q < 0 ? rawUrl : rawUrl.slice(0, q)
-  if (!path.startsWith(PREFIX)) return { ok: false, reason: 'id' }
-  const after = path.slice(PREFIX.length)
-  const slash = after.indexOf('/')
-  const id = slash < 0 ? after : after.slice(0, slash)
-  if (!SERVER_ID_PATTERN.test(id)) return { ok: false, reason: 'id' }
-  if (slash < 0) return { ok: true, id, rest: null }
-  const rest = after.slice(slash + 1)
-  const segments = rest.split('/')
-  for (let i = 0; i < segments.length; i++) {
-    const s = segments[i] as string
-    // An empty last segment is a trailing slash; empty elsewhere is `//`.
-    if (s === '' && i === segments.length - 1) continue
-    if (s === '' || s === '.' || s === '..' || !SEGMENT.test(s)) return { ok: false, reason: 'path' }
+export function authorizationHook (registry: ServerRegistry, sessions: SessionBindings): preHandlerHookHandler {
+  function sessionAnswer (request: FastifyRequest, reply: FastifyReply, verdict: SessionVerdict, sessionId: string): Error | undefined {
+    if (verdict === 'ok') {
+      request.gate.inSession(sessionId)
+      return undefined
+    }
+    if (verdict === 'unavailable') {
+      reply.header('retry-after', STORE_RETRY_AFTER_S)
+      return new errors.StoreUnavailable()
+    }
+    SessionBindings.refusedLine(request, verdict)
+    return new errors.SessionNotFound()
   }
-  return { ok: true, id, rest }
-}
 
-export function authorizationHook (registry: ServerRegistry): preHandlerHookHandler {
-  return function authorize (request, _reply, done) {
+  return function authorize (request, reply, done) {
     const params = request.params as { serverId?: unknown }
     const raw = checkRawPath(request.raw.url ?? '')
     if (!raw.ok) {
@@ -51,28 +40,36 @@ export function authorizationHook (registry: ServerRegistry): preHandlerHookHand
     }
     const id = params.serverId
     const server = registry.get(id)
-    if (server === undefined) {
+    const gate = request.gate
+    const principal = gate.principal
+    if (server === undefined || principal === null) {
       done(new errors.ServerNotFound(id))
       return
     }
-    const { principal } = request
     if (!scopeIncludes(principal.scope, id)) {
-      done(new errors.KeyOutOfScope(id))
+      gate.deny('out_of_scope')
+      done(new errors.ServerNotFound(id))
       return
     }
     // The owner's *current* access: role, groups and disabled come from the invalidatable cache.
     if (!userCanReach(server.config.access, principal.user)) {
-      done(new errors.AccessDenied(id))
+      gate.deny('access_denied')
+      done(new errors.ServerNotFound(id))
       return
     }
-    request.mcpServer = server
-    done()
-  }
-}
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    /** Set by the authorization hook on proxied routes. */
-    mcpServer: RegisteredServer
+    const target = upstreamTarget(server, raw.rest, raw.query)
+    if (target === null) {
+      done(new errors.PathInvalid())
+      return
+    }
+    gate.authorized(server, target)
+    const sessionId = sessionOf(request.headers, target.subPath, raw.query)
+    if (sessionId === null) {
+      done()
+      return
+    }
+    const verdict = sessions.check(id, sessionId, principal.keyId)
+    if (verdict instanceof Promise) verdict.then(v => { done(sessionAnswer(request, reply, v, sessionId)) }, done)
+    else done(sessionAnswer(request, reply, verdict, sessionId))
   }
 }

@@ -42,6 +42,12 @@ export class TokenBucket {
     this.#at = now
   }
 
+  /** A token is there now (nothing taken). */
+  available (): boolean {
+    this.#refill()
+    return this.#tokens >= 1
+  }
+
   tryTake (): boolean {
     this.#refill()
     if (this.#tokens < 1) return false

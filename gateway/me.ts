@@ -10,7 +10,7 @@ function iso (ms: number | null): string | null {
 
 export const meRoute: FastifyPluginAsync<{ store: KeyStore }> = async function meRoute (app, { store }) {
   app.get('/api/me', async (request) => {
-    const { user, keyId } = request.principal
+    const { user, keyId } = request.gate.principal as NonNullable<typeof request.gate.principal>
     // A store that cannot be reached throws StoreUnavailableError: 503 (gateway/reply-error.ts).
     const key = await store.getKey(keyId)
     // Deleted since authentication (a race with the revocation).

@@ -6,8 +6,7 @@
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { FastifyInstance } from 'fastify'
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
-import type { Dispatcher } from 'undici'
+import { Counter, Histogram, type Registry } from 'prom-client'
 import type { Config } from '../config/schema.ts'
 import type { Clock } from '../core/clock.ts'
 import { collectedGauge, createRegistry, mirroredCounter, TallyCounter } from '../core/metrics.ts'
@@ -16,8 +15,8 @@ import type { RequestEnd } from './access-log.ts'
 import type { AuthStats, StoreHealth } from './auth.ts'
 import type { KeyCache } from './key-cache.ts'
 import type { ServerRegistry } from './registry.ts'
-import { UpstreamDispatcher, type UpstreamContext } from './upstream-dispatcher.ts'
-import type { UpstreamExchange, UpstreamHead } from './upstream-exchange.ts'
+import type { CutReason } from './revocation.ts'
+import type { ExchangeObserver, ServerLoad } from './upstream.ts'
 
 /** Anything else a client sends (Node accepts ~30 methods) is counted as OTHER. */
 const METHODS = new Set(['GET', 'POST', 'DELETE', 'OPTIONS', 'HEAD', 'PUT', 'PATCH'])
@@ -31,6 +30,8 @@ export interface MetricSources {
   clock: Clock
   /** lastUsed timestamps waiting for the next batched write. */
   pendingLastUsed: () => number
+  /** Open upstream exchanges per server (upstream.ts). */
+  upstreamLoad: () => Iterable<ServerLoad>
 }
 
 export class GatewayMetrics {
@@ -41,7 +42,8 @@ export class GatewayMetrics {
   readonly #storeLatency: Histogram<'operation'>
   readonly #storeErrors: Counter<'operation'>
   readonly #upstream: Histogram<'server'>
-  readonly #sseOpen: Gauge<'server'>
+  readonly #busy: Counter<'server' | 'kind'>
+  readonly #cuts: Counter<'server' | 'reason'>
 
   constructor (sources: MetricSources) {
     const { stats, cache, health, registry, store, clock } = sources
@@ -84,11 +86,35 @@ export class GatewayMetrics {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
       registers
     })
-    this.#sseOpen = new Gauge({
+    this.#busy = new Counter({
+      name: 'mcpgate_upstream_busy_total',
+      help: 'Requests refused with 503 MCPGATE_UPSTREAM_BUSY because the server\'s budget of open streams or requests on this replica was spent, by server and kind (stream|request)',
+      labelNames: ['server', 'kind'],
+      registers
+    })
+    this.#cuts = new Counter({
+      name: 'mcpgate_exchanges_cut_total',
+      help: 'Open streams and requests the gateway ended because their key may no longer reach the server, by server and reason',
+      labelNames: ['server', 'reason'],
+      registers
+    })
+    const load = sources.upstreamLoad
+    collectedGauge(this.registry, {
       name: 'mcpgate_sse_streams_open',
       help: 'Upstream text/event-stream responses currently being relayed, by server',
       labelNames: ['server'],
-      registers
+      collect (g) { for (const l of load()) g.set({ server: l.serverId }, l.sse) }
+    })
+    collectedGauge(this.registry, {
+      name: 'mcpgate_upstream_open',
+      help: 'Open upstream exchanges on this replica, by server and kind: stream (GET streams) or request (POST/DELETE in flight); each has a budget (gateway.upstream.maxStreams, maxRequests)',
+      labelNames: ['server', 'kind'],
+      collect (g) {
+        for (const l of load()) {
+          g.set({ server: l.serverId, kind: 'stream' }, l.streams)
+          g.set({ server: l.serverId, kind: 'request' }, l.requests)
+        }
+      }
     })
 
     const r = this.registry
@@ -178,33 +204,23 @@ export class GatewayMetrics {
     })
   }
 
-  /** The upstream dispatcher with response-header timing and the open SSE gauge. */
-  dispatcher (options: Readonly<Config['gateway']['upstream']>): UpstreamDispatcher {
-    return new MeteredDispatcher(options, this.#upstream, this.#sseOpen)
-  }
-}
-
-class MeteredDispatcher extends UpstreamDispatcher {
-  constructor (options: Readonly<Config['gateway']['upstream']>, private readonly latency: Histogram<'server'>, private readonly sseOpen: Gauge<'server'>) {
-    super(options)
-  }
-
-  protected override send (ctx: UpstreamContext, options: Dispatcher.DispatchOptions, callback: (err: Error | null, head: UpstreamHead | null) => void): UpstreamExchange {
-    const { server } = ctx
-    const started = performance.now()
-    return super.send(ctx, options, (err, head) => {
-      if (head !== null) {
-        const labels = { server: server.id }
-        this.latency.observe(labels, (performance.now() - started) / 1000)
-        const type = head.headers['content-type']
-        if (typeof type === 'string' && type.toLowerCase().startsWith('text/event-stream')) {
-          this.sseOpen.inc(labels)
-          // Done when the upstream ends the stream, fails, or the client's abort stops it.
-          head.body.onDone = () => this.sseOpen.dec(labels)
-        }
+  /** Watches the upstream hop: response-header latency and busy refusals. */
+  observer (): ExchangeObserver {
+    const latency = this.#upstream
+    const busy = this.#busy
+    return {
+      responding (exchange) {
+        latency.observe({ server: exchange.server.id }, (performance.now() - exchange.startedAt) / 1000)
+        return null
+      },
+      refused (server, kind) {
+        busy.inc({ server: server.id, kind })
       }
-      callback(err, head)
-    })
+    }
+  }
+
+  cut (reason: CutReason, serverId: string): void {
+    this.#cuts.inc({ server: serverId, reason })
   }
 }
 

@@ -1,76 +1,88 @@
-// How the gateway answers an error: a JSON-RPC envelope on MCP routes (MCP clients parse those),
-// `{statusCode, code, error, message}` elsewhere, and the RFC 6750 WWW-Authenticate challenge.
-// Never `resource_metadata`: we do not run OAuth, and advertising it sends clients into a failing
-// OAuth dance against the wrong party.
-import { STATUS_CODES } from 'node:http'
+// How the gateway answers an error (mapped once, core/error-wire.ts): a JSON-RPC envelope on MCP
+// routes (MCP clients parse those), `{statusCode, code, error, message}` elsewhere, and the
+// RFC 6750 WWW-Authenticate challenge. Never `resource_metadata`, and no 403 for a server a key
+// may not reach: both send MCP clients into an OAuth dance against a gateway that takes API keys.
+// So 401s, 404s and every OAuth discovery path carry a hint that says what to send instead.
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
-import { errors, StoreUnavailableError } from '../core/errors.ts'
-import { keyWasSent } from './auth.ts'
+import { redactKeys, statusText, toWire } from '../core/error-wire.ts'
+import { errors } from '../core/errors.ts'
 
 export const MCP_ROUTE_PREFIX = '/mcp-connect'
 
 /** JSON-RPC "server error" range (-32000..-32099); `data.code` carries the stable MCPGATE_* code. */
 export const JSONRPC_GATEWAY_ERROR = -32000
 
-const SCOPE_CODES = new Set(['MCPGATE_KEY_OUT_OF_SCOPE', 'MCPGATE_ACCESS_DENIED'])
+/** Codes answered as the MCP SDK answers them, so clients react as they do to the upstream. */
+const JSONRPC_CODES: Readonly<Record<string, number>> = {
+  // An unknown session: the client starts a new one (MCP transports, session management).
+  MCPGATE_SESSION_NOT_FOUND: -32001
+}
+
+/** The answers a client needs a key hint in: it sent no key, a bad one, or reached nothing. */
+const HINTED = new Set([401, 404])
 
 export function isMcpRoute (url: string): boolean {
   return url === MCP_ROUTE_PREFIX || url.startsWith(MCP_ROUTE_PREFIX + '/') || url.startsWith(MCP_ROUTE_PREFIX + '?')
 }
 
-/** Anything that looks like a key is masked before a URL is logged or echoed. */
-export function redactKeys (text: string): string {
-  return text.replace(/ok1-[A-Za-z0-9-]*/gi, 'ok1-[redacted]')
+/** "This gateway takes API keys…", and where to get one when admin.publicUrl is set. */
+export function keyHint (adminPublicUrl: string | undefined): string {
+  const where = adminPublicUrl === undefined ? 'ask an administrator for one' : `create one at ${adminPublicUrl}`
+  return `This gateway takes API keys, not OAuth: send "Authorization: Bearer ok1-…" or "X-API-Key: ok1-…" (${where}).`
 }
 
-interface WireError {
-  statusCode: number
-  code: string
-  message: string
+export interface ErrorReplies {
+  sendError (error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply
+  sendNotFound (request: FastifyRequest, reply: FastifyReply): FastifyReply
+  /** An OAuth discovery or endpoint path: this gateway runs no OAuth (key-only mode). */
+  sendNoOAuth (request: FastifyRequest, reply: FastifyReply): FastifyReply
 }
 
-/**
- * Our errors pass as they are; a store that cannot be reached is our 503 (as on the auth path);
- * framework 4xx keep their status; anything else is a 500 with no detail.
- */
-function toWire (error: FastifyError): WireError {
-  if (error instanceof StoreUnavailableError) {
-    const down = new errors.StoreUnavailable()
-    return { statusCode: down.statusCode, code: down.code, message: down.message }
+export function errorReplies (adminPublicUrl: string | undefined): ErrorReplies {
+  const hint = keyHint(adminPublicUrl)
+
+  function sendError (error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+    const wire = toWire(error)
+    // The error path writes the record's code; the access line and metrics read it.
+    request.gate?.failed(wire.code)
+    if (wire.fault !== null) request.log.error({ err: wire.fault }, 'unexpected error')
+    // Debug, not info: the access line (gateway/access-log.ts) already records every refusal with
+    // its status, code, outcome and claimed keyId; a second info line per refusal doubled the log
+    // work of a bad-key flood (one line per request, as for accepted requests).
+    else request.log.debug({ code: wire.code, statusCode: wire.statusCode }, 'request refused')
+
+    if (wire.statusCode === 401) {
+      reply.header('www-authenticate', request.gate?.keySent === true
+        ? 'Bearer realm="mcpgate", error="invalid_token"'
+        : 'Bearer realm="mcpgate"')
+    }
+    const hinted = HINTED.has(wire.statusCode)
+    if (wire.code === 'MCPGATE_OAUTH_NOT_ENABLED') reply.header('cache-control', 'no-store')
+    let body: unknown
+    if (isMcpRoute(request.url)) {
+      const data = hinted ? { code: wire.code, hint } : { code: wire.code }
+      const message = hinted && wire.code !== 'MCPGATE_SESSION_NOT_FOUND' ? `${wire.message}. ${hint}` : wire.message
+      body = { jsonrpc: '2.0', id: null, error: { code: JSONRPC_CODES[wire.code] ?? JSONRPC_GATEWAY_ERROR, message, data } }
+    } else {
+      const message = hinted ? `${wire.message}. ${hint}` : wire.message
+      // error_description: an OAuth client that probed here (registration, token) shows it to its
+      // user instead of "invalid response" (the MCP SDK reads RFC 6749 error bodies).
+      body = hinted
+        ? { statusCode: wire.statusCode, code: wire.code, error: statusText(wire.statusCode), message, error_description: message }
+        : { statusCode: wire.statusCode, code: wire.code, error: statusText(wire.statusCode), message }
+    }
+    return reply.code(wire.statusCode).type('application/json; charset=utf-8').send(body)
   }
-  const statusCode = typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 600 ? error.statusCode : 500
-  if (typeof error.code === 'string' && error.code.startsWith('MCPGATE_')) {
-    return { statusCode, code: error.code, message: error.message }
-  }
-  if (statusCode < 500) return { statusCode, code: new errors.BadRequest('').code, message: redactKeys(error.message) }
-  const internal = new errors.Internal()
-  return { statusCode: 500, code: internal.code, message: internal.message }
-}
 
-export function sendError (error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
-  const wire = toWire(error)
-  if (wire.statusCode >= 500 && wire.code === 'MCPGATE_INTERNAL') request.log.error({ err: error }, 'unexpected error')
-  // Debug, not info: the access line (gateway/access-log.ts) already records every refusal with
-  // its status, code, outcome and claimed keyId; a second info line per refusal doubled the log
-  // work of a bad-key flood (one line per request, as for accepted requests).
-  else request.log.debug({ code: wire.code, statusCode: wire.statusCode }, 'request refused')
-
-  if (wire.statusCode === 401) {
-    reply.header('www-authenticate', keyWasSent(request.headers)
-      ? 'Bearer realm="mcpgate", error="invalid_token"'
-      : 'Bearer realm="mcpgate"')
-  } else if (SCOPE_CODES.has(wire.code)) {
-    reply.header('www-authenticate', 'Bearer realm="mcpgate", error="insufficient_scope"')
+  /** Fast JSON 404 for everything unrouted (no auth, no I/O). */
+  function sendNotFound (request: FastifyRequest, reply: FastifyReply): FastifyReply {
+    const path = redactKeys(request.url.split('?', 1)[0] ?? '').slice(0, 200)
+    return sendError(new errors.RouteNotFound(request.method, path), request, reply)
   }
 
-  const body = isMcpRoute(request.url)
-    ? { jsonrpc: '2.0', id: null, error: { code: JSONRPC_GATEWAY_ERROR, message: wire.message, data: { code: wire.code } } }
-    : { statusCode: wire.statusCode, code: wire.code, error: STATUS_CODES[wire.statusCode] ?? 'Error', message: wire.message }
-  return reply.code(wire.statusCode).type('application/json; charset=utf-8').send(body)
-}
+  function sendNoOAuth (request: FastifyRequest, reply: FastifyReply): FastifyReply {
+    return sendError(new errors.OAuthNotEnabled(), request, reply)
+  }
 
-/** Fast JSON 404 for everything unrouted, `/.well-known/oauth-*` included (no auth, no I/O). */
-export function sendNotFound (request: FastifyRequest, reply: FastifyReply): FastifyReply {
-  const path = redactKeys(request.url.split('?', 1)[0] ?? '').slice(0, 200)
-  return sendError(new errors.RouteNotFound(request.method, path), request, reply)
+  return { sendError, sendNotFound, sendNoOAuth }
 }

@@ -2,6 +2,7 @@
 // the URL the client must POST to. It names the upstream, so it is rewritten to the gateway path.
 // The rewrite holds bytes only until the first real event is complete (bounded), is robust to
 // any chunk split (even inside a CRLF or a UTF-8 sequence), and passes every later byte untouched.
+import type { RegisteredServer } from './registry.ts'
 import type { BodyFilter } from './upstream-exchange.ts'
 
 export const DEFAULT_MAX_BUFFER = 16 * 1024
@@ -157,4 +158,22 @@ function rewriteBlock (block: string, data: string): string {
   // block ends with a line break, so split() left a trailing '' that restores it on join.
   if (!written) out.splice(out.length - 1, 0, `data: ${data}`)
   return out.join(lineBreak)
+}
+
+/**
+ * The legacy endpoint URL (`data` of the endpoint event, relative to the `requested` SSE URL) as a
+ * gateway path, if it lies under this server's directory; null otherwise.
+ */
+export function gatewayEndpoint (server: RegisteredServer, requested: URL, data: string, publicPathPrefix: string): string | null {
+  let target: URL
+  try {
+    target = new URL(data.trim(), requested)
+  } catch {
+    return null
+  }
+  if (target.origin !== server.url.origin) return null
+  const base = `${publicPathPrefix}/mcp-connect/${server.id}`
+  if (target.pathname === server.url.pathname) return base + target.search
+  if (!target.pathname.startsWith(server.directory.pathname)) return null
+  return `${base}/${target.pathname.slice(server.directory.pathname.length)}${target.search}`
 }

@@ -1,23 +1,17 @@
-// One proxied request as undici sees it: the dispatch handler reply-from's request goes through.
-// undici's own `request()` wraps every response body in a Readable that Fastify then pipes into
-// the client response (two stream machines, an AsyncResource and an AbortSignal per request).
-// Here undici's parser hands each body chunk straight to the client response — the same bytes,
-// in the same order, with backpressure (a full client socket pauses the upstream socket) — which
-// halves the CPU a proxied request costs (bench/README.md, "Profile").
-import type { IncomingHttpHeaders } from 'node:http'
-import type { Writable } from 'node:stream'
-import { util, type Dispatcher } from 'undici'
+// One proxied request as undici sees it: the dispatch handler (undici's handler/controller API)
+// that relays the upstream response straight into the client response — the same bytes, in the
+// same order, with backpressure (a client that stops reading pauses the upstream socket), no
+// stream objects in between. It also ends the exchange early when told to: the client left
+// (abort upstream), or the gateway cut it (revocation, shutdown: a clean end for an SSE stream).
+import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse } from 'node:http'
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
+import type { Dispatcher } from 'undici'
+import type { Principal } from './auth.ts'
+import type { RegisteredServer } from './registry.ts'
+import { clientResponseHeaders, isEventStream } from './upstream-headers.ts'
+import { fromUpstreamAuthFailure, fromUpstreamFailure, isUpstreamAuthFailure } from './upstream-errors.ts'
 
-/** What reply-from receives from the dispatcher's request(): it passes `body` on as `stream`. */
-export interface UpstreamHead {
-  statusCode: number
-  headers: IncomingHttpHeaders
-  body: UpstreamExchange
-}
-
-type Callback = (err: Error | null, head: UpstreamHead | null) => void
-
-/** Looks at the first bytes of a body on their way through (sse-endpoint-rewrite.ts). */
+/** Looks at the bytes of a body on their way through (sse-endpoint-rewrite.ts). */
 export interface BodyFilter {
   /** The bytes to pass on now for `chunk` (may be empty: held until more come). */
   feed (chunk: Buffer): Buffer
@@ -27,134 +21,310 @@ export interface BodyFilter {
   flush (): Buffer
 }
 
-const parseHeaders = util.parseHeaders as (raw: Buffer[] | string[] | null, obj?: IncomingHttpHeaders) => IncomingHttpHeaders
+/** What a standalone GET stream or a POST's answer counts against (upstream.ts, per server). */
+export type ExchangeKind = 'stream' | 'request'
+
+/**
+ * What the hop tells the exchange at its turning points. `responding` may hold the response (a
+ * promise: nothing reaches the client until it settles — a session is bound before the client
+ * learns its id) and may give the body a filter.
+ */
+export interface ExchangeHooks {
+  responding (exchange: UpstreamExchange, status: number, headers: IncomingHttpHeaders): { hold: Promise<void> | null, filter: BodyFilter | null }
+  /** Once, when the exchange is over however it ended. */
+  finished (exchange: UpstreamExchange): void
+  /** The upstream failed after the response had started: the client response was cut. */
+  failedMidway (exchange: UpstreamExchange, err: Error): void
+}
 
 class ClientGone extends Error {
   override readonly name = 'ClientGone'
   readonly code = 'MCPGATE_CLIENT_GONE'
 }
 
-/**
- * undici's (v7 core) dispatch handler for one upstream request. Before the response headers it
- * reports to reply-from through `callback`; after them the proxy connects the body with pipeTo().
- */
+class ExchangeCut extends Error {
+  override readonly name = 'ExchangeCut'
+  readonly code = 'MCPGATE_EXCHANGE_CUT'
+}
+
+const enum State { Waiting, Holding, Relaying, Over }
+
 export class UpstreamExchange implements Dispatcher.DispatchHandler {
-  #callback: Callback | null
-  #abort: ((reason: Error) => void) | null = null
-  #resume: (() => void) | null = null
-  #target: Writable | null = null
+  readonly request: FastifyRequest
+  readonly reply: FastifyReply
+  readonly server: RegisteredServer
+  readonly principal: Principal
+  readonly kind: ExchangeKind
+  /** performance.now() when it was dispatched. */
+  readonly startedAt: number
+  readonly #hooks: ExchangeHooks
+  #controller: Dispatcher.DispatchController | null = null
+  #state = State.Waiting
+  /** Asked to stop before undici handed over its controller. */
+  #stopReason: Error | null = null
+  #res: ServerResponse | null = null
   #filter: BodyFilter | null = null
-  #gone = false
+  #stream = false
+  /** Chunks that came while the response was held (before its headers went out). */
+  #held: Buffer[] | null = null
+  /** Bytes to write once a hold of the body ends (see holdBody). */
+  #queue: Buffer[] | null = null
   #ended = false
-  #waitingForTarget = false
-  /** Called once when the exchange is over: body complete, failed or aborted (metrics). */
-  onDone: (() => void) | null = null
-  /** Told a failure after the response headers (the client response is cut); for the log. */
-  onBodyError: ((err: Error) => void) | null = null
+  #gone = false
+  #cut = false
+  #finished = false
 
-  constructor (callback: Callback) {
-    this.#callback = callback
+  constructor (request: FastifyRequest, reply: FastifyReply, server: RegisteredServer, principal: Principal, kind: ExchangeKind, hooks: ExchangeHooks) {
+    this.request = request
+    this.reply = reply
+    this.server = server
+    this.principal = principal
+    this.kind = kind
+    this.#hooks = hooks
+    this.startedAt = performance.now()
   }
 
-  /** True once abort() was called (the client went away or the proxy refused the response). */
-  get aborted (): boolean {
-    return this.#gone
-  }
-
-  /**
-   * Stops the upstream request wherever it is (queued, sending, receiving). The client response
-   * is not touched: the caller decides how it ends.
-   */
-  abort (): void {
-    if (this.#gone || this.#ended) return
+  /** The client left: stop the upstream request wherever it is (queued, sending, receiving). */
+  clientGone (): void {
+    if (this.#state === State.Over || this.#gone) return
     this.#gone = true
-    this.#target = null
-    this.#abort?.(new ClientGone('the client went away'))
-  }
-
-  /** reply-from calls this on a response it will not relay (its client went away meanwhile). */
-  destroy (): void {
-    this.abort()
+    const waiting = this.#state === State.Waiting
+    // Before any response undici reports the abort (onResponseError); after it, the relay is over now.
+    if (!waiting) this.#state = State.Over
+    this.#stop(new ClientGone('the client went away'))
+    if (!waiting) this.#finish()
   }
 
   /**
-   * Relays the body into `target` (the client response), through `filter` until the filter is
-   * done, and ends it when the upstream response ends. Called once, right after the response
-   * headers.
+   * The gateway ends the exchange (the key was revoked, shutdown): the upstream request stops;
+   * a client still waiting gets `error`, an SSE stream a clean end, any other body is cut.
+   * Returns false when it was over already.
    */
-  pipeTo (target: Writable, filter?: BodyFilter): void {
-    if (this.#gone) return
-    this.#target = target
-    this.#filter = filter ?? null
-    if (this.#waitingForTarget) {
-      this.#waitingForTarget = false
-      this.#resume?.()
+  cut (reason: string, error: FastifyError): boolean {
+    if (this.#state === State.Over || this.#gone || this.#cut) return false
+    this.#cut = true
+    this.request.gate.cut(reason)
+    const res = this.#res
+    // Over first: undici may report the abort synchronously, and nothing more is relayed.
+    this.#state = State.Over
+    this.#held = null
+    this.#stop(new ExchangeCut(reason))
+    if (res === null) this.reply.send(error)
+    else if (!res.writableEnded) {
+      if (this.#stream) res.end()
+      else res.destroy()
+    }
+    this.#finish()
+    return true
+  }
+
+  /** The response is a relayed text/event-stream. */
+  get stream (): boolean { return this.#stream }
+
+  #stop (reason: Error): void {
+    const controller = this.#controller
+    if (controller === null) this.#stopReason = reason
+    else if (!controller.aborted) controller.abort(reason)
+  }
+
+  onRequestStart (controller: Dispatcher.DispatchController): void {
+    this.#controller = controller
+    if (this.#stopReason !== null) controller.abort(this.#stopReason)
+  }
+
+  onResponseStart (controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
+    // 1xx interim responses are not relayed (MCP servers do not send them); wait for the final one.
+    if (statusCode < 200 || this.#state !== State.Waiting) return
+    if (this.#gone || this.#cut) {
+      controller.abort(this.#stopReason ?? new ClientGone('the client went away'))
+      return
+    }
+    const stream = isEventStream(headers['content-type'])
+    this.request.gate.upstreamAnswered(statusCode, stream)
+    if (isUpstreamAuthFailure(statusCode)) {
+      this.#state = State.Over
+      controller.abort(new ExchangeCut('upstream refused the gateway credentials'))
+      this.request.log.warn({ serverId: this.server.id, upstreamStatus: statusCode }, 'upstream refused the gateway credentials')
+      this.reply.send(fromUpstreamAuthFailure(statusCode))
+      this.#finish()
+      return
+    }
+    this.#stream = stream
+    const { hold, filter } = this.#hooks.responding(this, statusCode, headers)
+    this.#filter = filter
+    if (hold === null) {
+      this.#start(statusCode, headers)
+      return
+    }
+    this.#state = State.Holding
+    this.#held = []
+    controller.pause()
+    hold.then(() => {
+      if (this.#state !== State.Holding) return
+      this.#start(statusCode, headers)
+      const held = this.#held ?? []
+      this.#held = null
+      let open = true
+      for (const chunk of held) open = this.#write(chunk)
+      // A hold of the body (a legacy endpoint event among the held bytes) resumes or ends it.
+      if (this.#queue !== null) return
+      if (this.#ended) this.#end()
+      else this.#resumeWhen(open)
+    }, (err: unknown) => {
+      if (this.#state !== State.Holding) return
+      this.#state = State.Over
+      controller.abort(err instanceof Error ? err : new Error(String(err)))
+      this.reply.send(err)
+      this.#finish()
+    })
+  }
+
+  /** Takes the response over from Fastify and writes its status and headers. */
+  #start (statusCode: number, upstream: IncomingHttpHeaders): void {
+    const { request, reply } = this
+    const headers: OutgoingHttpHeaders = clientResponseHeaders(reply.getHeaders() as OutgoingHttpHeaders, upstream, request.headers.origin !== undefined)
+    // A connection cannot be reused while the client is still sending a body the upstream did not wait for.
+    if (!request.raw.complete) headers.connection = 'close'
+    if (this.#stream) {
+      // SSE: nothing may buffer or transform it, and headers go out now, not with the first event.
+      headers['cache-control'] = 'no-cache, no-transform'
+      headers['x-accel-buffering'] = 'no'
+      if (this.#filter !== null) delete headers['content-length']
+    }
+    reply.hijack()
+    const res = reply.raw
+    res.writeHead(statusCode, headers)
+    this.#res = res
+    this.#state = State.Relaying
+    // The first event usually comes in the same read as the upstream's headers: it then carries
+    // the headers out in one write (one packet, one wake-up of the client). A quiet stream gets
+    // its headers at the end of this tick all the same.
+    if (this.#stream) setImmediate(flushHeaders, res)
+  }
+
+  onResponseData (controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.#state === State.Holding) {
+      this.#held?.push(chunk)
+      return
+    }
+    if (this.#state !== State.Relaying) return
+    if (!this.#write(chunk)) {
+      // The client reads slower than the upstream sends: pause the upstream socket until it drains.
+      controller.pause()
+      this.#resumeWhen(false)
     }
   }
 
-  onConnect (abort: (reason?: Error) => void): void {
-    if (this.#gone) abort(new ClientGone('the client went away'))
-    else this.#abort = abort
-  }
-
-  onHeaders (statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
-    // 1xx interim responses are not relayed (MCP servers do not send them); wait for the final one.
-    if (statusCode < 200) return true
-    this.#resume = resume
-    const callback = this.#callback
-    this.#callback = null
-    callback?.(null, { statusCode, headers: parseHeaders(rawHeaders), body: this })
-    // The proxy connected the body during the callback, or refused it; otherwise hold the bytes.
-    if (this.#target !== null || this.#gone) return true
-    this.#waitingForTarget = true
-    return false
-  }
-
-  onData (chunk: Buffer): boolean {
-    const target = this.#target
-    if (target === null) return !this.#waitingForTarget
+  /** false when the client's buffer is full. */
+  #write (chunk: Buffer): boolean {
     const filter = this.#filter
     if (filter !== null) {
       chunk = filter.feed(chunk)
       if (filter.done) this.#filter = null
       if (chunk.length === 0) return true
     }
-    if (target.write(chunk)) return true
-    // The client reads slower than the upstream sends: pause the upstream socket until it drains.
-    target.once('drain', () => { if (!this.#gone) this.#resume?.() })
-    return false
+    if (this.#queue !== null) {
+      this.#queue.push(chunk)
+      return true
+    }
+    return (this.#res as ServerResponse).write(chunk)
   }
 
-  onComplete (): void {
+  /**
+   * Holds every byte from here on (the output of the chunk being fed included) until `until`
+   * settles: a legacy SSE session is bound before its endpoint event reaches the client.
+   */
+  holdBody (until: Promise<void>): void {
+    if (this.#state !== State.Relaying || this.#queue !== null) return
+    this.#queue = []
+    this.#controller?.pause()
+    until.then(() => { this.#release() }, (err: unknown) => {
+      this.request.log.warn({ serverId: this.server.id, err }, 'could not hold the response for its session binding; relayed anyway')
+      this.#release()
+    })
+  }
+
+  /** Writes what was held, then lets the upstream go on (or ends, if it finished meanwhile). */
+  #release (): void {
+    if (this.#state !== State.Relaying) return
+    const queue = this.#queue ?? []
+    this.#queue = null
+    const res = this.#res as ServerResponse
+    let open = true
+    for (const chunk of queue) open = res.write(chunk)
+
+    if (this.#ended) {
+      this.#end()
+      return
+    }
+    this.#resumeWhen(open)
+  }
+
+  /** Lets the upstream go on now, or once the client's buffer drains. */
+  #resumeWhen (drained: boolean): void {
+    const controller = this.#controller
+    if (controller === null) return
+    if (drained) controller.resume()
+    else (this.#res as ServerResponse).once('drain', () => { if (this.#state === State.Relaying && this.#queue === null) controller.resume() })
+  }
+
+  onResponseEnd (): void {
     this.#ended = true
-    const target = this.#target
-    this.#target = null
+    if (this.#state === State.Relaying && this.#queue === null) this.#end()
+  }
+
+  #end (): void {
+    const res = this.#res as ServerResponse
     const held = this.#filter?.flush()
     this.#filter = null
-    if (held !== undefined && held.length > 0) target?.write(held)
-    target?.end()
+    if (held !== undefined && held.length > 0) res.write(held)
+    res.end()
     this.#finish()
   }
 
-  onError (err: Error): void {
-    this.#ended = true
-    const callback = this.#callback
-    this.#callback = null
-    if (callback !== null) {
-      // No response yet: reply-from maps the error (502/503/504) unless the client is gone.
-      callback(err, null)
-    } else if (!this.#gone) {
-      const target = this.#target
-      this.#target = null
-      this.onBodyError?.(err)
-      target?.destroy()
+  onResponseError (_controller: Dispatcher.DispatchController, err: Error): void {
+    const state = this.#state
+    if (state === State.Over) return
+    if (state === State.Waiting) {
+      this.#state = State.Over
+      if (this.#gone) {
+        // A client leaving is normal (the access line records it as 499): no warning, no stack.
+        this.request.log.debug({ serverId: this.server.id }, 'client went away before the upstream answered')
+      } else if (!this.#cut) {
+        // No response yet: the failure is mapped to 502/503/504 (the cause is logged without
+        // its stack: an unreachable upstream is an operating condition, not a bug).
+        const mapped = fromUpstreamFailure(err)
+        this.request.log.warn({ serverId: this.server.id, code: mapped.code, cause: causeOf(err) }, 'upstream request failed')
+        this.reply.send(mapped)
+      }
+      this.#finish()
+      return
+    }
+    if (!this.#gone && !this.#cut) {
+      this.#hooks.failedMidway(this, err)
+      if (state === State.Holding) this.reply.send(fromUpstreamFailure(err))
+      else this.#res?.destroy()
     }
     this.#finish()
   }
 
+  /** Once, however the exchange ended. */
   #finish (): void {
-    const done = this.onDone
-    this.onDone = null
-    done?.()
+    this.#state = State.Over
+    this.#held = null
+    if (this.#finished) return
+    this.#finished = true
+    this.#hooks.finished(this)
   }
+}
+
+/** What failed, in a line: undici's code and message. */
+function causeOf (err: Error): string {
+  const code = (err as { code?: unknown }).code
+  return typeof code === 'string' ? `${code}: ${err.message}` : err.message
+}
+
+function flushHeaders (res: ServerResponse): void {
+  // Puts no bytes on the wire once the first write carried them.
+  if (!res.destroyed && !res.writableEnded) res.flushHeaders()
 }

@@ -397,6 +397,25 @@ export class RedisStore implements KeyStore {
     }
   }
 
+  async bindSession (id: string, keyId: string, ttlMs: number): Promise<string> {
+    const key = this.key('s:', id)
+    // SET NX GET: one round trip that either binds or returns the earlier binding (Redis ≥ 7.0).
+    const earlier = await this.command(r => r.set(key, keyId, 'PX', ttlMs, 'NX', 'GET'))
+    return earlier ?? keyId
+  }
+
+  async getSession (id: string, ttlMs: number): Promise<string | null> {
+    return this.command(r => r.getex(this.key('s:', id), 'PX', ttlMs))
+  }
+
+  async touchSession (id: string, ttlMs: number): Promise<void> {
+    await this.command(r => r.pexpire(this.key('s:', id), ttlMs))
+  }
+
+  async deleteSession (id: string): Promise<void> {
+    await this.command(r => r.del(this.key('s:', id)))
+  }
+
   async publish (event: InvalidationEvent): Promise<void> {
     await this.command(r => r.publish(this.channel, this.message(event)))
     this.deliverLocally(event)

@@ -66,6 +66,12 @@ CREATE TABLE IF NOT EXISTS api_keys (
 );
 CREATE INDEX IF NOT EXISTS api_keys_user_created ON api_keys (user_id, created_at, id);
 CREATE INDEX IF NOT EXISTS api_keys_created ON api_keys (created_at, id);
+CREATE TABLE IF NOT EXISTS sessions (
+  id TEXT PRIMARY KEY,
+  key_id TEXT NOT NULL,
+  expires_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sessions_expires ON sessions (expires_at);
 CREATE TABLE IF NOT EXISTS invalidations (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   event TEXT NOT NULL,
@@ -195,6 +201,11 @@ export class SqliteStore implements KeyStore {
     eventsAfter: Database.Statement<[number], LogRow>
     dataVersion: Database.Statement<[], number>
     ping: Database.Statement<[], number>
+    bindSession: Database.Statement<[string, string, number, number]>
+    sessionOwner: Database.Statement<[string, number], string>
+    touchSession: Database.Statement<[number, string, number]>
+    deleteSession: Database.Statement<[string]>
+    pruneSessions: Database.Statement<[number]>
   }
 
   constructor (options: SqliteStoreOptions) {
@@ -246,7 +257,14 @@ export class SqliteStore implements KeyStore {
       lastEventId: db.prepare<[], number>("SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'invalidations'").pluck(),
       eventsAfter: db.prepare('SELECT id, event FROM invalidations WHERE id > ? ORDER BY id'),
       dataVersion: db.prepare<[], number>('PRAGMA data_version').pluck(),
-      ping: db.prepare<[], number>('SELECT 1').pluck()
+      ping: db.prepare<[], number>('SELECT 1').pluck(),
+      // A row left by an expired session is taken over; a live one is kept.
+      bindSession: db.prepare('INSERT INTO sessions (id, key_id, expires_at) VALUES (?, ?, ?) ' +
+        'ON CONFLICT (id) DO UPDATE SET key_id = excluded.key_id, expires_at = excluded.expires_at WHERE sessions.expires_at <= ?'),
+      sessionOwner: db.prepare<[string, number], string>('SELECT key_id FROM sessions WHERE id = ? AND expires_at > ?').pluck(),
+      touchSession: db.prepare('UPDATE sessions SET expires_at = ? WHERE id = ? AND expires_at > ?'),
+      deleteSession: db.prepare('DELETE FROM sessions WHERE id = ?'),
+      pruneSessions: db.prepare('DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE expires_at <= ? LIMIT 100)')
     }
   }
 
@@ -400,6 +418,42 @@ export class SqliteStore implements KeyStore {
         return []
       })
     }
+  }
+
+  async bindSession (id: string, keyId: string, ttlMs: number): Promise<string> {
+    const now = this.clock.now()
+    let owner = keyId
+    this.write(() => {
+      // Expired bindings go a hundred at a time as new ones come: the table stays as large as
+      // the sessions in use.
+      this.stmt.pruneSessions.run(now)
+      this.stmt.bindSession.run(id, keyId, now + ttlMs, now)
+      owner = this.stmt.sessionOwner.get(id, now) ?? keyId
+      return []
+    })
+    return owner
+  }
+
+  async getSession (id: string, ttlMs: number): Promise<string | null> {
+    const now = this.clock.now()
+    const owner = this.read(() => this.stmt.sessionOwner.get(id, now)) ?? null
+    // The TTL restarts at most once per read that finds it; writes queue behind other writers,
+    // so a failure here must not fail the check.
+    if (owner !== null) {
+      try {
+        this.write(() => { this.stmt.touchSession.run(now + ttlMs, id, now); return [] })
+      } catch {}
+    }
+    return owner
+  }
+
+  async touchSession (id: string, ttlMs: number): Promise<void> {
+    const now = this.clock.now()
+    this.write(() => { this.stmt.touchSession.run(now + ttlMs, id, now); return [] })
+  }
+
+  async deleteSession (id: string): Promise<void> {
+    this.write(() => { this.stmt.deleteSession.run(id); return [] })
   }
 
   async publish (event: InvalidationEvent): Promise<void> {

@@ -107,6 +107,18 @@ export interface KeyStore {
   /** One batched write; entries for keys deleted meanwhile are ignored, never resurrected. */
   recordLastUsed(entries: ReadonlyMap<string, number>): Promise<void>
 
+  /**
+   * Binds an MCP session (`id`: an opaque digest the gateway makes of server and session id) to
+   * the key whose request created it, unless it is bound already; forgotten after `ttlMs` without
+   * a touch. Returns the keyId it is bound to: `keyId`, or the earlier binding's.
+   */
+  bindSession(id: string, keyId: string, ttlMs: number): Promise<string>
+  /** The keyId a session is bound to (its TTL restarts), or null: never bound, ended or expired. */
+  getSession(id: string, ttlMs: number): Promise<string | null>
+  /** Restarts a binding's TTL (the session is in use); nothing when there is none. */
+  touchSession(id: string, ttlMs: number): Promise<void>
+  deleteSession(id: string): Promise<void>
+
   /** Publishes to every process sharing this store (used for config-driven changes). */
   publish(event: InvalidationEvent): Promise<void>
   /** Starts delivering invalidation events; returns an unsubscribe function. */

@@ -1,5 +1,5 @@
 // End to end: removing a user from the group that grants a server (PATCH groups over the admin
-// API) turns that server into 403 at the gateway while the user's other servers keep working.
+// API) turns that server into 404 (not found, like an unknown server) at the gateway while the user's other servers keep working.
 import t, { type Test } from 'tap'
 import { ADMIN_TOKEN, startStack } from '../helpers/admin.ts'
 
@@ -16,7 +16,7 @@ async function removal (t: Test, kind: 'sqlite' | 'redis') {
   t.equal((await admin.request({ method: 'PATCH', url: `/api/users/${user.id}`, token: ADMIN_TOKEN, body: { groups: ['other'] } })).statusCode, 200)
   for (const key of [scoped, wildcard]) {
     const beta = kind === 'sqlite' ? await send('beta', key) : await sendUntil('beta', key, s => s !== 200)
-    t.same(beta, { status: 403, code: 'MCPGATE_ACCESS_DENIED' }, 'beta: 403 once out of the group')
+    t.same(beta, { status: 404, code: 'MCPGATE_SERVER_NOT_FOUND' }, 'beta: 404 once out of the group')
     t.equal((await send('alpha', key)).status, 200, 'alpha: still fine')
   }
 

@@ -95,7 +95,7 @@ t.test('two gateway processes refuse a key deleted over the admin API within 100
   t.equal((await admin.request({ method: 'PATCH', url: `/api/users/${user.id}`, token: ADMIN_TOKEN, body: { groups: [] } })).statusCode, 200)
   for (const base of gateways) {
     const r = await within100ms(base, 'beta', s => s !== 200)
-    t.match(r, { status: 403, code: 'MCPGATE_ACCESS_DENIED' }, `${base}: beta refused within 100 ms of leaving the group (${r.elapsed} ms)`)
+    t.match(r, { status: 404, code: 'MCPGATE_SERVER_NOT_FOUND' }, `${base}: beta refused within 100 ms of leaving the group (${r.elapsed} ms)`)
     t.equal((await send(base, 'alpha')).status, 200, `${base}: alpha still works`)
   }
 

@@ -78,7 +78,7 @@ test('a user creates, uses and deletes an API key in the console', async t => {
   const result = await client.callTool({ name: 'ping', arguments: {} })
   t.same(result.content, [{ type: 'text', text: 'pong' }], 'an MCP client reaches the upstream with the key')
   await client.close()
-  t.equal(await initializeStatus(stack.gatewayUrl, 'docs', key), 403, 'the key is refused for a server outside its scope')
+  t.equal(await initializeStatus(stack.gatewayUrl, 'docs', key), 404, 'the key is refused for a server outside its scope (as if it did not exist)')
 
   // lastUsedAt is flushed in batches (every 100 ms here): reload until the console shows it.
   const deadline = Date.now() + 15_000

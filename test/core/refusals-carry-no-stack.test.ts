@@ -5,9 +5,9 @@ import { errors, type McpgateErrorName } from '../../core/errors.ts'
 
 const REFUSALS: McpgateErrorName[] = [
   'KeyMissing', 'KeyMalformed', 'KeyInvalid', 'KeyExpired', 'OwnerDisabled',
-  'KeyOutOfScope', 'AccessDenied', 'OriginForbidden',
+  'OriginForbidden', 'OAuthNotEnabled', 'SessionNotFound',
   'ServerIdInvalid', 'ServerNotFound', 'RouteNotFound', 'PathInvalid',
-  'RateLimited', 'Overloaded', 'StoreUnavailable'
+  'RateLimited', 'Overloaded', 'StoreUnavailable', 'UpstreamBusy'
 ]
 
 t.test('refusals capture no stack; status, code and message are intact', async t => {
@@ -22,7 +22,7 @@ t.test('refusals capture no stack; status, code and message are intact', async t
 })
 
 t.test('faults keep their stack (they are logged with it)', async t => {
-  for (const name of ['Internal', 'UpstreamUnreachable', 'UpstreamTimeout', 'ConfigInvalid'] as const) {
+  for (const name of ['Internal', 'UpstreamUnreachable', 'UpstreamTimeout'] as const) {
     t.match(new errors[name]('x').stack, /\n\s+at /, `${name} has a stack`)
   }
 })

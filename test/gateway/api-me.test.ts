@@ -1,6 +1,7 @@
 // GET /api/me on the gateway: the key's owner and the key's metadata (read from the store: the
 // auth cache does not keep it), never its hash; 503 when the store cannot be read.
 import t from 'tap'
+import { keyHint } from '../../gateway/reply-error.ts'
 import { createTestKey, createTestUser, startGateway, testConfig } from '../helpers/gateway.ts'
 import { sqliteStore } from '../helpers/stores.ts'
 
@@ -27,7 +28,8 @@ t.test('/api/me', async t => {
 
   const none = await fetch(`${gw.url}/api/me`)
   t.equal(none.status, 401)
-  t.same(await none.json(), { statusCode: 401, code: 'MCPGATE_KEY_MISSING', error: 'Unauthorized', message: 'An API key is required (Authorization: Bearer ok1-… or X-API-Key)' })
+  const missing = `An API key is required. ${keyHint(undefined)}`
+  t.same(await none.json(), { statusCode: 401, code: 'MCPGATE_KEY_MISSING', error: 'Unauthorized', message: missing, error_description: missing })
 
   // The key is cached (the requests above), so authentication needs no I/O; the metadata does.
   await store.close()

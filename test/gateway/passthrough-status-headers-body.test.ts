@@ -19,6 +19,11 @@ t.test('passthrough', async t => {
   const store = await sqliteStore(t)
   const gw = await startGateway(t, { store, config: testConfig({ servers: [{ id: 'up', url: `${upstream.origin}/mcp` }] }) })
   const { key } = await createTestKey(store)
+  // The session is created through the gateway (the upstream answers with its id), which binds it
+  // to this key: a session the gateway never saw is refused (sessions-bound-to-their-key.test.ts).
+  const init = await fetch(gw.mcpUrl('up'), { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: '{}' })
+  t.equal(init.headers.get('mcp-session-id'), 'sess-123', 'the session id reaches the client')
+  await init.arrayBuffer()
 
   for (const status of [200, 202, 400, 404, 405, 406, 409, 415, 500]) {
     const res = await fetch(`${gw.mcpUrl('up')}?status=${status}&x=a%20b`, {
@@ -41,6 +46,7 @@ t.test('passthrough', async t => {
     if (status === 202) t.equal(text, '', '202 with an empty body')
     else t.same(JSON.parse(text), { echo: `/mcp?status=${status}&x=a%20b`, body: 'binary' }, `${status}: body verbatim`)
     const seen = upstream.requests.at(-1)!
+    t.equal(upstream.requests.length, 2 + [200, 202, 400, 404, 405, 406, 409, 415, 500].indexOf(status), 'each request reached the upstream')
     t.equal(seen.url, `/mcp?status=${status}&x=a%20b`, 'query string kept byte for byte')
     t.same([...seen.bodyBytes], [0, 255, 1, 254, 10, 13], 'raw body bytes forwarded untouched')
     t.equal(seen.headers['content-type'], 'application/octet-stream')

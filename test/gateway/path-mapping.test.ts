@@ -24,14 +24,14 @@ t.test('path mapping', async t => {
     ['/mcp-connect/deep', '/base/v1/mcp'],
     ['/mcp-connect/deep?a=1&b=%2F', '/base/v1/mcp?a=1&b=%2F'],
     ['/mcp-connect/deep/', '/base/v1/'],
-    ['/mcp-connect/deep/messages?sessionId=x-1', '/base/v1/messages?sessionId=x-1'],
+    ['/mcp-connect/deep/messages?page=x-1', '/base/v1/messages?page=x-1'],
     ['/mcp-connect/deep/a/b/c', '/base/v1/a/b/c'],
     ['/mcp-connect/deep/mcp', '/base/v1/mcp'],
     ['/mcp-connect/deep/http:evil.example', '/base/v1/http:evil.example'],
     ['/mcp-connect/deep/javascript:x/y', '/base/v1/javascript:x/y'],
     ['/mcp-connect/tok', '/svc/mcp?tenant=t1'],
     ['/mcp-connect/tok?x=2', '/svc/mcp?tenant=t1&x=2'],
-    ['/mcp-connect/tok/messages?sessionId=9', '/svc/messages?tenant=t1&sessionId=9'],
+    ['/mcp-connect/tok/messages?page=9', '/svc/messages?tenant=t1&page=9'],
     ['/mcp-connect/root', '/'],
     ['/mcp-connect/root/sse', '/sse']
   ]

@@ -3,6 +3,7 @@
 // without authentication.
 import { request } from 'node:http'
 import t from 'tap'
+import { keyHint } from '../../gateway/reply-error.ts'
 import { createTestKey, startGateway, testConfig } from '../helpers/gateway.ts'
 import { startRawUpstream } from '../helpers/mcp-upstream.ts'
 import { sqliteStore } from '../helpers/stores.ts'
@@ -32,7 +33,7 @@ t.test('400 and 404', async t => {
   const unknown = await raw(gw.url, '/mcp-connect/nope', auth)
   t.equal(unknown.status, 404)
   t.equal(unknown.headers['www-authenticate'], undefined, 'no challenge on 404')
-  t.same(JSON.parse(unknown.body), { jsonrpc: '2.0', id: null, error: { code: -32000, message: 'MCP server "nope" not found', data: { code: 'MCPGATE_SERVER_NOT_FOUND' } } })
+  t.same(JSON.parse(unknown.body), { jsonrpc: '2.0', id: null, error: { code: -32000, message: `MCP server "nope" not found. ${keyHint(undefined)}`, data: { code: 'MCPGATE_SERVER_NOT_FOUND', hint: keyHint(undefined) } } })
 
   const badIds = ['UP', 'up%2e', '%75p', 'up%00', '-up', '_up', 'u%2Fp', 'up%5c', '..', '%2e%2e', '.', 'up.', '%EF%BC%8E%EF%BC%8E', 'a'.repeat(65), 'up;x', 'up%20']
   for (const id of badIds) {
@@ -58,7 +59,8 @@ t.test('400 and 404', async t => {
     t.equal(res.headers['www-authenticate'], undefined, `${path}: no auth challenge`)
     const body = JSON.parse(res.body)
     // Under /mcp-connect the error is a JSON-RPC envelope, elsewhere the plain shape.
-    t.equal(path.startsWith('/mcp-connect') ? body.error.data.code : body.code, 'MCPGATE_ROUTE_NOT_FOUND')
+    const code = path.startsWith('/.well-known/') ? 'MCPGATE_OAUTH_NOT_ENABLED' : 'MCPGATE_ROUTE_NOT_FOUND'
+    t.equal(path.startsWith('/mcp-connect') ? body.error.data.code : body.code, code)
   }
   t.equal((await raw(gw.url, '/mcp-connect/up', auth, 'PUT')).status, 404, 'PUT is not an MCP method')
   t.equal((await raw(gw.url, '/mcp-connect/up', auth, 'HEAD')).status, 404, 'no automatic HEAD route')

@@ -3,9 +3,8 @@
 // by fast-check); every later byte passes untouched; the buffer is bounded.
 import t from 'tap'
 import fc from 'fast-check'
-import { gatewayEndpoint } from '../../gateway/proxy.ts'
 import { ServerRegistry } from '../../gateway/registry.ts'
-import { SseEndpointRewrite } from '../../gateway/sse-endpoint-rewrite.ts'
+import { gatewayEndpoint, SseEndpointRewrite } from '../../gateway/sse-endpoint-rewrite.ts'
 
 const toGateway = (data: string) => data.startsWith('/messages') ? `/mcp-connect/up${data}` : null
 

