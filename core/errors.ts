@@ -61,6 +61,7 @@ export const errors = {
   BadRequest: define('BAD_REQUEST', '%s', 400),
   Internal: define('INTERNAL', 'Internal server error', 500),
   // gateway (appended)
+  TooManyHeaders: refusal('TOO_MANY_HEADERS', 'The request has more than %s header fields', 431),
   PathInvalid: refusal('PATH_INVALID', 'The path after the MCP server id is not allowed (encoded separators, dot segments or empty segments)', 400)
 } as const
 

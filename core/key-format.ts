@@ -122,3 +122,26 @@ export function parseKey (input: unknown): KeyParseResult {
   if (checksumOf(body) !== input.slice(input.length - CHECKSUM_LENGTH)) return { ok: false, reason: 'bad_checksum' }
   return { ok: true, key: { userId, keyId, secret } }
 }
+
+/** `%XX` decoded byte by byte, leniently (a malformed escape stays as it is), up to three times (double encoding). */
+function percentDecoded (text: string): string {
+  let out = text
+  for (let i = 0; i < 3 && out.includes('%'); i++) {
+    const next = out.replace(/%([0-9A-Fa-f]{2})/g, (_m, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)))
+    if (next === out) break
+    out = next
+  }
+  return out
+}
+
+const KEY_MARK = /ok1-/i
+
+/**
+ * True when `text` holds something key-shaped, spelled plainly or percent-encoded (`ok1%2D…`,
+ * `%6F%6B%31%2D…`, `+`-for-space query encoding): what must never be logged or sent upstream.
+ */
+export function containsKey (text: string): boolean {
+  if (KEY_MARK.test(text)) return true
+  if (!text.includes('%') && !text.includes('+')) return false
+  return KEY_MARK.test(percentDecoded(text.replace(/\+/g, ' ')))
+}

@@ -8,6 +8,7 @@ import type { Socket } from 'node:net'
 import { hostname } from 'node:os'
 import { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import { redactKeys } from '../core/error-wire.ts'
+import { errors } from '../core/errors.ts'
 import { REQUEST_ID_HEADER } from '../core/request-id.ts'
 import type { ServerRegistry } from './registry.ts'
 import { GateRecord, type AuthVia } from './request-record.ts'
@@ -121,6 +122,13 @@ function authOutcome (gate: GateRecord, code: string | null): AuthOutcome | null
 
 const PATH_MAX = 512
 
+/**
+ * Header fields a request may have: far more than any MCP client sends (~15), far fewer than the
+ * 16 KiB header block could hold. Past it: 431. (Node's own default, a silent cut at ~1,000,
+ * once dropped a Content-Length and sent an empty body upstream with a 200 back.)
+ */
+export const MAX_HEADER_FIELDS = 500
+
 /** What pino's default `base` puts on every line of the gateway's logger, serialized once. */
 const BINDINGS = `,"pid":${process.pid},"hostname":${JSON.stringify(hostname())}`
 /** pino's info level, and the levels at which a logger writes info lines. */
@@ -198,6 +206,9 @@ export function trackRequests (app: FastifyInstance, options: TrackingOptions): 
     request.gate = new GateRecord(request.raw.socket, request.ip, typeof id === 'string' && registry.get(id) !== undefined ? id : null)
     // 'close' is emitted once per response: `on`, without the wrapper `once` would build per request.
     reply.raw.on('close', () => { ended(request, reply) })
-    done()
+    // Node keeps every header field (the server's maxHeadersCount is 0, see app.ts); the 16 KiB
+    // header block bounds them, and this bounds what is forwarded.
+    if (request.raw.rawHeaders.length > MAX_HEADER_FIELDS * 2) done(new errors.TooManyHeaders(MAX_HEADER_FIELDS))
+    else done()
   })
 }

@@ -168,6 +168,10 @@ export async function buildGateway (config: Readonly<Config>, deps: GatewayDeps)
     return503OnClosing: true
   })
 
+  // Every header field is kept (a count cap would drop the ones past it silently, Content-Length
+  // among them); the tracker answers 431 past MAX_HEADER_FIELDS (access-log.ts).
+  app.server.maxHeadersCount = 0
+
   const stats = newAuthStats()
   const health = new StoreHealth(clock)
   const cache = new KeyCache({

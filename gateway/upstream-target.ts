@@ -2,6 +2,7 @@
 // server id (strictly checked, and it must agree with the router's param), the sub-path (every
 // encoded trick — `%2e%2e`, `%2f`, `%5c`, `%00`, `//`, full-width dots — refused), and the query
 // merged with the server's configured one, minus anything key-shaped.
+import { containsKey } from '../core/key-format.ts'
 import { SERVER_ID_PATTERN, type RegisteredServer } from './registry.ts'
 import type { UpstreamTarget } from './request-record.ts'
 
@@ -40,24 +41,11 @@ export function checkRawPath (rawUrl: string): RawPath {
 
 /**
  * A key put in the query string is a client's mistake; the upstream must still never see it,
- * spelled plainly or percent-encoded (`ok1%2D…`, `%6Fk1-…`).
+ * spelled plainly or percent-encoded (`ok1%2D…`, `%6F%6B%31%2D…`): that name=value pair goes.
  */
-export function carriesKey (text: string): boolean {
-  if (/ok1-/i.test(text)) return true
-  if (!text.includes('%')) return false
-  let decoded: string
-  try {
-    decoded = decodeURIComponent(text.replace(/\+/g, ' '))
-  } catch {
-    // Not decodable: no client library would send it; it cannot be told apart from a key.
-    return true
-  }
-  return /ok1-/i.test(decoded)
-}
-
 function withoutKeys (query: string): string {
-  if (!carriesKey(query)) return query
-  return query.split('&').filter(pair => !carriesKey(pair)).join('&')
+  if (!containsKey(query)) return query
+  return query.split('&').filter(pair => !containsKey(pair)).join('&')
 }
 
 function mergeQuery (configured: string, client: string): string {

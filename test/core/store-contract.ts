@@ -402,6 +402,27 @@ export function storeContract (t: Test, makeStore: MakeStore, options: ContractO
     t.same(rec.events, [], 'the unsubscribed listener got nothing')
   })
 
+  t.test('an MCP session is bound to the first key, until it is deleted or its TTL runs out', async t => {
+    const store = await makeStore(t, {})
+    const id = `session-${Math.random().toString(36).slice(2)}`
+    t.equal(await store.getSession(id, 60_000), null, 'unknown before it is bound')
+    t.equal(await store.bindSession(id, 'keyA', 60_000), 'keyA', 'the first binding wins…')
+    t.equal(await store.bindSession(id, 'keyB', 60_000), 'keyA', '…and a second one returns it unchanged')
+    t.equal(await store.getSession(id, 60_000), 'keyA')
+    await store.touchSession(id, 60_000)
+    await store.touchSession('never-bound', 60_000)
+    t.equal(await store.getSession('never-bound', 60_000), null, 'touching an unknown session binds nothing')
+    await store.deleteSession(id)
+    t.equal(await store.getSession(id, 60_000), null, 'deleted')
+    t.equal(await store.bindSession(id, 'keyB', 60_000), 'keyB', 'a deleted session can be bound again')
+
+    const brief = `${id}-brief`
+    t.equal(await store.bindSession(brief, 'keyA', 1), 'keyA')
+    // Redis expires it on its own clock, SQLite compares with the store's: no event to await.
+    await pollUntil('the 1 ms binding to expire', async () => (await store.getSession(brief, 1)) === null)
+    t.equal(await store.bindSession(brief, 'keyB', 60_000), 'keyB', 'an expired binding is taken over')
+  })
+
   t.test('fingerprints are stable across reads and change with scope or expiry', async t => {
     const store = await makeStore(t, {})
     const owner = await store.createUser(newUser())

@@ -55,7 +55,8 @@ t.test('a session is bound to the key that created it', async t => {
   t.equal(unknown.status, 404, 'a session the gateway never saw: 404 too')
   await unknown.arrayBuffer()
 
-  t.equal((await a.client.callTool({ name: 'echo', arguments: { text: 'still mine' } })).content?.[0]?.text, 'still mine', 'the owner\'s session is untouched')
+  const echoed = await a.client.callTool({ name: 'echo', arguments: { text: 'still mine' } }) as { content: Array<{ text?: string }> }
+  t.equal(echoed.content[0]?.text, 'still mine', 'the owner\'s session is untouched')
 
   // DELETE ends the session upstream and its binding here.
   await a.transport.terminateSession()

@@ -93,7 +93,7 @@ t.test('disabling the owner ends the key\'s streams', async t => {
 })
 
 t.test('the owner leaving the group that let it reach a server ends that server\'s streams only', async t => {
-  const { upstream, store, gw } = await setup(t)
+  const { store, gw } = await setup(t)
   const user = await createTestUser(store, { groups: ['team'] })
   const key = await createTestKey(store, { user })
   const session = await initSession(gw.mcpUrl('team'), key.key)

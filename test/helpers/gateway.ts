@@ -27,6 +27,7 @@ export interface TestServer {
   access?: 'everyone' | { users?: string[], groups?: string[], roles?: Array<'admin' | 'user'> }
   identityHeaders?: boolean
   timeouts?: { connectMs?: number, headersMs?: number }
+  upstream?: { maxStreams?: number, maxRequests?: number }
 }
 
 /** A validated, frozen Config from a partial document, with fast hashing and quiet logs. */
