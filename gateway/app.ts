@@ -15,7 +15,7 @@ import { BufferedLogDestination } from '../core/log-destination.ts'
 import { redactKeys } from '../core/error-wire.ts'
 import { requestId } from '../core/request-id.ts'
 import type { InvalidationEvent, KeyStore } from '../core/store/store.ts'
-import { AccessLogController, trackRequests, type LogStream } from './access-log.ts'
+import { AccessLogController, trackRequests, type LogStream, type RequestEnd } from './access-log.ts'
 import { Authenticator, authenticationHook, newAuthStats, StoreHealth, type AuthStats } from './auth.ts'
 import { OriginPolicy, originHook, preflight } from './cors.ts'
 import { healthRoutes } from './health.ts'
@@ -90,6 +90,8 @@ export interface GatewayDeps {
    * (access-log.ts).
    */
   logger?: LoggerOptions
+  /** Told every finished request, after the access line and metrics (its record is complete). */
+  onRequestEnd?: (end: RequestEnd) => void
 }
 
 /** What later issues (metrics, hot reload) and tests reach through `app.mcpgate`. */
@@ -191,10 +193,10 @@ export async function buildGateway (config: Readonly<Config>, deps: GatewayDeps)
     pendingLastUsed: (): number => lastUsed.pendingCount,
     upstreamLoad: (): Iterable<ServerLoad> => upstream.load()
   })
-  const timedStore = metrics.instrumentStore(store)
+  const unobserve = metrics.observeStore(store)
   const origins = new OriginPolicy(gw.allowedOrigins)
   const lastUsed = new LastUsedRecorder({
-    store: timedStore,
+    store: store,
     clock,
     flushMs: gw.lastUsedFlushMs,
     onFlushed: () => health.markHealthy(),
@@ -205,7 +207,7 @@ export async function buildGateway (config: Readonly<Config>, deps: GatewayDeps)
   })
   const verifier = new LowPriorityVerifier(gw.guards.maxConcurrentVerifications)
   const authenticator = new Authenticator({
-    store: timedStore,
+    store: store,
     cache,
     clock,
     health,
@@ -215,8 +217,8 @@ export async function buildGateway (config: Readonly<Config>, deps: GatewayDeps)
     verify: (phc, secret) => verifier.verify(phc, secret)
   })
 
-  const sessions = new SessionBindings({ store: timedStore, clock, idleTtlMs: gw.sessions.idleTtlMs, maxCached: gw.sessions.maxCached, log: app.log })
-  const revocation = new Revocation({ store: timedStore, clock, registry, log: app.log, onCut: (reason, serverId) => metrics.cut(reason, serverId) })
+  const sessions = new SessionBindings({ store: store, clock, idleTtlMs: gw.sessions.idleTtlMs, maxCached: gw.sessions.maxCached, log: app.log })
+  const revocation = new Revocation({ store: store, clock, registry, log: app.log, onCut: (reason, serverId) => metrics.cut(reason, serverId) })
   // Shutdown: stop accepting, end standalone SSE streams, let in-flight requests finish for at
   // most shutdownGraceMs; then the onClose hook below flushes last-used.
   const drain = new ConnectionDrain(app.server)
@@ -277,27 +279,41 @@ export async function buildGateway (config: Readonly<Config>, deps: GatewayDeps)
   app.setErrorHandler(replies.sendError)
   app.setNotFoundHandler(replies.sendNotFound)
   // First hook: every request, refused ones included, gets its id header, access line and count.
-  trackRequests(app, { registry, accessLog: config.log.accessLog ? out.stream : null, onEnd: end => metrics.requestEnded(end) })
+  const onRequestEnd = deps.onRequestEnd
+  trackRequests(app, {
+    registry,
+    accessLog: config.log.accessLog ? out.stream : null,
+    onEnd: onRequestEnd === undefined ? end => metrics.requestEnded(end) : end => { metrics.requestEnded(end); onRequestEnd(end) }
+  })
   app.addHook('onRequest', originHook(origins))
 
   for (const url of [...MCP_ROUTES, '/api/me']) {
     app.options(url, preflight)
   }
   // Key-only mode: OAuth discovery and endpoints answer a fast JSON 404 that says to send a key,
-  // without authentication (an MCP client probes them before it sends anything).
-  for (const url of OAUTH_PATHS) app.all(url, replies.sendNoOAuth)
-  await app.register(healthRoutes, { store: timedStore, health })
+  // without authentication (an MCP client probes them before it sends anything). Whatever body
+  // comes (a form-encoded token request) is read and dropped, never a 415.
+  await app.register(async function noOAuth (scope) {
+    scope.removeAllContentTypeParsers()
+    scope.addContentTypeParser('*', (_request, payload, done) => {
+      payload.resume()
+      payload.once('end', () => { done(null) })
+    })
+    for (const url of OAUTH_PATHS) scope.all(url, replies.sendNoOAuth)
+  })
+  await app.register(healthRoutes, { store: store, health })
   metricsEndpoint(app, metrics, gw)
 
   await app.register(async function authenticated (authed) {
     authed.addHook('onRequest', authenticationHook(authenticator, lastUsed))
-    await authed.register(meRoute, { store: timedStore })
+    await authed.register(meRoute, { store: store })
     await authed.register(proxyRoutes, { registry, sessions, upstream })
   })
 
   lastUsed.start()
   app.addHook('onClose', async () => {
     unsubscribe()
+    unobserve()
     await lastUsed.close()
     await upstream.destroy()
     await verifier.close()

@@ -10,6 +10,7 @@ import { Counter, Histogram, type Registry } from 'prom-client'
 import type { Config } from '../config/schema.ts'
 import type { Clock } from '../core/clock.ts'
 import { collectedGauge, createRegistry, mirroredCounter, TallyCounter } from '../core/metrics.ts'
+import { storeCalls, type StoreCall } from '../core/store/common.ts'
 import type { KeyStore } from '../core/store/store.ts'
 import type { RequestEnd } from './access-log.ts'
 import type { AuthStats, StoreHealth } from './auth.ts'
@@ -68,7 +69,7 @@ export class GatewayMetrics {
     })
     this.#storeLatency = new Histogram({
       name: 'mcpgate_store_operation_duration_seconds',
-      help: 'Key store calls made by the gateway (auth reads, lastUsed writes, readiness pings), by operation',
+      help: 'Key store calls of this process (auth reads, session bindings, lastUsed writes, readiness pings; with `mcpgate start` the admin API\'s too), by operation',
       labelNames: ['operation'],
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
       registers
@@ -177,31 +178,21 @@ export class GatewayMetrics {
     this.#argon2.observe({ result: valid ? 'valid' : 'invalid' }, seconds)
   }
 
-  /** The store as the gateway should call it: every async method timed, failures counted. */
-  instrumentStore (store: KeyStore): KeyStore {
-    const wrapped = new Map<PropertyKey, unknown>()
+  /**
+   * Times this store's calls (core/store/common.ts publishes each on diagnostics_channel
+   * `mcpgate:store`; other stores in the process are not counted). Returns the unsubscribe.
+   */
+  observeStore (store: KeyStore): () => void {
     const latency = this.#storeLatency
     const failures = this.#storeErrors
-    return new Proxy(store, {
-      get (target, prop) {
-        const cached = wrapped.get(prop)
-        if (cached !== undefined) return cached
-        const value: unknown = Reflect.get(target, prop)
-        if (typeof value !== 'function' || typeof prop !== 'string') return value
-        // Bound to the real store: its private fields do not exist on the proxy.
-        const method = value.bind(target) as (...args: unknown[]) => unknown
-        const timed = (...args: unknown[]): unknown => {
-          const started = performance.now()
-          const result = method(...args)
-          if (!(result instanceof Promise)) return result
-          return result.then(
-            out => { latency.observe({ operation: prop }, (performance.now() - started) / 1000); return out },
-            (err: unknown) => { failures.inc({ operation: prop }); throw err })
-        }
-        wrapped.set(prop, timed)
-        return timed
-      }
-    })
+    const listener = (message: unknown): void => {
+      const call = message as StoreCall
+      if (call.store !== store) return
+      if (call.failed) failures.inc({ operation: call.operation })
+      else latency.observe({ operation: call.operation }, call.seconds)
+    }
+    storeCalls.subscribe(listener)
+    return () => { storeCalls.unsubscribe(listener) }
   }
 
   /** Watches the upstream hop: response-header latency and busy refusals. */

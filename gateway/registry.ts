@@ -15,8 +15,6 @@ export interface RegisteredServer {
   readonly url: URL
   /** The endpoint's directory (`http://u/a/mcp` → `http://u/a/`): `/mcp-connect/<id>/<rest>` resolves against it. */
   readonly directory: URL
-  /** `url` without its query (origin + pathname), what reply-from is given for `/mcp-connect/<id>`. */
-  readonly source: string
   /** The configured query without '?' ('' for none). */
   readonly query: string
   /** Lower-cased configured headers, ready to add to every upstream request. */
@@ -45,7 +43,7 @@ function register (config: Readonly<ServerConfig>, defaults: UpstreamDefaults): 
     maxStreams: config.upstream?.maxStreams ?? defaults.maxStreams,
     maxRequests: config.upstream?.maxRequests ?? defaults.maxRequests
   })
-  return Object.freeze({ id: config.id, config, url, directory, source: url.origin + url.pathname, query: url.search.slice(1), headers: Object.freeze(headers), limits })
+  return Object.freeze({ id: config.id, config, url, directory, query: url.search.slice(1), headers: Object.freeze(headers), limits })
 }
 
 export class ServerRegistry {

@@ -1,5 +1,6 @@
 // Small pieces both KeyStore implementations share: new user records, page requests and cursors,
 // invalidation messages on the wire, listener calls that cannot break delivery, createKey's limit.
+import { channel } from 'node:diagnostics_channel'
 import { isValidUserId, newUserId } from '../key-format.ts'
 import { decodeKeyCursor, encodeKeyCursor, type InvalidationEvent, type KeyLimits, type NewUser, type Page, type PageRequest, type User } from './store.ts'
 
@@ -72,4 +73,33 @@ export function maxKeysOf (limits: KeyLimits | undefined): number | null {
   if (max === undefined) return null
   if (!Number.isInteger(max) || max < 0) throw new TypeError(`createKey: limits.maxKeysPerUser must be a non-negative integer, got ${String(max)}`)
   return max
+}
+
+/** One store call, as published on `storeCalls`. */
+export interface StoreCall {
+  /** The store instance (several may share a process: listeners filter on it). */
+  readonly store: object
+  /** The KeyStore method. */
+  readonly operation: string
+  readonly seconds: number
+  /** It threw (the store was unreachable, timed out, or refused the write). */
+  readonly failed: boolean
+}
+
+/**
+ * Every store call's outcome, on diagnostics_channel `mcpgate:store`: metrics listen beside the
+ * calls instead of wrapping the store. Nothing is timed while nobody listens.
+ */
+export const storeCalls = channel('mcpgate:store')
+
+/** Publishes a call that began at `started` (performance.now(), or -1: nobody was listening). */
+export function publishCall (store: object, operation: string, started: number, failed: boolean): void {
+  if (started < 0) return
+  const call: StoreCall = { store, operation, seconds: (performance.now() - started) / 1000, failed }
+  storeCalls.publish(call)
+}
+
+/** performance.now() when someone listens to store calls, else -1. */
+export function callStart (): number {
+  return storeCalls.hasSubscribers ? performance.now() : -1
 }

@@ -12,7 +12,7 @@ import { systemClock, type Clock } from '../clock.ts'
 import { errors, StoreConflictError, StoreUnavailableError } from '../errors.ts'
 import { randomBase62 } from '../key-format.ts'
 import { parseRedisTarget, type RedisTarget } from './redis-url.ts'
-import { checkPageRequest, maxKeysOf, newUserRecord, notifySafely, pageOf, parseInvalidation, serializeInvalidation } from './common.ts'
+import { callStart, checkPageRequest, maxKeysOf, newUserRecord, notifySafely, pageOf, parseInvalidation, publishCall, serializeInvalidation } from './common.ts'
 import {
   encodeKeyCursor,
   type ApiKeyRecord,
@@ -222,7 +222,6 @@ function connectionTarget (url: string): RedisTarget {
 }
 
 export class RedisStore implements KeyStore {
-  readonly kind = 'redis'
   readonly prefix: string
   private readonly channel: string
   private readonly clock: Clock
@@ -278,7 +277,7 @@ export class RedisStore implements KeyStore {
     const id = user.id
     const emailLower = input.email.toLowerCase()
     const member = encodeKeyCursor(user.createdAt, id)
-    const result = await this.run(scripts.createUser,
+    const result = await this.run('createUser', scripts.createUser,
       [this.key('u:', id), this.key('email:', emailLower), this.key('users')],
       [id, member, ...flatten({
         id,
@@ -297,19 +296,19 @@ export class RedisStore implements KeyStore {
   }
 
   async getUser (id: string): Promise<User | null> {
-    const hash = await this.command(r => r.hgetall(this.key('u:', id)))
+    const hash = await this.command('getUser', r => r.hgetall(this.key('u:', id)))
     return Object.keys(hash).length === 0 ? null : toUser(hash)
   }
 
   async getUserByEmail (email: string): Promise<User | null> {
-    const hash = hashFromFlat(await this.run(scripts.userByEmail, [this.key('email:', email.toLowerCase())], [this.prefix]))
+    const hash = hashFromFlat(await this.run('getUserByEmail', scripts.userByEmail, [this.key('email:', email.toLowerCase())], [this.prefix]))
     return hash === null ? null : toUser(hash)
   }
 
   async listUsers (page: PageRequest): Promise<Page<User>> {
     const { limit, after } = checkPageRequest(page)
     const from = after === null ? '-' : `(${encodeKeyCursor(after.createdAt, after.id)}`
-    const hashes = await this.page(this.key('users'), this.key('u:'), from, '+', limit + 1, 'fwd')
+    const hashes = await this.page('listUsers', this.key('users'), this.key('u:'), from, '+', limit + 1, 'fwd')
     return pageOf(hashes.map(toUser), limit)
   }
 
@@ -319,7 +318,7 @@ export class RedisStore implements KeyStore {
     if (patch.role !== undefined) fields.role = patch.role
     if (patch.groups !== undefined) fields.groups = JSON.stringify(patch.groups)
     if (patch.disabled !== undefined) fields.disabled = patch.disabled ? '1' : '0'
-    const hash = hashFromFlat(await this.run(scripts.updateUser, [this.key('u:', id)],
+    const hash = hashFromFlat(await this.run('updateUser', scripts.updateUser, [this.key('u:', id)],
       [this.channel, this.message({ type: 'user', userId: id }), ...flatten(fields)]))
     if (hash === null) return null
     this.deliverLocally({ type: 'user', userId: id })
@@ -327,7 +326,7 @@ export class RedisStore implements KeyStore {
   }
 
   async deleteUser (id: string): Promise<boolean> {
-    const result = await this.run(scripts.deleteUser,
+    const result = await this.run('deleteUser', scripts.deleteUser,
       [this.key('u:', id), this.key('users'), this.key('keys'), this.key('uk:', id)],
       [this.prefix, this.channel, this.message({ type: 'user', userId: id })])
     if (result === 1) this.deliverLocally({ type: 'user', userId: id })
@@ -337,7 +336,7 @@ export class RedisStore implements KeyStore {
   async createKey (record: ApiKeyRecord, limits?: KeyLimits): Promise<void> {
     const max = maxKeysOf(limits)
     const member = encodeKeyCursor(record.createdAt, record.id)
-    const result = await this.run(scripts.createKey,
+    const result = await this.run('createKey', scripts.createKey,
       [this.key('k:', record.id), this.key('u:', record.userId), this.key('keys'), this.key('uk:', record.userId)],
       [member, max === null ? '' : String(max), ...flatten({
         id: record.id,
@@ -357,12 +356,12 @@ export class RedisStore implements KeyStore {
   }
 
   async getKey (id: string): Promise<ApiKeyRecord | null> {
-    const hash = await this.command(r => r.hgetall(this.key('k:', id)))
+    const hash = await this.command('getKey', r => r.hgetall(this.key('k:', id)))
     return Object.keys(hash).length === 0 ? null : toKey(hash)
   }
 
   async getKeyWithOwner (id: string): Promise<{ key: ApiKeyRecord, owner: User } | null> {
-    const result = await this.run(scripts.keyWithOwner, [this.key('k:', id)], [this.prefix])
+    const result = await this.run('getKeyWithOwner', scripts.keyWithOwner, [this.key('k:', id)], [this.prefix])
     if (!Array.isArray(result)) return null
     const key = hashFromFlat(result[0])
     const owner = hashFromFlat(result[1])
@@ -373,16 +372,16 @@ export class RedisStore implements KeyStore {
     const { limit, after } = checkPageRequest(page)
     const zset = page.userId === undefined ? this.key('keys') : this.key('uk:', page.userId)
     const from = after === null ? '+' : `(${encodeKeyCursor(after.createdAt, after.id)}`
-    const hashes = await this.page(zset, this.key('k:'), from, '-', limit + 1, 'rev')
+    const hashes = await this.page('listKeys', zset, this.key('k:'), from, '-', limit + 1, 'rev')
     return pageOf(hashes.map(toKey), limit)
   }
 
   async countKeys (userId: string): Promise<number> {
-    return this.command(r => r.zcard(this.key('uk:', userId)))
+    return this.command('countKeys', r => r.zcard(this.key('uk:', userId)))
   }
 
   async deleteKey (id: string): Promise<ApiKeyRecord | null> {
-    const hash = hashFromFlat(await this.run(scripts.deleteKey, [this.key('k:', id), this.key('keys')],
+    const hash = hashFromFlat(await this.run('deleteKey', scripts.deleteKey, [this.key('k:', id), this.key('keys')],
       [this.prefix, this.channel, this.message({ type: 'key', keyId: id })]))
     if (hash === null) return null
     this.deliverLocally({ type: 'key', keyId: id })
@@ -393,31 +392,31 @@ export class RedisStore implements KeyStore {
     const all = [...entries]
     for (let i = 0; i < all.length; i += TOUCH_BATCH) {
       const batch = all.slice(i, i + TOUCH_BATCH)
-      await this.run(scripts.touchKeys, batch.map(([id]) => this.key('k:', id)), batch.map(([, at]) => String(at)))
+      await this.run('recordLastUsed', scripts.touchKeys, batch.map(([id]) => this.key('k:', id)), batch.map(([, at]) => String(at)))
     }
   }
 
   async bindSession (id: string, keyId: string, ttlMs: number): Promise<string> {
     const key = this.key('s:', id)
     // SET NX GET: one round trip that either binds or returns the earlier binding (Redis ≥ 7.0).
-    const earlier = await this.command(r => r.set(key, keyId, 'PX', ttlMs, 'NX', 'GET'))
+    const earlier = await this.command('bindSession', r => r.set(key, keyId, 'PX', ttlMs, 'NX', 'GET'))
     return earlier ?? keyId
   }
 
   async getSession (id: string, ttlMs: number): Promise<string | null> {
-    return this.command(r => r.getex(this.key('s:', id), 'PX', ttlMs))
+    return this.command('getSession', r => r.getex(this.key('s:', id), 'PX', ttlMs))
   }
 
   async touchSession (id: string, ttlMs: number): Promise<void> {
-    await this.command(r => r.pexpire(this.key('s:', id), ttlMs))
+    await this.command('touchSession', r => r.pexpire(this.key('s:', id), ttlMs))
   }
 
   async deleteSession (id: string): Promise<void> {
-    await this.command(r => r.del(this.key('s:', id)))
+    await this.command('deleteSession', r => r.del(this.key('s:', id)))
   }
 
   async publish (event: InvalidationEvent): Promise<void> {
-    await this.command(r => r.publish(this.channel, this.message(event)))
+    await this.command('publish', r => r.publish(this.channel, this.message(event)))
     this.deliverLocally(event)
   }
 
@@ -439,7 +438,7 @@ export class RedisStore implements KeyStore {
   }
 
   async ping (): Promise<void> {
-    await this.command(r => r.ping())
+    await this.command('ping', r => r.ping())
   }
 
   async close (): Promise<void> {
@@ -502,19 +501,27 @@ export class RedisStore implements KeyStore {
   }
 
   /** One command, with every failure (down, timeout, refused) as StoreUnavailableError. */
-  private async command<T> (fn: (redis: Redis) => Promise<T>): Promise<T> {
-    if (this.closed) throw new StoreUnavailableError('redis store is closed')
-    if (this.connecting && this.redis.status !== 'ready') await this.firstConnection()
+  private async command<T> (operation: string, fn: (redis: Redis) => Promise<T>): Promise<T> {
+    const started = callStart()
+    if (this.closed) {
+      publishCall(this, operation, started, true)
+      throw new StoreUnavailableError('redis store is closed')
+    }
     try {
-      return await fn(this.redis)
+      if (this.connecting && this.redis.status !== 'ready') await this.firstConnection()
+      const result = await fn(this.redis)
+      publishCall(this, operation, started, false)
+      return result
     } catch (err) {
+      publishCall(this, operation, started, true)
+      if (err instanceof StoreUnavailableError) throw err
       throw new StoreUnavailableError(`redis store: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
     }
   }
 
   /** EVALSHA, falling back to EVAL once when the server lost its script cache (restart, FLUSH). */
-  private run (s: Script, keys: string[], args: string[]): Promise<unknown> {
-    return this.command(async r => {
+  private run (operation: string, s: Script, keys: string[], args: string[]): Promise<unknown> {
+    return this.command(operation, async r => {
       try {
         return await r.evalsha(s.sha, keys.length, ...keys, ...args)
       } catch (err) {
@@ -524,8 +531,8 @@ export class RedisStore implements KeyStore {
     })
   }
 
-  private async page (zset: string, hashPrefix: string, from: string, to: string, count: number, dir: 'fwd' | 'rev'): Promise<Hash[]> {
-    const result = await this.run(scripts.page, [zset], [hashPrefix, from, to, String(count), dir])
+  private async page (operation: string, zset: string, hashPrefix: string, from: string, to: string, count: number, dir: 'fwd' | 'rev'): Promise<Hash[]> {
+    const result = await this.run(operation, scripts.page, [zset], [hashPrefix, from, to, String(count), dir])
     if (!Array.isArray(result)) return []
     return result.map(hashFromFlat).filter((h): h is Hash => h !== null)
   }

@@ -6,7 +6,7 @@ import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
 import { systemClock, type Clock } from '../clock.ts'
 import { errors, StoreConflictError, StoreUnavailableError } from '../errors.ts'
-import { checkPageRequest, maxKeysOf, newUserRecord, notifySafely, pageOf, parseInvalidation, serializeInvalidation } from './common.ts'
+import { callStart, checkPageRequest, maxKeysOf, newUserRecord, notifySafely, pageOf, parseInvalidation, publishCall, serializeInvalidation } from './common.ts'
 import {
   type ApiKeyRecord,
   type InvalidationEvent,
@@ -162,7 +162,6 @@ function rethrow (err: unknown): never {
 }
 
 export class SqliteStore implements KeyStore {
-  readonly kind = 'sqlite'
   readonly path: string
   private readonly db: Database.Database
   private readonly clock: Clock
@@ -272,7 +271,7 @@ export class SqliteStore implements KeyStore {
     const user = newUserRecord(input, this.clock.now())
     const id = user.id
     const emailLower = input.email.toLowerCase()
-    this.write(() => {
+    this.write('createUser', () => {
       if (this.stmt.userByEmail.get(emailLower) !== undefined) {
         throw new StoreConflictError(`A user with email "${input.email}" already exists`, 'email')
       }
@@ -293,18 +292,18 @@ export class SqliteStore implements KeyStore {
   }
 
   async getUser (id: string): Promise<User | null> {
-    const row = this.read(() => this.stmt.userById.get(id))
+    const row = this.read('getUser', () => this.stmt.userById.get(id))
     return row === undefined ? null : toUser(row)
   }
 
   async getUserByEmail (email: string): Promise<User | null> {
-    const row = this.read(() => this.stmt.userByEmail.get(email.toLowerCase()))
+    const row = this.read('getUserByEmail', () => this.stmt.userByEmail.get(email.toLowerCase()))
     return row === undefined ? null : toUser(row)
   }
 
   async listUsers (page: PageRequest): Promise<Page<User>> {
     const { limit, after } = checkPageRequest(page)
-    const rows = this.read(() => after === null
+    const rows = this.read('listUsers', () => after === null
       ? this.stmt.usersFirst.all(limit + 1)
       : this.stmt.usersAfter.all(after.createdAt, after.id, limit + 1))
     return pageOf(rows.map(toUser), limit)
@@ -312,7 +311,7 @@ export class SqliteStore implements KeyStore {
 
   async updateUser (id: string, patch: UserPatch): Promise<User | null> {
     let updated: User | null = null
-    this.write(() => {
+    this.write('updateUser', () => {
       const row = this.stmt.userById.get(id)
       if (row === undefined) return []
       const user = { ...toUser(row) }
@@ -329,7 +328,7 @@ export class SqliteStore implements KeyStore {
 
   async deleteUser (id: string): Promise<boolean> {
     let deleted = false
-    this.write(() => {
+    this.write('deleteUser', () => {
       // api_keys rows go with it: ON DELETE CASCADE, in this same transaction.
       deleted = this.stmt.deleteUser.run(id).changes > 0
       return deleted ? [{ type: 'user', userId: id }] : []
@@ -339,7 +338,7 @@ export class SqliteStore implements KeyStore {
 
   async createKey (record: ApiKeyRecord, limits?: KeyLimits): Promise<void> {
     const max = maxKeysOf(limits)
-    this.write(() => {
+    this.write('createKey', () => {
       if (this.stmt.userById.get(record.userId) === undefined) {
         throw new Error(`createKey: owner user "${record.userId}" does not exist`)
       }
@@ -363,19 +362,19 @@ export class SqliteStore implements KeyStore {
   }
 
   async getKey (id: string): Promise<ApiKeyRecord | null> {
-    const row = this.read(() => this.stmt.keyById.get(id))
+    const row = this.read('getKey', () => this.stmt.keyById.get(id))
     return row === undefined ? null : toKey(row)
   }
 
   async getKeyWithOwner (id: string): Promise<{ key: ApiKeyRecord, owner: User } | null> {
-    const row = this.read(() => this.stmt.keyWithOwner.get(id))
+    const row = this.read('getKeyWithOwner', () => this.stmt.keyWithOwner.get(id))
     return row === undefined ? null : { key: toKey(row), owner: ownerOf(row) }
   }
 
   async listKeys (page: PageRequest & { userId?: string }): Promise<Page<ApiKeyRecord>> {
     const { limit, after } = checkPageRequest(page)
     const userId = page.userId
-    const rows = this.read(() => {
+    const rows = this.read('listKeys', () => {
       if (userId === undefined) {
         return after === null
           ? this.stmt.keysFirst.all(limit + 1)
@@ -389,12 +388,12 @@ export class SqliteStore implements KeyStore {
   }
 
   async countKeys (userId: string): Promise<number> {
-    return this.read(() => this.stmt.countKeys.get(userId) ?? 0)
+    return this.read('countKeys', () => this.stmt.countKeys.get(userId) ?? 0)
   }
 
   async deleteKey (id: string): Promise<ApiKeyRecord | null> {
     let deleted: ApiKeyRecord | null = null
-    this.write(() => {
+    this.write('deleteKey', () => {
       const row = this.stmt.keyById.get(id)
       if (row === undefined) return []
       this.stmt.deleteKey.run(id)
@@ -413,7 +412,7 @@ export class SqliteStore implements KeyStore {
     for (let i = 0; i < all.length; i += LAST_USED_CHUNK) {
       if (i > 0) await new Promise<void>(resolve => setImmediate(resolve))
       const chunk = all.slice(i, i + LAST_USED_CHUNK)
-      this.write(() => {
+      this.write('recordLastUsed', () => {
         for (const [id, at] of chunk) this.stmt.touchKey.run(at, id)
         return []
       })
@@ -423,7 +422,7 @@ export class SqliteStore implements KeyStore {
   async bindSession (id: string, keyId: string, ttlMs: number): Promise<string> {
     const now = this.clock.now()
     let owner = keyId
-    this.write(() => {
+    this.write('bindSession', () => {
       // Expired bindings go a hundred at a time as new ones come: the table stays as large as
       // the sessions in use.
       this.stmt.pruneSessions.run(now)
@@ -436,12 +435,12 @@ export class SqliteStore implements KeyStore {
 
   async getSession (id: string, ttlMs: number): Promise<string | null> {
     const now = this.clock.now()
-    const owner = this.read(() => this.stmt.sessionOwner.get(id, now)) ?? null
+    const owner = this.read('getSession', () => this.stmt.sessionOwner.get(id, now)) ?? null
     // The TTL restarts at most once per read that finds it; writes queue behind other writers,
     // so a failure here must not fail the check.
     if (owner !== null) {
       try {
-        this.write(() => { this.stmt.touchSession.run(now + ttlMs, id, now); return [] })
+        this.write('getSession', () => { this.stmt.touchSession.run(now + ttlMs, id, now); return [] })
       } catch {}
     }
     return owner
@@ -449,22 +448,22 @@ export class SqliteStore implements KeyStore {
 
   async touchSession (id: string, ttlMs: number): Promise<void> {
     const now = this.clock.now()
-    this.write(() => { this.stmt.touchSession.run(now + ttlMs, id, now); return [] })
+    this.write('touchSession', () => { this.stmt.touchSession.run(now + ttlMs, id, now); return [] })
   }
 
   async deleteSession (id: string): Promise<void> {
-    this.write(() => { this.stmt.deleteSession.run(id); return [] })
+    this.write('deleteSession', () => { this.stmt.deleteSession.run(id); return [] })
   }
 
   async publish (event: InvalidationEvent): Promise<void> {
-    this.write(() => [event])
+    this.write('publish', () => [event])
   }
 
   subscribe (listener: InvalidationListener): () => void {
     if (this.closed) throw new StoreUnavailableError('sqlite store is closed')
     if (this.timer === null) {
-      this.lastSeenId = this.read(() => this.stmt.lastEventId.get() ?? 0)
-      this.lastDataVersion = this.read(() => this.stmt.dataVersion.get() ?? 0)
+      this.lastSeenId = this.read('subscribe', () => this.stmt.lastEventId.get() ?? 0)
+      this.lastDataVersion = this.read('subscribe', () => this.stmt.dataVersion.get() ?? 0)
       this.ownIds.clear()
       this.timer = setInterval(() => this.poll(), this.pollMs)
       this.timer.unref()
@@ -488,7 +487,7 @@ export class SqliteStore implements KeyStore {
   }
 
   async ping (): Promise<void> {
-    this.read(() => this.stmt.ping.get())
+    this.read('ping', () => this.stmt.ping.get())
   }
 
   async close (): Promise<void> {
@@ -504,11 +503,18 @@ export class SqliteStore implements KeyStore {
     this.timer = null
   }
 
-  private read<T> (fn: () => T): T {
-    if (this.closed) throw new StoreUnavailableError('sqlite store is closed')
+  private read<T> (operation: string, fn: () => T): T {
+    const started = callStart()
+    if (this.closed) {
+      publishCall(this, operation, started, true)
+      throw new StoreUnavailableError('sqlite store is closed')
+    }
     try {
-      return fn()
+      const result = fn()
+      publishCall(this, operation, started, false)
+      return result
     } catch (err) {
+      publishCall(this, operation, started, true)
       rethrow(err)
     }
   }
@@ -518,8 +524,12 @@ export class SqliteStore implements KeyStore {
    * busy_timeout instead of failing to upgrade); the events it returns are logged in the same
    * transaction and delivered in-process right after commit.
    */
-  private write (fn: () => InvalidationEvent[]): void {
-    if (this.closed) throw new StoreUnavailableError('sqlite store is closed')
+  private write (operation: string, fn: () => InvalidationEvent[]): void {
+    const started = callStart()
+    if (this.closed) {
+      publishCall(this, operation, started, true)
+      throw new StoreUnavailableError('sqlite store is closed')
+    }
     const now = this.clock.now()
     let logged: Array<{ id: number, event: InvalidationEvent }> = []
     const tx = this.db.transaction(() => {
@@ -536,8 +546,10 @@ export class SqliteStore implements KeyStore {
     try {
       tx.immediate()
     } catch (err) {
+      publishCall(this, operation, started, true)
       rethrow(err)
     }
+    publishCall(this, operation, started, false)
     if (this.timer === null) return
     for (const { id, event } of logged) {
       // With no foreign rows pending, just move past ours; otherwise the poll must skip it.

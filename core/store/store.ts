@@ -77,7 +77,6 @@ export interface InvalidationListener {
 }
 
 export interface KeyStore {
-  readonly kind: 'redis' | 'sqlite'
 
   createUser(input: NewUser): Promise<User>
   getUser(id: string): Promise<User | null>

@@ -68,10 +68,11 @@ export async function startGateway (t: Test, opts: {
   logs?: LogCapture
   /** These logger options (with their own stream) instead of capturing into `logs`. */
   logger?: GatewayDeps['logger']
+  onRequestEnd?: GatewayDeps['onRequestEnd']
 }): Promise<TestGateway> {
   const config = opts.config ?? testConfig()
   const logs = opts.logs ?? new LogCapture()
-  const app = await buildGateway(config, { store: opts.store, clock: opts.clock, logger: opts.logger ?? { stream: logs } })
+  const app = await buildGateway(config, { store: opts.store, clock: opts.clock, logger: opts.logger ?? { stream: logs }, onRequestEnd: opts.onRequestEnd })
   t.teardown(() => app.close())
   await app.listen({ port: 0, host: '127.0.0.1' })
   const { port } = app.server.address() as { port: number }

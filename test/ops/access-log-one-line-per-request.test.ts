@@ -102,7 +102,7 @@ t.test('one access line per request, no secret', async t => {
   t.ok(byId.get('req-1')!.bytesIn > body.length, 'bytes in count the body (and headers)')
   t.notOk('code' in byId.get('req-1')!, 'no error code on success')
   t.match(byId.get('req-2'), { outcome: 'cache_hit', keyId: good.keyId })
-  t.match(byId.get('req-3'), { serverId: 'beta', keyId: good.keyId, userId: good.user.id, outcome: 'out_of_scope', code: 'MCPGATE_KEY_OUT_OF_SCOPE' })
+  t.match(byId.get('req-3'), { serverId: 'beta', keyId: good.keyId, userId: good.user.id, outcome: 'out_of_scope', code: 'MCPGATE_SERVER_NOT_FOUND' })
   t.match(byId.get('req-4'), { outcome: 'invalid', code: 'MCPGATE_KEY_INVALID', keyId: victim.keyId, serverId: 'alpha' })
   t.notOk('userId' in byId.get('req-4')!, 'a refused key names no user')
   t.match(byId.get('req-5'), { outcome: 'missing', code: 'MCPGATE_KEY_MISSING' })

@@ -47,7 +47,7 @@ t.test('counters through allowed, denied, invalid and rate-limited requests', as
 
   t.equal(await post('alpha', good.key), 200, 'allowed (argon2)')
   t.equal(await post('alpha', good.key), 200, 'allowed (cache)')
-  t.equal(await post('beta', good.key), 403, 'denied: out of scope')
+  t.equal(await post('beta', good.key), 404, 'denied: out of scope (answered as an unknown server)')
   t.equal(await post('alpha', wrong), 401, 'wrong secret')
   t.equal(await post('alpha', wrong), 401, 'wrong secret again (negative cache)')
   t.equal(await post('alpha', wrong), 429, 'rate limited')
@@ -57,7 +57,7 @@ t.test('counters through allowed, denied, invalid and rate-limited requests', as
   const requests = (server: string, status: string): number | undefined =>
     m.value('mcpgate_gateway_requests_total', { server, method: 'POST', status })
   t.equal(requests('alpha', '200'), 3)
-  t.equal(requests('beta', '403'), 1)
+  t.equal(requests('beta', '404'), 1)
   t.equal(requests('alpha', '401'), 2)
   t.equal(requests('alpha', '429'), 1)
   t.equal(m.value('mcpgate_gateway_requests_total', { server: 'none', method: 'GET', status: '200' }), 1, 'the first scrape is counted by the second')
