@@ -189,6 +189,8 @@ export async function buildAdmin (config: Readonly<Config>, deps: AdminDeps): Pr
     genReqId: requestId,
     trustProxy: config.admin.trustProxy,
     bodyLimit: 64 * 1024,
+    // Also bounds each close step (default 10 s), the drain in preClose included: past the grace and cli's margin.
+    pluginTimeout: config.gateway.shutdownGraceMs + 10_000,
     return503OnClosing: true
   }).withTypeProvider<TypeBoxTypeProvider>()
 

@@ -156,6 +156,8 @@ export async function buildGateway (config: Readonly<Config>, deps: GatewayDeps)
     childLoggerFactory: lazyChildLogger,
     // Only the methods MCP uses; an automatic HEAD route would be proxied too.
     exposeHeadRoutes: false,
+    // Also bounds each close step (default 10 s), the drain in preClose included: past the grace and cli's margin.
+    pluginTimeout: gw.shutdownGraceMs + 10_000,
     return503OnClosing: true
   })
 
