@@ -24,7 +24,7 @@ export const ServerSchema = Type.Object({
   name: Type.String({ maxLength: 200, default: '', description: 'display name; defaults to the id' }),
   description: Type.String({ maxLength: 2000, default: '' }),
   url: Type.String({ minLength: 1, description: 'upstream MCP endpoint (Streamable HTTP, or legacy HTTP+SSE `/sse`)' }),
-  headers: Type.Record(Type.String(), Type.String(), { default: {}, description: 'headers added to every upstream request ($' + '{ENV} interpolated)' }),
+  headers: Type.Record(Type.String(), Type.String(), { default: {}, description: 'headers added to every upstream request ($' + '{ENV} interpolated); names are RFC 9110 tokens, values visible characters, spaces and tabs (a control character, e.g. a trailing newline from a variable, is refused at load)' }),
   access: AccessRule,
   identityHeaders: Type.Boolean({ default: false, description: 'send x-mcpgate-user-id, x-mcpgate-user-email and x-mcpgate-key-id upstream' }),
   timeouts: Type.Object({
