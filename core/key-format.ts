@@ -31,6 +31,11 @@ export type KeyParseFailure =
 
 export type KeyParseResult = { ok: true, key: ParsedKey } | { ok: false, reason: KeyParseFailure }
 
+/** Anything shaped like a key, masked: for text that is logged or echoed (a URL, a message). */
+export function redactKeys (text: string): string {
+  return text.replace(/ok1-[A-Za-z0-9-]*/gi, `${KEY_PREFIX}-[redacted]`)
+}
+
 /** Uniformly random base62 string from the CSPRNG (rejection sampling: no modulo bias). */
 export function randomBase62 (length: number): string {
   let out = ''
