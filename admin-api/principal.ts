@@ -4,11 +4,11 @@
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose'
 import type { Config } from '../config/schema.ts'
 import { systemClock, type Clock } from '../core/clock.ts'
+import { parseEmail } from '../core/email.ts'
 import { errors, StoreConflictError } from '../core/errors.ts'
 import { safeEqualString } from '../core/hashing.ts'
 import { KEY_PREFIX } from '../core/key-format.ts'
 import type { KeyStore, Role, User, UserPatch } from '../core/store/store.ts'
-import { normalizeEmail } from './key-service.ts'
 
 export type Principal =
   | { kind: 'admin-token', role: 'admin', user: null }
@@ -159,12 +159,9 @@ export function createAuthenticator (opts: AuthenticatorOptions) {
     if (typeof rawEmail !== 'string') fail(`JWT has no "${oidc.claims.email}" claim`, new errors.TokenInvalid())
     // An IdP that says the address is unverified cannot vouch for who owns it.
     if (payload.email_verified === false) fail('JWT email is not verified', new errors.TokenInvalid())
-    let email: string
-    try {
-      email = normalizeEmail(rawEmail)
-    } catch {
-      fail('JWT email claim is not an email address', new errors.TokenInvalid())
-    }
+    const parsed = parseEmail(rawEmail)
+    if (!parsed.ok) fail(`JWT email claim is not an acceptable email address (${parsed.problem})`, new errors.TokenInvalid())
+    const email = parsed.email
     const rawName = claim(payload, oidc.claims.name)
     const name = typeof rawName === 'string' && rawName.trim() !== '' ? rawName.trim().slice(0, 200) : email
     const groupsClaim = claim(payload, oidc.claims.groups)

@@ -99,7 +99,7 @@ export const User = Type.Object({
 const Groups = Type.Array(Type.String({ minLength: 1, maxLength: GROUP_MAX }), { maxItems: GROUPS_MAX })
 
 export const NewUserBody = Type.Object({
-  email: Type.String({ minLength: 3, maxLength: EMAIL_MAX, description: 'unique; stored and compared lowercase' }),
+  email: Type.String({ minLength: 3, maxLength: EMAIL_MAX, description: 'unique; trimmed, stored and compared lowercase; control, invisible and space characters are refused' }),
   name: Type.Optional(Type.String({ minLength: 1, maxLength: USER_NAME_MAX, description: 'default: the email' })),
   role: Type.Optional(Role),
   groups: Type.Optional(Groups),
