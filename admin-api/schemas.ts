@@ -20,7 +20,7 @@ const ErrorRef = Type.Unsafe<{ statusCode: number, code: string, error: string, 
 const errorDescriptions: Record<number, string> = {
   400: 'Invalid input; the message names the field',
   401: 'Missing or invalid credentials (an API key is never accepted here)',
-  403: 'Authenticated, but not allowed (admin role required, or account disabled)',
+  403: 'Authenticated, but not allowed (admin role required, account disabled, or an OIDC identity that cannot be tied to an account: email not verified, or the account is linked to another identity)',
   404: 'Not found (another user\'s resource answers the same)',
   409: 'Conflict (key limit reached, email taken)',
   429: 'Too many failed authentications from this client IP; retry after Retry-After seconds',

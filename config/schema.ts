@@ -83,7 +83,8 @@ export const ConfigSchema = Type.Object({
       claims: Type.Object({
         email: Type.String({ default: 'email' }),
         name: Type.String({ default: 'name' }),
-        groups: Type.String({ default: 'groups' })
+        groups: Type.String({ default: 'groups' }),
+        emailVerified: Type.String({ default: 'email_verified', description: 'a sign-in not linked yet links to (or creates) the account of its email only when this claim is true; e.g. xms_edov on Microsoft Entra ID' })
       }, { default: {}, additionalProperties: false }),
       adminGroups: Type.Array(Type.String(), { default: [] })
     }, { additionalProperties: false }))

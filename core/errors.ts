@@ -61,7 +61,10 @@ export const errors = {
   // gateway (appended)
   PathInvalid: refusal('PATH_INVALID', 'The path after the MCP server id is not allowed (encoded separators, dot segments or empty segments)', 400),
   // config
-  ConfigInvalid: define('CONFIG_INVALID', '%s', 500)
+  ConfigInvalid: define('CONFIG_INVALID', '%s', 500),
+  // admin API: OIDC sign-in (appended)
+  EmailNotVerified: define('EMAIL_NOT_VERIFIED', 'The identity provider does not say that this email address is verified; an account is created or linked by verified email only', 403),
+  IdentityConflict: define('IDENTITY_CONFLICT', 'The account with this email address is linked to another identity at the identity provider', 403)
 } as const
 
 export type McpgateErrorName = keyof typeof errors
