@@ -12,6 +12,7 @@ import { systemClock, type Clock } from '../core/clock.ts'
 import { ConnectionDrain } from '../core/connection-drain.ts'
 import { errors, StoreConflictError, StoreUnavailableError } from '../core/errors.ts'
 import { FailureBudget } from '../core/failure-budget.ts'
+import { redactKeys } from '../core/key-format.ts'
 import { requestId } from '../core/request-id.ts'
 import type { KeyStore } from '../core/store/store.ts'
 import { audit } from './audit.ts'
@@ -76,8 +77,19 @@ export function adminLoggerOptions (config: Readonly<Config>): LoggerOptions {
         '*.secretHash'
       ],
       censor: '[redacted]'
-    }
+    },
+    serializers: { req: requestForLog }
   }
+}
+
+/**
+ * Fastify's request fields, with the path instead of the URL: a query string is the client's
+ * business and may carry a credential (`?token=…`), and a key pasted into the path is masked.
+ */
+function requestForLog (request: { method: string, url: string, host?: string, ip?: string, socket?: { remotePort?: number } }) {
+  const q = request.url.indexOf('?')
+  const path = redactKeys(q < 0 ? request.url : request.url.slice(0, q)).slice(0, 200)
+  return { method: request.method, url: path, host: request.host, remoteAddress: request.ip, remotePort: request.socket?.remotePort }
 }
 
 function validationMessage (err: FastifyError): string {
@@ -189,6 +201,8 @@ export async function buildAdmin (config: Readonly<Config>, deps: AdminDeps): Pr
     genReqId: requestId,
     trustProxy: config.admin.trustProxy,
     bodyLimit: 64 * 1024,
+    // Also bounds each close step (default 10 s), the drain in preClose included: past the grace and cli's margin.
+    pluginTimeout: config.gateway.shutdownGraceMs + 10_000,
     return503OnClosing: true
   }).withTypeProvider<TypeBoxTypeProvider>()
 

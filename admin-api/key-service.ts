@@ -5,6 +5,7 @@
 import type { Config, ServerConfig } from '../config/schema.ts'
 import { userCanReach, type AccessSubject } from '../core/access.ts'
 import { systemClock, type Clock } from '../core/clock.ts'
+import { parseEmail } from '../core/email.ts'
 import { errors, StoreConflictError } from '../core/errors.ts'
 import { hashSecret } from '../core/hashing.ts'
 import { generateKey, isValidKeyId, isValidUserId } from '../core/key-format.ts'
@@ -13,7 +14,7 @@ import { decodeKeyCursor, type ApiKeyRecord, type KeyStore, type Page, type Role
 export const NAME_MAX = 100
 export const DESCRIPTION_MAX = 500
 export const USER_NAME_MAX = 200
-export const EMAIL_MAX = 254
+export { EMAIL_MAX } from '../core/email.ts'
 export const GROUP_MAX = 200
 export const GROUPS_MAX = 500
 export const PAGE_LIMIT_DEFAULT = 50
@@ -136,14 +137,11 @@ export function parseRfc3339 (value: string): number | null {
   return Number.isFinite(ms) ? ms : null
 }
 
-// Deliberately simple: one @, no spaces, a dot in the domain. The IdP or the admin is the
-// authority on whether the mailbox exists; this only keeps obvious garbage out of the store.
-const EMAIL = /^[^\s@]+@[^\s@.]+(\.[^\s@.]+)+$/
-
+/** The stored form of an email (core/email.ts holds the rule), or a 400 naming `email`. */
 export function normalizeEmail (value: string): string {
-  const email = value.trim().toLowerCase()
-  if (email.length > EMAIL_MAX || !EMAIL.test(email)) throw invalid('email', 'must be a valid email address')
-  return email
+  const parsed = parseEmail(value)
+  if (!parsed.ok) throw invalid('email', parsed.problem)
+  return parsed.email
 }
 
 function cleanName (field: string, value: string, max: number): string {

@@ -1,14 +1,15 @@
 // Who is calling the admin API: the bootstrap admin token, or a user holding an OIDC JWT from
-// the configured issuer (verified against its JWKS, auto-provisioned on first use). API keys are
-// refused here on purpose: a leaked key must not be able to mint more keys.
+// the configured issuer (verified against its JWKS; matched by the token's issuer and subject,
+// linked or provisioned by verified email on first use). API keys are refused here on purpose: a
+// leaked key must not be able to mint more keys.
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose'
 import type { Config } from '../config/schema.ts'
 import { systemClock, type Clock } from '../core/clock.ts'
+import { parseEmail } from '../core/email.ts'
 import { errors, StoreConflictError } from '../core/errors.ts'
 import { safeEqualString } from '../core/hashing.ts'
 import { KEY_PREFIX } from '../core/key-format.ts'
-import type { KeyStore, Role, User, UserPatch } from '../core/store/store.ts'
-import { normalizeEmail } from './key-service.ts'
+import type { KeyStore, OidcIdentity, Role, User, UserPatch } from '../core/store/store.ts'
 
 export type Principal =
   | { kind: 'admin-token', role: 'admin', user: null }
@@ -152,51 +153,102 @@ export function createAuthenticator (opts: AuthenticatorOptions) {
     }
   }
 
-  /** First sign-in creates the user; later sign-ins refresh groups (and group-derived admin). */
-  async function provision (payload: JWTPayload): Promise<{ user: User, change?: UserChange }> {
+  /**
+   * The IdP is the source of truth for groups when the token carries the claim. The role follows
+   * admin groups only where it came from them: an admin made by PATCH stays admin, one who was
+   * admin by group membership loses it when leaving the group.
+   */
+  async function refresh (user: User, payload: JWTPayload, linked: boolean): Promise<{ user: User, change?: UserChange }> {
     if (oidc === undefined) throw new Error('OIDC is not configured')
-    const rawEmail = claim(payload, oidc.claims.email)
-    if (typeof rawEmail !== 'string') fail(`JWT has no "${oidc.claims.email}" claim`, new errors.TokenInvalid())
-    // An IdP that says the address is unverified cannot vouch for who owns it.
-    if (payload.email_verified === false) fail('JWT email is not verified', new errors.TokenInvalid())
-    let email: string
-    try {
-      email = normalizeEmail(rawEmail)
-    } catch {
-      fail('JWT email claim is not an email address', new errors.TokenInvalid())
-    }
-    const rawName = claim(payload, oidc.claims.name)
-    const name = typeof rawName === 'string' && rawName.trim() !== '' ? rawName.trim().slice(0, 200) : email
+    const linkChange = linked ? { user, change: { event: 'user.updated', fields: ['identity'] } satisfies UserChange } : { user }
     const groupsClaim = claim(payload, oidc.claims.groups)
+    if (groupsClaim === undefined) return linkChange
     const groups = groupsFrom(groupsClaim)
     const inAdminGroup = groups.some(g => oidc.adminGroups.includes(g))
+    const patch: UserPatch = {}
+    if (!sameSet(user.groups, groups)) patch.groups = groups
+    const wasAdminByGroup = user.groups.some(g => oidc.adminGroups.includes(g))
+    if (inAdminGroup && user.role !== 'admin') patch.role = 'admin'
+    if (!inAdminGroup && wasAdminByGroup && user.role === 'admin') patch.role = 'user'
+    if (Object.keys(patch).length === 0) return linkChange
+    const updated = await store.updateUser(user.id, patch)
+    if (updated === null) return linkChange
+    return { user: updated, change: { event: 'user.updated', fields: [...(linked ? ['identity'] : []), ...Object.keys(patch)] } }
+  }
 
-    const existing = await store.getUserByEmail(email)
-    if (existing === null) {
+  /** A claim an IdP sets to say the email is verified: `true` (some send the string "true"). */
+  function emailVerified (payload: JWTPayload): boolean {
+    if (oidc === undefined) return false
+    const value = claim(payload, oidc.claims.emailVerified)
+    return value === true || value === 'true'
+  }
+
+  /**
+   * Who the token is. Matched by its (issuer, sub), never by email alone: an email is an attribute
+   * the IdP may let its users set, and a second IdP account can carry the same one. An identity
+   * not linked yet is tied to an account by its email only when the IdP says that email is
+   * verified — a new account is created with the link, an existing one (made by an admin, or
+   * linked under a previous issuer) gets it. Unverified, nothing is created: the email decides
+   * server access rules (`access.users`) and goes upstream in x-mcpgate-user-email, so an
+   * account under an email nobody proved would hold what the address's real owner is granted.
+   */
+  async function signIn (payload: JWTPayload): Promise<{ user: User, change?: UserChange }> {
+    if (oidc === undefined) throw new Error('OIDC is not configured')
+    const subject = payload.sub
+    // OIDC Core §2: sub is a case-sensitive string of at most 255 ASCII characters.
+    if (typeof subject !== 'string' || subject.length < 1 || subject.length > 255) fail('JWT has no usable "sub" claim', new errors.TokenInvalid())
+    // jwtVerify checked that `iss` is exactly the configured issuer.
+    const identity: OidcIdentity = { issuer: oidc.issuer, subject }
+    const linked = await store.getUserByIdentity(identity)
+    if (linked !== null) return refresh(linked, payload, false)
+
+    const rawEmail = claim(payload, oidc.claims.email)
+    if (typeof rawEmail !== 'string') fail(`JWT has no "${oidc.claims.email}" claim`, new errors.TokenInvalid())
+    const parsed = parseEmail(rawEmail)
+    if (!parsed.ok) fail(`JWT email claim is not an acceptable email address (${parsed.problem})`, new errors.TokenInvalid())
+    const email = parsed.email
+    if (!emailVerified(payload)) fail(`JWT email is not verified (claim "${oidc.claims.emailVerified}")`, new errors.EmailNotVerified())
+
+    // Each round reads, then writes conditionally; a write that lost a race reads again. Three
+    // rounds cover every interleaving of one concurrent create and one concurrent link.
+    for (let round = 0; round < 3; round++) {
+      const existing = await store.getUserByEmail(email)
+      if (existing === null) {
+        const rawName = claim(payload, oidc.claims.name)
+        const name = typeof rawName === 'string' && rawName.trim() !== '' ? rawName.trim().slice(0, 200) : email
+        const groups = groupsFrom(claim(payload, oidc.claims.groups))
+        const role = groups.some(g => oidc.adminGroups.includes(g)) ? 'admin' : 'user'
+        try {
+          const user = await store.createUser({ email, name, role, groups, identity })
+          return { user, change: { event: 'user.created', fields: ['email', 'name', 'role', 'groups', 'identity'] } }
+        } catch (err) {
+          if (!(err instanceof StoreConflictError)) throw err
+          // A concurrent first sign-in of this identity created the user: use it. Otherwise the
+          // email was taken meanwhile: go round and link to that account, or refuse.
+          const raced = await store.getUserByIdentity(identity)
+          if (raced !== null) return refresh(raced, payload, false)
+          continue
+        }
+      }
+      const current = existing.identity ?? null
+      // One identity per issuer per account: a second subject with the same email is another
+      // person (or another IdP account) as far as the IdP can tell.
+      if (current !== null && current.issuer === identity.issuer) {
+        if (current.subject === identity.subject) return refresh(existing, payload, false)
+        fail('the account of this email is linked to another subject', new errors.IdentityConflict())
+      }
+      // Nothing is written to a disabled account; authenticate() refuses it either way.
+      if (existing.disabled) return { user: existing }
       try {
-        const user = await store.createUser({ email, name, role: inAdminGroup ? 'admin' : 'user', groups })
-        return { user, change: { event: 'user.created', fields: ['email', 'name', 'role', 'groups'] } }
+        const user = await store.linkIdentity(existing.id, identity, current)
+        if (user !== null) return refresh(user, payload, true)
       } catch (err) {
         if (!(err instanceof StoreConflictError)) throw err
-        // A concurrent first request created the user; use theirs.
-        const raced = await store.getUserByEmail(email)
-        if (raced === null) throw err
-        return { user: raced }
+        const raced = await store.getUserByIdentity(identity)
+        if (raced !== null) return refresh(raced, payload, false)
       }
     }
-    // The IdP is the source of truth for groups when the token carries the claim. The role
-    // follows admin groups only where it came from them: an admin made by PATCH stays admin,
-    // one who was admin by group membership loses it when leaving the group.
-    if (groupsClaim === undefined) return { user: existing }
-    const patch: UserPatch = {}
-    if (!sameSet(existing.groups, groups)) patch.groups = groups
-    const wasAdminByGroup = existing.groups.some(g => oidc.adminGroups.includes(g))
-    if (inAdminGroup && existing.role !== 'admin') patch.role = 'admin'
-    if (!inAdminGroup && wasAdminByGroup && existing.role === 'admin') patch.role = 'user'
-    if (Object.keys(patch).length === 0) return { user: existing }
-    const updated = await store.updateUser(existing.id, patch)
-    if (updated === null) return { user: existing }
-    return { user: updated, change: { event: 'user.updated', fields: Object.keys(patch) } }
+    fail('the account of this email kept changing while linking', new errors.IdentityConflict())
   }
 
   /**
@@ -213,7 +265,7 @@ export function createAuthenticator (opts: AuthenticatorOptions) {
     if (token.startsWith(KEY_PREFIX + '-')) fail('API key sent as bearer token', new errors.ApiKeyNotAccepted())
     // Always compare (constant time) so timing does not tell whether a token is configured.
     if (safeEqualString(token, adminToken ?? '\u0000no-admin-token') && adminToken !== undefined) return { principal: ADMIN_TOKEN_PRINCIPAL }
-    const { user, change } = await provision(await verify(token))
+    const { user, change } = await signIn(await verify(token))
     if (user.disabled) fail('user is disabled', new errors.UserDisabled())
     return { principal: { kind: 'oidc', role: user.role, user }, ...(change === undefined ? {} : { change }) }
   }

@@ -20,7 +20,7 @@ const ErrorRef = Type.Unsafe<{ statusCode: number, code: string, error: string, 
 const errorDescriptions: Record<number, string> = {
   400: 'Invalid input; the message names the field',
   401: 'Missing or invalid credentials (an API key is never accepted here)',
-  403: 'Authenticated, but not allowed (admin role required, or account disabled)',
+  403: 'Authenticated, but not allowed (admin role required, account disabled, or an OIDC identity that cannot be tied to an account: email not verified, or the account is linked to another identity)',
   404: 'Not found (another user\'s resource answers the same)',
   409: 'Conflict (key limit reached, email taken)',
   429: 'Too many failed authentications from this client IP; retry after Retry-After seconds',
@@ -99,7 +99,7 @@ export const User = Type.Object({
 const Groups = Type.Array(Type.String({ minLength: 1, maxLength: GROUP_MAX }), { maxItems: GROUPS_MAX })
 
 export const NewUserBody = Type.Object({
-  email: Type.String({ minLength: 3, maxLength: EMAIL_MAX, description: 'unique; stored and compared lowercase' }),
+  email: Type.String({ minLength: 3, maxLength: EMAIL_MAX, description: 'unique; trimmed, stored and compared lowercase; control, invisible and space characters are refused' }),
   name: Type.Optional(Type.String({ minLength: 1, maxLength: USER_NAME_MAX, description: 'default: the email' })),
   role: Type.Optional(Role),
   groups: Type.Optional(Groups),

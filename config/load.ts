@@ -76,6 +76,40 @@ function isHttpUrl (s: string): boolean {
   }
 }
 
+// RFC 9110 §5.1: a field name is a token.
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
+
+/** `servers[0].headers.Authorization`, or `servers[0].headers["X A"]` with anything unprintable escaped. */
+function headerField (server: number, name: string): string {
+  if (HEADER_NAME.test(name)) return `servers[${server}].headers.${name}`
+  const shown = name.replace(/[^\x20-\x7e]|["\\]/g, c => c === '"' || c === '\\' ? `\\${c}` : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+  return `servers[${server}].headers["${shown}"]`
+}
+
+function codePoint (c: string): string {
+  return 'U+' + (c.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')
+}
+
+/**
+ * What is wrong with an upstream header value, or null. RFC 9110 §5.5: visible characters, spaces
+ * and tabs (and obs-text, which undici sends as Latin-1). Anything else makes undici refuse every
+ * request to the server (a 502 per call), so it is refused here, after interpolation: a token read
+ * from a file often ends with a newline. Says where, never what: the value is usually a secret.
+ */
+function headerValueProblem (value: string): string | null {
+  const chars = [...value]
+  for (const [i, c] of chars.entries()) {
+    const code = c.codePointAt(0) ?? 0
+    const at = `at character ${i + 1} of ${chars.length}`
+    // C0 controls but tab, DEL and the C1 controls.
+    if ((code < 0x20 && code !== 0x09) || (code >= 0x7f && code <= 0x9f)) {
+      return `control character ${codePoint(c)} ${at}${i === chars.length - 1 && (c === '\n' || c === '\r') ? ' (a trailing newline from a ${VAR} or a file?)' : ''}; header values take visible characters, spaces and tabs only`
+    }
+    if (code > 0xff) return `character ${codePoint(c)} ${at} cannot be sent in an HTTP header (only ASCII and Latin-1)`
+  }
+  return null
+}
+
 function semanticProblems (config: Config): string[] {
   const problems: string[] = []
   const seen = new Set<string>()
@@ -83,8 +117,10 @@ function semanticProblems (config: Config): string[] {
     if (!isHttpUrl(s.url)) problems.push(`servers[${i}].url: must be an http(s) URL without credentials`)
     if (seen.has(s.id)) problems.push(`servers[${i}].id: duplicate server id "${s.id}"`)
     seen.add(s.id)
-    for (const name of Object.keys(s.headers)) {
-      if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) problems.push(`servers[${i}].headers.${name}: not a valid header name`)
+    for (const [name, value] of Object.entries(s.headers)) {
+      if (!HEADER_NAME.test(name)) problems.push(`${headerField(i, name)}: not a valid header name (RFC 9110 token characters only)`)
+      const problem = headerValueProblem(value)
+      if (problem !== null) problems.push(`${headerField(i, name)}: ${problem}`)
     }
   })
   if (config.store.type === 'redis') {

@@ -24,7 +24,7 @@ export const ServerSchema = Type.Object({
   name: Type.String({ maxLength: 200, default: '', description: 'display name; defaults to the id' }),
   description: Type.String({ maxLength: 2000, default: '' }),
   url: Type.String({ minLength: 1, description: 'upstream MCP endpoint (Streamable HTTP, or legacy HTTP+SSE `/sse`)' }),
-  headers: Type.Record(Type.String(), Type.String(), { default: {}, description: 'headers added to every upstream request ($' + '{ENV} interpolated)' }),
+  headers: Type.Record(Type.String(), Type.String(), { default: {}, description: 'headers added to every upstream request ($' + '{ENV} interpolated); names are RFC 9110 tokens, values visible characters, spaces and tabs (a control character, e.g. a trailing newline from a variable, is refused at load)' }),
   access: AccessRule,
   identityHeaders: Type.Boolean({ default: false, description: 'send x-mcpgate-user-id, x-mcpgate-user-email and x-mcpgate-key-id upstream' }),
   timeouts: Type.Object({
@@ -95,7 +95,8 @@ export const ConfigSchema = Type.Object({
       claims: Type.Object({
         email: Type.String({ default: 'email' }),
         name: Type.String({ default: 'name' }),
-        groups: Type.String({ default: 'groups' })
+        groups: Type.String({ default: 'groups' }),
+        emailVerified: Type.String({ default: 'email_verified', description: 'a sign-in not linked yet links to (or creates) the account of its email only when this claim is true; e.g. xms_edov on Microsoft Entra ID' })
       }, { default: {}, additionalProperties: false }),
       adminGroups: Type.Array(Type.String(), { default: [] })
     }, { additionalProperties: false }))

@@ -6,7 +6,7 @@
 import { STATUS_CODES } from 'node:http'
 import type { FastifyError } from 'fastify'
 import { errors, StoreConflictError, StoreUnavailableError } from './errors.ts'
-import { containsKey } from './key-format.ts'
+import { redactKeys } from './key-format.ts'
 
 export interface WireError {
   statusCode: number
@@ -14,20 +14,6 @@ export interface WireError {
   message: string
   /** The original error when it is a fault (logged with its stack), null for an answer. */
   fault: Error | null
-}
-
-const PLAIN_KEY = /ok1-[A-Za-z0-9-]*/gi
-/** A path segment or a query name or value: what one key, encoded, would be part of. */
-const URL_PART = /[^/?&=#;,\s"]+/g
-
-/**
- * Anything that looks like a key is masked before a text (a URL) is logged or echoed: spelled
- * plainly, or percent-encoded anywhere in a path segment or query part (that whole part goes).
- */
-export function redactKeys (text: string): string {
-  const out = text.replace(PLAIN_KEY, 'ok1-[redacted]')
-  if (!out.includes('%')) return out
-  return out.replace(URL_PART, part => part.includes('%') && containsKey(part) ? 'ok1-[redacted]' : part)
 }
 
 /** A schema failure's message (the services phrase it: the admin API names the field). */

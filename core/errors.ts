@@ -62,7 +62,10 @@ export const errors = {
   Internal: define('INTERNAL', 'Internal server error', 500),
   // gateway (appended)
   TooManyHeaders: refusal('TOO_MANY_HEADERS', 'The request has more than %s header fields', 431),
-  PathInvalid: refusal('PATH_INVALID', 'The path after the MCP server id is not allowed (encoded separators, dot segments or empty segments)', 400)
+  PathInvalid: refusal('PATH_INVALID', 'The path after the MCP server id is not allowed (encoded separators, dot segments or empty segments)', 400),
+  // admin API: OIDC sign-in (appended)
+  EmailNotVerified: define('EMAIL_NOT_VERIFIED', 'The identity provider does not say that this email address is verified; an account is created or linked by verified email only', 403),
+  IdentityConflict: define('IDENTITY_CONFLICT', 'The account with this email address is linked to another identity at the identity provider', 403)
 } as const
 
 export type McpgateErrorName = keyof typeof errors

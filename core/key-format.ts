@@ -145,3 +145,18 @@ export function containsKey (text: string): boolean {
   if (!text.includes('%') && !text.includes('+')) return false
   return KEY_MARK.test(percentDecoded(text.replace(/\+/g, ' ')))
 }
+
+const PLAIN_KEY = /ok1-[A-Za-z0-9-]*/gi
+/** A path segment or a query name or value: what one key, encoded, would be part of. */
+const URL_PART = /[^/?&=#;,\s"]+/g
+
+/**
+ * Anything shaped like a key, masked: for text that is logged or echoed (a URL, a message).
+ * Spelled plainly, or percent-encoded anywhere in a path segment or query part (that whole part
+ * goes).
+ */
+export function redactKeys (text: string): string {
+  const out = text.replace(PLAIN_KEY, `${KEY_PREFIX}-[redacted]`)
+  if (!out.includes('%')) return out
+  return out.replace(URL_PART, part => part.includes('%') && containsKey(part) ? `${KEY_PREFIX}-[redacted]` : part)
+}

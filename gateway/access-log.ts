@@ -7,7 +7,7 @@
 import type { Socket } from 'node:net'
 import { hostname } from 'node:os'
 import { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
-import { redactKeys } from '../core/error-wire.ts'
+import { redactKeys } from '../core/key-format.ts'
 import { errors } from '../core/errors.ts'
 import { REQUEST_ID_HEADER } from '../core/request-id.ts'
 import type { ServerRegistry } from './registry.ts'

@@ -12,7 +12,7 @@ import type { Config } from '../config/schema.ts'
 import { systemClock, type Clock } from '../core/clock.ts'
 import { ConnectionDrain } from '../core/connection-drain.ts'
 import { BufferedLogDestination } from '../core/log-destination.ts'
-import { redactKeys } from '../core/error-wire.ts'
+import { redactKeys } from '../core/key-format.ts'
 import { requestId } from '../core/request-id.ts'
 import type { InvalidationEvent, KeyStore } from '../core/store/store.ts'
 import { AccessLogController, trackRequests, type LogStream, type RequestEnd } from './access-log.ts'
@@ -167,6 +167,8 @@ export async function buildGateway (config: Readonly<Config>, deps: GatewayDeps)
     childLoggerFactory: lazyChildLogger,
     // Only the methods MCP uses; an automatic HEAD route would be proxied too.
     exposeHeadRoutes: false,
+    // Also bounds each close step (default 10 s), the drain in preClose included: past the grace and cli's margin.
+    pluginTimeout: gw.shutdownGraceMs + 10_000,
     return503OnClosing: true
   })
 

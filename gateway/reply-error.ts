@@ -4,7 +4,8 @@
 // may not reach: both send MCP clients into an OAuth dance against a gateway that takes API keys.
 // So 401s, 404s and every OAuth discovery path carry a hint that says what to send instead.
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
-import { redactKeys, statusText, toWire } from '../core/error-wire.ts'
+import { statusText, toWire } from '../core/error-wire.ts'
+import { redactKeys } from '../core/key-format.ts'
 import { errors } from '../core/errors.ts'
 
 export const MCP_ROUTE_PREFIX = '/mcp-connect'

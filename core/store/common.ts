@@ -2,7 +2,7 @@
 // invalidation messages on the wire, listener calls that cannot break delivery, createKey's limit.
 import { channel } from 'node:diagnostics_channel'
 import { isValidUserId, newUserId } from '../key-format.ts'
-import { decodeKeyCursor, encodeKeyCursor, type InvalidationEvent, type KeyLimits, type NewUser, type Page, type PageRequest, type User } from './store.ts'
+import { decodeKeyCursor, encodeKeyCursor, type InvalidationEvent, type KeyLimits, type NewUser, type OidcIdentity, type Page, type PageRequest, type User } from './store.ts'
 
 /** A validated page request; a bad limit or cursor is a TypeError the admin API maps to 400. */
 export function checkPageRequest (page: PageRequest): { limit: number, after: { createdAt: number, id: string } | null } {
@@ -63,8 +63,14 @@ export function newUserRecord (input: NewUser, now: number): User {
     role: input.role,
     groups: [...input.groups],
     disabled: input.disabled ?? false,
-    createdAt: now
+    createdAt: now,
+    ...(input.identity === undefined ? {} : { identity: { issuer: input.identity.issuer, subject: input.identity.subject } })
   }
+}
+
+export function sameIdentity (a: OidcIdentity | null | undefined, b: OidcIdentity | null | undefined): boolean {
+  if (a === null || a === undefined || b === null || b === undefined) return (a ?? null) === (b ?? null)
+  return a.issuer === b.issuer && a.subject === b.subject
 }
 
 /** createKey's limit, checked before any write: null when there is none. */

@@ -2,8 +2,8 @@
 // scripts (atomic, and they PUBLISH the invalidation in the same step); reads on the auth path are
 // one round trip; every ioredis failure or timeout becomes StoreUnavailableError.
 //
-// Layout (all under `prefix`): u:<id> user hash · email:<lowercased> → user id · users zset ·
-// k:<id> key hash · keys zset · uk:<userId> zset. Zsets hold lex members `<createdAt 15 digits>.<id>`
+// Layout (all under `prefix`): u:<id> user hash · email:<lowercased> → user id · oidc:<digest of
+// issuer and subject> → user id · users zset · k:<id> key hash · keys zset · uk:<userId> zset. Zsets hold lex members `<createdAt 15 digits>.<id>`
 // (score 0) so pages are ZRANGEBYLEX with an exclusive cursor. Scripts reach keys they derive
 // from the data (a user's key hashes); on Redis Cluster give the prefix a hash tag, e.g. `{mcpgate}:`.
 import { createHash } from 'node:crypto'
@@ -21,6 +21,7 @@ import {
   type KeyLimits,
   type KeyStore,
   type NewUser,
+  type OidcIdentity,
   type Page,
   type PageRequest,
   type Role,
@@ -73,10 +74,13 @@ end
 `
 
 const scripts = {
-  // KEYS: u:<id>, email:<lower>, users · ARGV: id, zset member, field, value, … → 1 | 0 email taken | -1 id taken
+  // KEYS: u:<id>, email:<lower>, users[, oidc:<digest>] · ARGV: id, zset member, field, value, …
+  // → 1 | 0 email taken | -1 id taken | -2 identity taken
   createUser: script(`
 if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
 if redis.call('EXISTS', KEYS[1]) == 1 then return -1 end
+if KEYS[4] and redis.call('EXISTS', KEYS[4]) == 1 then return -2 end
+if KEYS[4] then redis.call('SET', KEYS[4], ARGV[1]) end
 redis.call('SET', KEYS[2], ARGV[1])
 redis.call('HSET', KEYS[1], unpack(ARGV, 3))
 redis.call('ZADD', KEYS[3], 0, ARGV[2])
@@ -124,6 +128,10 @@ end
 redis.call('DEL', KEYS[4], KEYS[1])
 local emailKey = ARGV[1] .. 'email:' .. h.emailLower
 if redis.call('GET', emailKey) == h.id then redis.call('DEL', emailKey) end
+if h.oidcDigest then
+  local identityKey = ARGV[1] .. 'oidc:' .. h.oidcDigest
+  if redis.call('GET', identityKey) == h.id then redis.call('DEL', identityKey) end
+end
 redis.call('ZREM', KEYS[2], h.zm)
 redis.call('PUBLISH', ARGV[2], ARGV[3])
 return 1
@@ -146,8 +154,25 @@ local u = redis.call('HGETALL', ARGV[1] .. 'u:' .. hashOf(k).userId)
 if #u == 0 then return false end
 return { k, u }
 `),
-  // KEYS: email:<lower> · ARGV: prefix → user hash | nil
-  userByEmail: script(`
+  // KEYS: u:<id>, oidc:<digest> · ARGV: id, expected digest ('' = none), prefix, digest, issuer,
+  // subject → the updated hash (flat) | nil (no user, or its identity is not the expected one) |
+  // 0 (another user holds the identity). The replaced identity's index entry goes in the same step.
+  linkIdentity: script(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+local current = redis.call('HGET', KEYS[1], 'oidcDigest') or ''
+if current ~= ARGV[2] then return false end
+local holder = redis.call('GET', KEYS[2])
+if holder and holder ~= ARGV[1] then return 0 end
+if current ~= '' and current ~= ARGV[4] then
+  local old = ARGV[3] .. 'oidc:' .. current
+  if redis.call('GET', old) == ARGV[1] then redis.call('DEL', old) end
+end
+redis.call('SET', KEYS[2], ARGV[1])
+redis.call('HSET', KEYS[1], 'oidcDigest', ARGV[4], 'oidcIssuer', ARGV[5], 'oidcSubject', ARGV[6])
+return redis.call('HGETALL', KEYS[1])
+`),
+  // KEYS: an index (email:<lower> or oidc:<digest>) → user id · ARGV: prefix → user hash | nil
+  userByIndex: script(`
 local id = redis.call('GET', KEYS[1])
 if not id then return false end
 return redis.call('HGETALL', ARGV[1] .. 'u:' .. id)
@@ -191,8 +216,17 @@ function toUser (h: Hash): User {
     role: (h.role ?? 'user') as Role,
     groups: JSON.parse(h.groups ?? '[]') as string[],
     disabled: h.disabled === '1',
-    createdAt: Number(h.createdAt)
+    createdAt: Number(h.createdAt),
+    ...(h.oidcIssuer === undefined || h.oidcSubject === undefined ? {} : { identity: { issuer: h.oidcIssuer, subject: h.oidcSubject } })
   }
+}
+
+/**
+ * The index key's name for an identity: a digest, so that any issuer URL and subject (up to 255
+ * characters, any content) make a short key of fixed shape.
+ */
+export function identityDigest (identity: OidcIdentity): string {
+  return createHash('sha256').update(JSON.stringify([identity.issuer, identity.subject])).digest('hex')
 }
 
 function toKey (h: Hash): ApiKeyRecord {
@@ -277,21 +311,29 @@ export class RedisStore implements KeyStore {
     const id = user.id
     const emailLower = input.email.toLowerCase()
     const member = encodeKeyCursor(user.createdAt, id)
+    const digest = user.identity === undefined ? null : identityDigest(user.identity)
+    const fields: Record<string, string> = {
+      id,
+      email: user.email,
+      emailLower,
+      name: user.name,
+      role: user.role,
+      groups: JSON.stringify(user.groups),
+      disabled: user.disabled ? '1' : '0',
+      createdAt: String(user.createdAt),
+      zm: member
+    }
+    if (user.identity !== undefined && digest !== null) {
+      fields.oidcDigest = digest
+      fields.oidcIssuer = user.identity.issuer
+      fields.oidcSubject = user.identity.subject
+    }
     const result = await this.run('createUser', scripts.createUser,
-      [this.key('u:', id), this.key('email:', emailLower), this.key('users')],
-      [id, member, ...flatten({
-        id,
-        email: user.email,
-        emailLower,
-        name: user.name,
-        role: user.role,
-        groups: JSON.stringify(user.groups),
-        disabled: user.disabled ? '1' : '0',
-        createdAt: String(user.createdAt),
-        zm: member
-      })])
+      [this.key('u:', id), this.key('email:', emailLower), this.key('users'), ...(digest === null ? [] : [this.key('oidc:', digest)])],
+      [id, member, ...flatten(fields)])
     if (result === 0) throw new StoreConflictError(`A user with email "${input.email}" already exists`, 'email')
     if (result === -1) throw new StoreConflictError(`A user with id "${id}" already exists`, 'id')
+    if (result === -2) throw new StoreConflictError('Another user holds this OIDC identity', 'identity')
     return user
   }
 
@@ -301,7 +343,21 @@ export class RedisStore implements KeyStore {
   }
 
   async getUserByEmail (email: string): Promise<User | null> {
-    const hash = hashFromFlat(await this.run('getUserByEmail', scripts.userByEmail, [this.key('email:', email.toLowerCase())], [this.prefix]))
+    const hash = hashFromFlat(await this.run('getUserByEmail', scripts.userByIndex, [this.key('email:', email.toLowerCase())], [this.prefix]))
+    return hash === null ? null : toUser(hash)
+  }
+
+  async getUserByIdentity (identity: OidcIdentity): Promise<User | null> {
+    const hash = hashFromFlat(await this.run('getUserByIdentity', scripts.userByIndex, [this.key('oidc:', identityDigest(identity))], [this.prefix]))
+    return hash === null ? null : toUser(hash)
+  }
+
+  async linkIdentity (userId: string, identity: OidcIdentity, expected: OidcIdentity | null): Promise<User | null> {
+    const digest = identityDigest(identity)
+    const result = await this.run('linkIdentity', scripts.linkIdentity, [this.key('u:', userId), this.key('oidc:', digest)],
+      [userId, expected === null ? '' : identityDigest(expected), this.prefix, digest, identity.issuer, identity.subject])
+    if (result === 0) throw new StoreConflictError('Another user holds this OIDC identity', 'identity')
+    const hash = hashFromFlat(result)
     return hash === null ? null : toUser(hash)
   }
 

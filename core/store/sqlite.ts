@@ -6,7 +6,7 @@ import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
 import { systemClock, type Clock } from '../clock.ts'
 import { errors, StoreConflictError, StoreUnavailableError } from '../errors.ts'
-import { callStart, checkPageRequest, maxKeysOf, newUserRecord, notifySafely, pageOf, parseInvalidation, publishCall, serializeInvalidation } from './common.ts'
+import { callStart, checkPageRequest, maxKeysOf, newUserRecord, notifySafely, pageOf, parseInvalidation, publishCall, sameIdentity, serializeInvalidation } from './common.ts'
 import {
   type ApiKeyRecord,
   type InvalidationEvent,
@@ -14,6 +14,7 @@ import {
   type KeyLimits,
   type KeyStore,
   type NewUser,
+  type OidcIdentity,
   type Page,
   type PageRequest,
   type Role,
@@ -50,7 +51,9 @@ CREATE TABLE IF NOT EXISTS users (
   role TEXT NOT NULL,
   groups TEXT NOT NULL,
   disabled INTEGER NOT NULL,
-  created_at INTEGER NOT NULL
+  created_at INTEGER NOT NULL,
+  oidc_issuer TEXT,
+  oidc_subject TEXT
 );
 CREATE INDEX IF NOT EXISTS users_created ON users (created_at, id);
 CREATE TABLE IF NOT EXISTS api_keys (
@@ -79,6 +82,9 @@ CREATE TABLE IF NOT EXISTS invalidations (
 );
 `
 
+/** After addIdentityColumns (a file from before them has no such columns to index yet). NULLs never collide. */
+const IDENTITY_INDEX = 'CREATE UNIQUE INDEX IF NOT EXISTS users_oidc_identity ON users (oidc_issuer, oidc_subject)'
+
 interface UserRow {
   id: string
   email: string
@@ -87,6 +93,8 @@ interface UserRow {
   groups: string
   disabled: number
   created_at: number
+  oidc_issuer: string | null
+  oidc_subject: string | null
 }
 
 interface KeyRow {
@@ -110,7 +118,8 @@ interface LogRow {
 
 const KEY_COLUMNS = 'k.id, k.user_id, k.name, k.description, k.mcp_server_ids, k.created_at, k.expires_at, k.last_used_at, k.secret_hash'
 const OWNER_COLUMNS = 'u.id AS owner_id, u.email AS owner_email, u.name AS owner_name, u.role AS owner_role, ' +
-  'u.groups AS owner_groups, u.disabled AS owner_disabled, u.created_at AS owner_created_at'
+  'u.groups AS owner_groups, u.disabled AS owner_disabled, u.created_at AS owner_created_at, ' +
+  'u.oidc_issuer AS owner_oidc_issuer, u.oidc_subject AS owner_oidc_subject'
 
 function toUser (row: UserRow): User {
   return {
@@ -120,7 +129,8 @@ function toUser (row: UserRow): User {
     role: row.role as Role,
     groups: JSON.parse(row.groups) as string[],
     disabled: row.disabled !== 0,
-    createdAt: row.created_at
+    createdAt: row.created_at,
+    ...(row.oidc_issuer === null || row.oidc_subject === null ? {} : { identity: { issuer: row.oidc_issuer, subject: row.oidc_subject } })
   }
 }
 
@@ -146,8 +156,24 @@ function ownerOf (row: KeyOwnerRow): User {
     role: row.owner_role,
     groups: row.owner_groups,
     disabled: row.owner_disabled,
-    created_at: row.owner_created_at
+    created_at: row.owner_created_at,
+    oidc_issuer: row.owner_oidc_issuer,
+    oidc_subject: row.owner_oidc_subject
   })
+}
+
+/**
+ * Files written before OIDC identities were linked have no identity columns: added once, in an
+ * IMMEDIATE transaction that checks again, so processes opening the same file at once (the CLI
+ * beside a running server) cannot both add them.
+ */
+function addIdentityColumns (db: Database.Database): void {
+  const missing = (): boolean => !(db.pragma('table_info(users)') as Array<{ name: string }>).some(c => c.name === 'oidc_issuer')
+  if (!missing()) return
+  db.transaction(() => {
+    if (!missing()) return
+    db.exec('ALTER TABLE users ADD COLUMN oidc_issuer TEXT; ALTER TABLE users ADD COLUMN oidc_subject TEXT')
+  }).immediate()
 }
 
 /**
@@ -179,6 +205,8 @@ export class SqliteStore implements KeyStore {
   private readonly stmt: {
     userById: Database.Statement<[string], UserRow>
     userByEmail: Database.Statement<[string], UserRow>
+    userByIdentity: Database.Statement<[string, string], UserRow>
+    setIdentity: Database.Statement<[string | null, string | null, string]>
     usersFirst: Database.Statement<[number], UserRow>
     usersAfter: Database.Statement<[number, string, number], UserRow>
     insertUser: Database.Statement<[UserRow & { email_lower: string }]>
@@ -227,15 +255,19 @@ export class SqliteStore implements KeyStore {
     // Negative: a size in KiB rather than in pages.
     this.db.pragma(`cache_size = ${-cacheKiB}`)
     this.db.exec(SCHEMA)
+    addIdentityColumns(this.db)
+    this.db.exec(IDENTITY_INDEX)
 
     const db = this.db
     this.stmt = {
       userById: db.prepare('SELECT * FROM users WHERE id = ?'),
       userByEmail: db.prepare('SELECT * FROM users WHERE email_lower = ?'),
+      userByIdentity: db.prepare('SELECT * FROM users WHERE oidc_issuer = ? AND oidc_subject = ?'),
+      setIdentity: db.prepare('UPDATE users SET oidc_issuer = ?, oidc_subject = ? WHERE id = ?'),
       usersFirst: db.prepare('SELECT * FROM users ORDER BY created_at, id LIMIT ?'),
       usersAfter: db.prepare('SELECT * FROM users WHERE (created_at, id) > (?, ?) ORDER BY created_at, id LIMIT ?'),
-      insertUser: db.prepare('INSERT INTO users (id, email, email_lower, name, role, groups, disabled, created_at) ' +
-        'VALUES (@id, @email, @email_lower, @name, @role, @groups, @disabled, @created_at)'),
+      insertUser: db.prepare('INSERT INTO users (id, email, email_lower, name, role, groups, disabled, created_at, oidc_issuer, oidc_subject) ' +
+        'VALUES (@id, @email, @email_lower, @name, @role, @groups, @disabled, @created_at, @oidc_issuer, @oidc_subject)'),
       updateUser: db.prepare('UPDATE users SET name = ?, role = ?, groups = ?, disabled = ? WHERE id = ?'),
       deleteUser: db.prepare('DELETE FROM users WHERE id = ?'),
       keyById: db.prepare(`SELECT ${KEY_COLUMNS} FROM api_keys k WHERE k.id = ?`),
@@ -276,6 +308,9 @@ export class SqliteStore implements KeyStore {
         throw new StoreConflictError(`A user with email "${input.email}" already exists`, 'email')
       }
       if (this.stmt.userById.get(id) !== undefined) throw new StoreConflictError(`A user with id "${id}" already exists`, 'id')
+      if (user.identity !== undefined && this.stmt.userByIdentity.get(user.identity.issuer, user.identity.subject) !== undefined) {
+        throw new StoreConflictError('Another user holds this OIDC identity', 'identity')
+      }
       this.stmt.insertUser.run({
         id,
         email: user.email,
@@ -284,7 +319,9 @@ export class SqliteStore implements KeyStore {
         role: user.role,
         groups: JSON.stringify(user.groups),
         disabled: user.disabled ? 1 : 0,
-        created_at: user.createdAt
+        created_at: user.createdAt,
+        oidc_issuer: user.identity?.issuer ?? null,
+        oidc_subject: user.identity?.subject ?? null
       })
       return []
     })
@@ -299,6 +336,27 @@ export class SqliteStore implements KeyStore {
   async getUserByEmail (email: string): Promise<User | null> {
     const row = this.read('getUserByEmail', () => this.stmt.userByEmail.get(email.toLowerCase()))
     return row === undefined ? null : toUser(row)
+  }
+
+  async getUserByIdentity (identity: OidcIdentity): Promise<User | null> {
+    const row = this.read('getUserByIdentity', () => this.stmt.userByIdentity.get(identity.issuer, identity.subject))
+    return row === undefined ? null : toUser(row)
+  }
+
+  async linkIdentity (userId: string, identity: OidcIdentity, expected: OidcIdentity | null): Promise<User | null> {
+    let linked: User | null = null
+    this.write('linkIdentity', () => {
+      const row = this.stmt.userById.get(userId)
+      if (row === undefined) return []
+      const user = toUser(row)
+      if (!sameIdentity(user.identity, expected)) return []
+      const holder = this.stmt.userByIdentity.get(identity.issuer, identity.subject)
+      if (holder !== undefined && holder.id !== userId) throw new StoreConflictError('Another user holds this OIDC identity', 'identity')
+      this.stmt.setIdentity.run(identity.issuer, identity.subject, userId)
+      linked = { ...user, identity: { issuer: identity.issuer, subject: identity.subject } }
+      return []
+    })
+    return linked
   }
 
   async listUsers (page: PageRequest): Promise<Page<User>> {

@@ -1,10 +1,19 @@
 // The KeyStore seam: users, API key records and invalidation events. Implemented by
 // redis.ts (production, shared by replicas) and sqlite.ts (embedded default); both must pass
 // test/core/store-contract.ts. Expected misses are `null`; infrastructure failures throw
-// StoreUnavailableError; a duplicate email throws StoreConflictError.
+// StoreUnavailableError; a duplicate email, id or OIDC identity throws StoreConflictError.
 import { createHash } from 'node:crypto'
 
 export type Role = 'admin' | 'user'
+
+/**
+ * Who a user is at an OIDC issuer: the token's `iss` and `sub` (OIDC Core §2: `sub` is unique and
+ * never reassigned within an issuer, unlike an email). Compared exactly, case included.
+ */
+export interface OidcIdentity {
+  issuer: string
+  subject: string
+}
 
 /** Times are epoch milliseconds throughout the store; the admin API renders them as RFC 3339. */
 export interface User {
@@ -15,6 +24,8 @@ export interface User {
   groups: string[]
   disabled: boolean
   createdAt: number
+  /** Present once the user is linked to an OIDC identity (at most one; one user per identity). */
+  identity?: OidcIdentity
 }
 
 export interface NewUser {
@@ -25,6 +36,8 @@ export interface NewUser {
   role: Role
   groups: string[]
   disabled?: boolean
+  /** Linked in the same atomic step; an identity another user holds → StoreConflictError('identity'). */
+  identity?: OidcIdentity
 }
 
 export interface UserPatch {
@@ -81,11 +94,20 @@ export interface KeyStore {
   createUser(input: NewUser): Promise<User>
   getUser(id: string): Promise<User | null>
   getUserByEmail(email: string): Promise<User | null>
+  getUserByIdentity(identity: OidcIdentity): Promise<User | null>
+  /**
+   * Links `identity` to the user, compare-and-set: only if the user's current identity is still
+   * `expected` (null: none), replacing it (the old identity is freed). Returns the updated user;
+   * null when the user is gone or its identity changed meanwhile (read again and decide again).
+   * Rejects with StoreConflictError('identity') when another user holds `identity`. Publishes
+   * nothing: an identity decides who signs in to the admin API, not what any key may reach.
+   */
+  linkIdentity(userId: string, identity: OidcIdentity, expected: OidcIdentity | null): Promise<User | null>
   /** Ordered by createdAt then id, oldest first. */
   listUsers(page: PageRequest): Promise<Page<User>>
   /** Publishes `{type:'user'}`. Returns null when the user does not exist. */
   updateUser(id: string, patch: UserPatch): Promise<User | null>
-  /** Deletes the user and every key of theirs atomically; publishes `{type:'user'}`. */
+  /** Deletes the user, every key of theirs and their identity link atomically; publishes `{type:'user'}`. */
   deleteUser(id: string): Promise<boolean>
 
   /**

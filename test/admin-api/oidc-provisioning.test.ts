@@ -1,6 +1,7 @@
 // OIDC users are provisioned on first use: role admin when in an admin group; later sign-ins
 // refresh groups from the token, and admin rights that came from a group leave with the group.
-// An existing user (created by an admin) is matched by email, case-insensitively.
+// An existing user (created by an admin) is linked by verified email, case-insensitively (the
+// linking rules: oidc-identity-linking.test.ts).
 import t from 'tap'
 import { ADMIN_GROUP, ADMIN_TOKEN, startAdmin, testConfig } from '../helpers/admin.ts'
 import { startOidcIssuer } from '../helpers/oidc.ts'
@@ -60,7 +61,7 @@ t.test('disabled users are refused; the email must be present and not unverified
   // Created by an admin first, signing in later with different case: the same record.
   const made = await h.request({ method: 'POST', url: '/api/users', token: ADMIN_TOKEN, body: { email: 'carl@example.com', name: 'Carl' } })
   const res = await h.request({ method: 'GET', url: '/api/me', token: await idp.sign({ email: 'CARL@example.com', name: 'Carl from IdP' }) })
-  t.equal(res.json().user.id, made.json().id, 'matched by email, case-insensitively')
+  t.equal(res.json().user.id, made.json().id, 'linked by verified email, case-insensitively')
 
   await h.request({ method: 'PATCH', url: `/api/users/${made.json().id}`, token: ADMIN_TOKEN, body: { disabled: true } })
   const disabled = await h.request({ method: 'GET', url: '/api/me', token: await idp.sign({ email: 'carl@example.com' }) })
@@ -71,7 +72,8 @@ t.test('disabled users are refused; the email must be present and not unverified
   t.equal(noEmail.statusCode, 401)
   t.equal(noEmail.json().code, 'MCPGATE_TOKEN_INVALID')
   const unverified = await h.request({ method: 'GET', url: '/api/me', token: await idp.sign({ email: 'dora@example.com', email_verified: false }) })
-  t.equal(unverified.statusCode, 401, 'email_verified: false')
+  t.equal(unverified.statusCode, 403, 'email_verified: false')
+  t.equal(unverified.json().code, 'MCPGATE_EMAIL_NOT_VERIFIED')
   t.equal(await h.store.getUserByEmail('dora@example.com'), null, 'not provisioned')
   const notAnEmail = await h.request({ method: 'GET', url: '/api/me', token: await idp.sign({ email: 'not an email' }) })
   t.equal(notAnEmail.statusCode, 401)

@@ -1,4 +1,4 @@
-// `mcpgate config check`: three different broken files give three clear messages and exit code 2.
+// `mcpgate config check`: broken files give clear messages naming the field and exit code 2.
 import t from 'tap'
 import { spawnSync } from 'node:child_process'
 import { mkdtempSync, writeFileSync } from 'node:fs'
@@ -8,10 +8,10 @@ import { join } from 'node:path'
 const bin = new URL('../../bin/mcpgate.js', import.meta.url).pathname
 const dir = mkdtempSync(join(tmpdir(), 'mcpgate-cfg-'))
 
-function check (name: string, text: string) {
+function check (name: string, text: string, env: Record<string, string> = {}) {
   const file = join(dir, name)
   writeFileSync(file, text)
-  const r = spawnSync(process.execPath, [bin, 'config', 'check', '--config', file], { encoding: 'utf8', timeout: 30000, env: { PATH: process.env.PATH ?? '' } })
+  const r = spawnSync(process.execPath, [bin, 'config', 'check', '--config', file], { encoding: 'utf8', timeout: 30000, env: { PATH: process.env.PATH ?? '', ...env } })
   return { code: r.status, stderr: r.stderr, stdout: r.stdout }
 }
 
@@ -31,6 +31,15 @@ t.test('an unknown field is rejected by name', async t => {
   const r = check('c.yaml', 'store:\n  type: sqlite\n  pth: ./x.db\n')
   t.equal(r.code, 2)
   t.match(r.stderr, 'store.pth: unexpected property')
+})
+
+t.test('an upstream header value that ends in a newline after ${VAR} interpolation names the field', async t => {
+  // Issue 22, item 7: it passed, and every call to that server then failed with 502.
+  const r = check('d.yaml', 'servers:\n  - id: a\n    url: http://127.0.0.1:9000/mcp\n    headers: { Authorization: "Bearer ${A_TOKEN}" }\n', { A_TOKEN: 'tok-5ecret\n' })
+  t.equal(r.code, 2)
+  t.match(r.stderr, 'servers[0].headers.Authorization: ')
+  t.match(r.stderr, 'control character U+000A')
+  t.notMatch(r.stderr + r.stdout, 'tok-5ecret', 'the value is not echoed')
 })
 
 t.test('a missing file is a config error too', async t => {

@@ -177,6 +177,68 @@ export function storeContract (t: Test, makeStore: MakeStore, options: ContractO
     t.same(await store.getUserByEmail('Grace.Hopper@Example.com'), again, 'a deleted user frees the email')
   })
 
+  t.test('an OIDC identity belongs to one user: created with it, found by it, freed with the user', async t => {
+    const store = await makeStore(t, {})
+    const identity = { issuer: 'https://idp.example.com/', subject: 'Sub-1' }
+    const user = await store.createUser(newUser({ identity }))
+    t.same(user.identity, identity)
+    t.same(await store.getUserByIdentity(identity), user, 'found by (issuer, subject)')
+    t.same(await store.getUser(user.id), user, 'read back with its identity')
+    t.same(await store.getUserByEmail(user.email), user)
+    t.equal(await store.getUserByIdentity({ issuer: identity.issuer, subject: 'sub-1' }), null, 'the subject is compared exactly')
+    t.equal(await store.getUserByIdentity({ issuer: 'https://idp.example.com', subject: 'Sub-1' }), null, 'and so is the issuer')
+    const other = await store.createUser(newUser())
+    t.notOk('identity' in other, 'a user without an identity has no identity field')
+
+    const err = await store.createUser(newUser({ identity: { ...identity } })).then(() => null, (e: unknown) => e)
+    t.ok(err instanceof StoreConflictError, 'a second user with the same identity → StoreConflictError')
+    t.equal((err as StoreConflictError).field, 'identity')
+    t.equal((await store.listUsers({ limit: 10 })).items.length, 2, 'the refused user was not half-written')
+    await assertStorage(t, store, { userIds: [user.id, other.id], keyIds: [] })
+
+    const updated = await store.updateUser(user.id, { name: 'Renamed' })
+    t.same(updated?.identity, identity, 'a patch keeps the identity')
+    t.equal(await store.deleteUser(user.id), true)
+    t.equal(await store.getUserByIdentity(identity), null, 'deleting the user frees the identity')
+    const again = await store.createUser(newUser({ identity }))
+    t.same(await store.getUserByIdentity(identity), again)
+    await assertStorage(t, store, { userIds: [other.id, again.id], keyIds: [] })
+  })
+
+  t.test('linkIdentity is a compare-and-set; a replaced identity is freed; a taken one is refused', async t => {
+    const store = await makeStore(t, {})
+    const first = { issuer: 'https://old-idp.example.com/', subject: 'u-1' }
+    const second = { issuer: 'https://new-idp.example.com/', subject: 'u-1' }
+    const user = await store.createUser(newUser())
+    const other = await store.createUser(newUser())
+
+    t.equal(await store.linkIdentity(user.id, first, first), null, 'expected an identity, the user has none → null')
+    t.notOk((await store.getUser(user.id))?.identity, 'nothing linked')
+    const linked = await store.linkIdentity(user.id, first, null)
+    t.same(linked, { ...user, identity: first }, 'linked, the updated user returned')
+    t.same(await store.getUserByIdentity(first), linked)
+    t.same(await store.linkIdentity(user.id, first, first), linked, 'linking the same identity again is idempotent')
+    t.equal(await store.linkIdentity(user.id, second, null), null, 'a stale expectation (none) → null, nothing changed')
+    t.same((await store.getUser(user.id))?.identity, first)
+
+    const err = await store.linkIdentity(other.id, first, null).then(() => null, (e: unknown) => e)
+    t.ok(err instanceof StoreConflictError, 'an identity another user holds → StoreConflictError')
+    t.equal((err as StoreConflictError).field, 'identity')
+    t.notOk((await store.getUser(other.id))?.identity, 'the other user is unchanged')
+
+    const moved = await store.linkIdentity(user.id, second, first)
+    t.same(moved?.identity, second, 'replaced')
+    t.equal(await store.getUserByIdentity(first), null, 'the replaced identity is free')
+    t.same(await store.getUserByIdentity(second), moved)
+    t.same((await store.linkIdentity(other.id, first, null))?.identity, first, 'and can be linked to someone else')
+    t.equal(await store.linkIdentity('nosuchuser', { issuer: 'x', subject: 'y' }, null), null, 'a missing user → null')
+    await assertStorage(t, store, { userIds: [user.id, other.id], keyIds: [] })
+
+    const racers = await Promise.allSettled([1, 2, 3, 4, 5].map(i => store.linkIdentity(other.id, { issuer: 'https://race.example.com/', subject: `s${i}` }, first)))
+    t.equal(racers.filter(r => r.status === 'fulfilled' && r.value !== null).length, 1, 'of concurrent links with one expectation, one wins')
+    await assertStorage(t, store, { userIds: [user.id, other.id], keyIds: [] })
+  })
+
   t.test('lists users oldest first across pages, ties broken by id', async t => {
     const clock = new ManualClock()
     const store = await makeStore(t, { clock })

@@ -103,7 +103,11 @@ export async function startOidcIssuer (options: { audience?: string, alg?: strin
   function claims (identity: Identity, opts: SignOptions): JWTPayload {
     const now = opts.now ?? Math.floor(Date.now() / 1000)
     const payload: JWTPayload = {
-      sub: identity.email ?? 'subject',
+      // As a real IdP: one stable subject per account (here: per email, whatever its case), and
+      // a verified email (Google, Okta, Auth0 and Keycloak send `email_verified: true` for
+      // those). Pass `sub`, or `email_verified: false` or `undefined` (left out), to differ.
+      sub: identity.email?.toLowerCase() ?? 'subject',
+      email_verified: true,
       ...identity,
       iss: opts.issuer ?? issuer,
       aud: opts.audience ?? audience,

@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import type { Test } from 'tap'
 import type { Clock } from '../../core/clock.ts'
 import { randomBase62 } from '../../core/key-format.ts'
-import { RedisStore } from '../../core/store/redis.ts'
+import { identityDigest, RedisStore } from '../../core/store/redis.ts'
 import { SqliteStore } from '../../core/store/sqlite.ts'
 import { encodeKeyCursor, type ApiKeyRecord, type KeyStore, type User } from '../../core/store/store.ts'
 import { startRedis, type RedisHandle } from './redis-server.ts'
@@ -68,7 +68,7 @@ export async function redisStore (
 
 /**
  * SCANs everything under the store's prefix and asserts it is exactly the data of these users and
- * keys: their hashes, the email index, and the users/keys/uk zsets with exactly their members.
+ * keys: their hashes, the email and identity indexes, and the users/keys/uk zsets with exactly their members.
  * Any orphan (a hash without index entry, a member without hash) fails.
  */
 export async function assertRedisHolds (t: Test, redis: RedisHandle, store: KeyStore, expected: { userIds: string[], keyIds: string[] }): Promise<void> {
@@ -94,6 +94,11 @@ export async function assertRedisHolds (t: Test, redis: RedisHandle, store: KeyS
     want.add(`${p}u:${id}`)
     want.add(emailKey)
     t.equal(await client.get(emailKey), id, 'the email index points at its user')
+    if (user.identity !== undefined) {
+      const identityKey: string = `${p}oidc:${identityDigest(user.identity)}`
+      want.add(identityKey)
+      t.equal(await client.get(identityKey), id, 'the identity index points at its user')
+    }
     add(`${p}users`, encodeKeyCursor(user.createdAt, id))
   }
   for (const id of expected.keyIds) {

@@ -4,8 +4,7 @@
 // every byte escaped, double escaped, lower-case hex) and masked in every log line and stripped
 // from what goes upstream.
 import t from 'tap'
-import { redactKeys } from '../../core/error-wire.ts'
-import { containsKey } from '../../core/key-format.ts'
+import { containsKey, redactKeys } from '../../core/key-format.ts'
 import { createTestKey, startGateway, testConfig } from '../helpers/gateway.ts'
 import { startRawUpstream } from '../helpers/mcp-upstream.ts'
 import { sqliteStore } from '../helpers/stores.ts'
