@@ -4,6 +4,7 @@ import type { FloodResult } from './flood.ts'
 import type { BenchResults, FloodPhase, TargetName } from './run.ts'
 import { BODY, TARGET_LABELS, proxyChecks } from './run.ts'
 import { median, round, spread, type Spread } from './stats.ts'
+import { CUTS_SECTION, IDLE_SECTION, type StreamsResults } from './streams.ts'
 
 /** Reference figures from the issue (wrk -t1, 10 s, median of 8, same kind of machine). */
 export const REFERENCE: Array<{ name: string, rps: [number, number, number] }> = [
@@ -234,6 +235,81 @@ export function renderMarkdown (r: BenchResults): string {
     out.push('')
     if (v.timeouts > 0) out.push(`**${v.timeouts} polls gave up after 5 s.**\n`)
   }
+  if (r.streams != null) out.push(...renderStreams(r.streams, r.errors))
   if (r.errors.SSE !== undefined) out.push(`SSE ${failed('SSE')}`)
   return out.join('\n') + '\n'
+}
+
+/** Issue 21's sections: idle streams on one gateway, stream cuts across replicas. */
+function renderStreams (s: StreamsResults, errors: Record<string, string>): string[] {
+  const out: string[] = []
+  const n = (v: number) => v.toLocaleString('en-US')
+  const ms = (v: number) => String(round(v, 2))
+  const from = s.run.separate
+    ? `From a separate run of these two sections alone (\`npm run bench -- --only streams${s.run.mode === 'quick' ? ' --quick' : ''}\`) on commit ${s.run.commit ?? '?'}, ${s.run.startedAt} → ${s.run.finishedAt} (${s.run.elapsedS} s, load average ${s.run.loadavg.join(' / ')} at its end), merged into the results of the run above: the other sections are not from this run.`
+    : `From this run (commit ${s.run.commit ?? '?'}), ${s.run.startedAt} → ${s.run.finishedAt} (${s.run.elapsedS} s).`
+
+  const a = s.idle
+  out.push(`## Open streams on one gateway (idle Streamable HTTP GET streams, ${n(s.settings.idleStreams)} asked)`)
+  out.push('')
+  out.push(from)
+  out.push('')
+  if (a === null) {
+    out.push(errors[IDLE_SECTION] !== undefined ? `**Not measured: ${errors[IDLE_SECTION]}**` : 'Not run.')
+    out.push('')
+  } else {
+    const held = Math.min(...a.opened)
+    const g = a.gateway
+    if (a.capped !== null) out.push(`**Fewer streams than asked: ${a.capped}.**\n`)
+    out.push(`One gateway process (production defaults, SQLite store, one key), ${a.servers} server ids with a stream budget (\`servers[].upstream.maxStreams\`) of ${n(a.perServerLimit)} each, all on one upstream that sends headers and nothing else. A separate process holds the client ends (raw sockets). ${s.settings.reps} repetition${s.settings.reps === 1 ? '' : 's'}: the c=10 run alone and beside the streams back to back, the order alternating; medians over repetitions. Descriptor limit of the processes: ${a.fdLimit.how}; the gateway's: ${a.fdLimit.gateway === null ? '?' : n(a.fdLimit.gateway)}.`)
+    out.push('')
+    out.push(table(['figure', 'value'], [
+      ['streams held (each repetition)', a.opened.map(n).join(', ')],
+      ['time to open them (200 at once)', `${fmtSpread(a.openMs)} ms`],
+      ['streams the gateway counted open (`mcpgate_upstream_open{kind="stream"}`)', g.openStreamsGauge === null ? '—' : n(g.openStreamsGauge)],
+      ['gateway fds: before / with the streams / after they closed', `${n(g.fdsBefore)} / **${n(g.fdsWith)}** / ${n(g.fdsAfter)}`],
+      ['connections the upstream still had from the gateway after the streams closed', n(g.upstreamConnectionsAfter)],
+      ['fds per stream', String(g.fdsPerStream)],
+      ['gateway RSS (MB): before / with the streams / max during the load beside them / after', `${g.rssBeforeMB} / **${g.rssWithMB}** / ${g.rssMaxBesideMB} / ${g.rssAfterMB}`],
+      ['RSS per stream', `${g.kbPerStream} KB`],
+      ['gateway V8 heap used with the streams', g.heapUsedWithMB === null ? '—' : `${g.heapUsedWithMB} MB`],
+      ['stream holder RSS / upstream fds (with the streams)', `${a.holderRssMB ?? '—'} MB / ${a.upstreamFds === null ? '—' : n(a.upstreamFds)}`],
+      ['one more stream per server past its budget', `${Object.entries(a.busyProbe.answers).map(([k, v]) => `${k}: ${v}`).join(', ')}; Retry-After ${a.busyProbe.retryAfter ? 'on every one' : '**missing**'}; slowest answer ${a.busyProbe.maxMs} ms`],
+      ['streams that failed to open / ended while held', `${Object.entries(a.openFailures).map(([k, v]) => `${k}: ${v}`).join(', ') || '0'} / ${a.endedWhileHeld}`]
+    ]))
+    out.push('')
+    const l = a.load
+    const cpu = (c: Spread | null) => c === null ? '—' : fmtSpread(c, v => String(round(v, 1)))
+    out.push(`POST \`${l.path}\` (a server holding ${n(a.perServerLimit)} of the streams) at c=${l.connections}, ${s.settings.durationS} s per run; median (min–max):`)
+    out.push('')
+    out.push(table(['', 'req/s', 'p50 µs', 'p99 µs', 'gateway CPU µs/req'], [
+      ['alone', fmtSpread(l.alone.rps), fmtSpread(l.alone.p50), fmtSpread(l.alone.p99), cpu(l.alone.cpuUsPerReq)],
+      [`beside ${n(held)} open streams`, fmtSpread(l.beside.rps), fmtSpread(l.beside.p50), fmtSpread(l.beside.p99), cpu(l.beside.cpuUsPerReq)],
+      ['beside / alone (medians)', `**${l.ratio.rps}×**`, `${l.ratio.p50}×`, `**${l.ratio.p99}×**`, l.ratio.cpu === null ? '—' : `${l.ratio.cpu}×`]
+    ]))
+    out.push('')
+    out.push(`p99 beside / alone in each repetition: ${l.p99RatioPerRep.map(x => `${x}×`).join(', ')}. Answers not 2xx: ${l.non2xx}; socket errors: ${l.errors}.`)
+    out.push('')
+  }
+
+  const b = s.cuts
+  out.push(`## Stream cut after a key delete (${s.settings.replicas} gateway replicas on one Redis; ms)`)
+  out.push('')
+  out.push(from)
+  out.push('')
+  if (b === null) {
+    out.push(errors[CUTS_SECTION] !== undefined ? `**Not measured: ${errors[CUTS_SECTION]}**` : 'Not run.')
+    out.push('')
+  } else {
+    out.push(`Per trial: a key created in the store, one idle GET stream opened with it through each replica, the key deleted in the store (\`deleteKey\`, which publishes the invalidation); measured from the delete's completion to the moment the client reads the end of each stream's body. ${b.trials} trials.`)
+    out.push('')
+    out.push(table(['', 'samples', 'p50', 'p99', 'max'], [
+      ['each stream (replica × trial)', b.trials * b.replicas, ms(b.cut.p50), `**${ms(b.cut.p99)}**`, ms(b.cut.max)],
+      ['slowest replica of the trial', b.trials, ms(b.everywhere.p50), ms(b.everywhere.p99), ms(b.everywhere.max)]
+    ]))
+    out.push('')
+    out.push(`Target p99 < 100 ms: **${b.cut.p99 < 100 && b.timeouts === 0 ? 'met' : 'not met'}** (${ms(b.cut.p99)} ms). Streams ended cleanly (end of body read): ${b.cleanEnds} of ${b.trials * b.replicas}; reset: ${b.resets}; still open after 5 s: ${b.timeouts}. The delete itself took p50 ${ms(b.deleteMs.p50)} ms, p99 ${ms(b.deleteMs.p99)} ms; the fastest cut, ${ms(b.cut.min)} ms${b.cut.min < 0 ? ' (negative: the stream ended before the delete\'s answer reached the runner)' : ''}.`)
+    out.push('')
+  }
+  return out
 }

@@ -22,6 +22,7 @@ import type { MemoryReport } from './child.ts'
 import { renderMarkdown } from './report.ts'
 import { CHEAP_ARGON2, DEFAULT_ARGON2, createKeys, createUsers, malformedKeys, wrongSecretKeys, writeKeysFile, type SeededKey } from './seed.ts'
 import { sseStream, sseStreams, type StreamTiming } from './sse-client.ts'
+import { runStreamSections, type StreamsCtx, type StreamsResults } from './streams.ts'
 import { percentile, round, spread, type Spread } from './stats.ts'
 import { SSE_EVENTS } from './upstream.ts'
 
@@ -58,6 +59,12 @@ export interface BenchOptions {
   sseConcurrent: number
   revocationTrials: number
   replicas: number
+  /** Open idle GET streams on one gateway (bench/streams.ts (a)); 0 skips the section. */
+  idleStreams: number
+  /** Server ids those streams are spread over. */
+  idleStreamServers: number
+  /** Key deletes with a stream open through every replica (bench/streams.ts (b)); 0 skips it. */
+  streamCutTrials: number
   /** Niceness of every bench process (negative: less disturbed by other work on the machine). */
   nice: number
   /** Flags for every Node server process (upstream, bare proxy, mcpgate). */
@@ -90,6 +97,9 @@ export const FULL: BenchOptions = {
   sseConcurrent: 64,
   revocationTrials: 200,
   replicas: 3,
+  idleStreams: 10_000,
+  idleStreamServers: 4,
+  streamCutTrials: 200,
   nice: 0,
   nodeFlags: DEFAULT_NODE_FLAGS,
   tool: WRK ? 'wrk' : 'autocannon',
@@ -112,6 +122,8 @@ export const QUICK: BenchOptions = {
   sseSingleRuns: 5,
   sseRounds: 1,
   revocationTrials: 30,
+  idleStreams: 1_000,
+  streamCutTrials: 30,
   out: join(BENCH_DIR, 'RESULTS-quick.md'),
   jsonOut: join(BENCH_DIR, 'results-quick.json')
 }
@@ -165,7 +177,7 @@ export interface BenchResults {
   elapsedS: number
   machine: ReturnType<typeof machine> & { loadavgEnd: number[] }
   tools: { load: 'wrk' | 'autocannon', wrk: string | null, nginx: string | null, taskset: boolean }
-  settings: Omit<BenchOptions, 'log' | 'out' | 'jsonOut'> & { pinning: string, bulkArgon2: string, defaultArgon2: string }
+  settings: Omit<BenchOptions, 'log' | 'out' | 'jsonOut' | 'idleStreams' | 'idleStreamServers' | 'streamCutTrials'> & { pinning: string, bulkArgon2: string, defaultArgon2: string }
   skipped: Partial<Record<TargetName, string>>
   throughput: Partial<Record<TargetName, Record<number, ThroughputCell>>>
   rssMB: Partial<Record<TargetName, { idle: number | null, underLoad: number | null }>> & { mcpgate100kCachedIdle?: number | null }
@@ -197,6 +209,8 @@ export interface BenchResults {
     validNon2xx: number
   } | null
   warm100k: { keys: number, seconds: number, retries: number }
+  /** Open streams (issue 21): figures and settings, and which run they come from. */
+  streams?: StreamsResults | null
   revocation: { replicas: number, trials: number, perReplica: Spread & { p50: number, p99: number }, everywhere: { p50: number, p99: number, max: number }, timeouts: number, refusals: Record<string, number>, warmRetries: number, pollRttMs: { p50: number, p99: number } } | null
   /** Sections that failed (the rest of the report is still written): section → error. */
   errors: Record<string, string>
@@ -417,6 +431,73 @@ async function measureRevocation (ctx: Ctx, upstreamPort: number): Promise<NonNu
     await Promise.all(replicas.map(r => r.stop()))
     await store.close()
     await redis.stop()
+  }
+}
+
+function streamsCtx (ctx: Ctx): StreamsCtx {
+  const { opts } = ctx
+  return {
+    dir: ctx.dir,
+    cpuLoad: ctx.cpuLoad,
+    cpuServer: ctx.cpuServer,
+    nodeFlags: opts.nodeFlags,
+    tool: opts.tool,
+    durationS: opts.durationS,
+    warmupS: opts.warmupS,
+    reps: opts.reps,
+    idleStreams: opts.idleStreams,
+    idleStreamServers: opts.idleStreamServers,
+    streamCutTrials: opts.streamCutTrials,
+    replicas: opts.replicas,
+    body: BODY,
+    headers: BASE_HEADERS,
+    log: opts.log
+  }
+}
+
+/**
+ * `--only streams`: the two stream sections alone, merged into the results of the last run of
+ * this mode (results.json), whose RESULTS.md is rendered again; the report says which run the
+ * stream figures come from.
+ */
+export async function streamsOnly (opts: BenchOptions): Promise<StreamsResults> {
+  const dir = mkdtempSync(join(tmpdir(), 'mcpgate-bench-'))
+  const twoCores = machine().cores >= 2
+  const ctx: Ctx = { opts, dir, cpuLoad: twoCores ? 0 : undefined, cpuServer: twoCores ? 1 : undefined }
+  if (ctx.cpuLoad !== undefined) pinProcess(process.pid, ctx.cpuLoad)
+  setNiceness(opts.nice)
+  opts.log('compiling the servers (tsconfig.build.json → bench/.tmp/dist) …')
+  buildServers()
+  const upstream = await startNode({ name: 'upstream', script: join(BENCH_DIR, 'upstream.ts'), cpu: ctx.cpuLoad, nodeFlags: opts.nodeFlags, logFile: join(dir, 'upstream.log') })
+  const errors: Record<string, string> = {}
+  try {
+    const streams = await runStreamSections(streamsCtx(ctx), upstream.port, async (name, fn) => {
+      opts.log(`${name} …`)
+      try {
+        return await fn()
+      } catch (err) {
+        errors[name] = err instanceof Error ? err.message : String(err)
+        opts.log(`  FAILED ${name}: ${errors[name]}`)
+        return null
+      }
+    }, true, opts.mode)
+    let previous: BenchResults | null = null
+    try {
+      if (opts.jsonOut !== null) previous = JSON.parse(readFileSync(opts.jsonOut, 'utf8')) as BenchResults
+    } catch {}
+    if (previous === null) {
+      opts.log(`no earlier results at ${opts.jsonOut ?? '(none)'} to merge into: the stream figures are printed only`)
+    } else {
+      for (const name of Object.keys(previous.errors)) if (/stream/.test(name)) delete previous.errors[name]
+      const merged: BenchResults = { ...previous, streams, errors: { ...previous.errors, ...errors } }
+      if (opts.jsonOut !== null) writeFileSync(opts.jsonOut, JSON.stringify(merged, null, 2) + '\n')
+      if (opts.out !== null) writeFileSync(opts.out, renderMarkdown(merged))
+      opts.log(`merged into ${opts.jsonOut} and ${opts.out}`)
+    }
+    return streams
+  } finally {
+    await upstream.stop()
+    rmSync(dir, { recursive: true, force: true })
   }
 }
 
@@ -738,6 +819,7 @@ export async function runBench (opts: BenchOptions): Promise<BenchResults> {
     // Stop the single-node targets before the replicas start, so they do not share memory or CPU.
     for (const c of children.splice(1)) await c.stop()
     const revocation = await section('revocation across replicas', () => measureRevocation(ctx, upstream.port))
+    const streams = await runStreamSections(streamsCtx(ctx), upstream.port, section, false, opts.mode)
 
     const results: BenchResults = {
       mode: opts.mode,
@@ -786,6 +868,7 @@ export async function runBench (opts: BenchOptions): Promise<BenchResults> {
       coldKey,
       flood,
       warm100k,
+      streams,
       revocation,
       errors,
       checks: []
@@ -868,6 +951,8 @@ if (isMain) {
   if (values.only === 'revocation') {
     // One section alone, printed as JSON (RESULTS.md is only written by whole runs).
     process.stdout.write(JSON.stringify(await revocationOnly(opts), null, 2) + '\n')
+  } else if (values.only === 'streams') {
+    process.stdout.write(JSON.stringify(await streamsOnly(opts), null, 2) + '\n')
   } else {
     await runBench(opts)
   }

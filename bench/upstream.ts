@@ -1,5 +1,7 @@
 // The bench upstream: a plain node:http MCP-ish server. POST answers a 211-byte JSON-RPC result
-// (the size used for the reference figures); GET /sse streams 100 events 1 ms apart.
+// (the size used for the reference figures); GET /sse streams 100 events 1 ms apart; a GET under
+// /idle is a Streamable HTTP standalone stream that stays open and silent until the client leaves
+// (bench/streams.ts holds thousands of them).
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import { pathToFileURL } from 'node:url'
 import { announceReady, childOptions, exitWithParent } from './child.ts'
@@ -36,9 +38,19 @@ function sse (req: IncomingMessage, res: ServerResponse): void {
   send()
 }
 
+/** Headers only: no event, no keep-alive comment. The socket stays open until the client closes it. */
+function idle (res: ServerResponse): void {
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' })
+  res.flushHeaders()
+}
+
 export function handle (req: IncomingMessage, res: ServerResponse): void {
   if (req.method === 'GET' && req.url !== undefined && req.url.endsWith('/sse')) {
     sse(req, res)
+    return
+  }
+  if (req.method === 'GET' && req.url !== undefined && req.url.startsWith('/idle')) {
+    idle(res)
     return
   }
   // Drain the request body before answering, as a real JSON-RPC server would parse it.

@@ -26,6 +26,8 @@ t.test('a reduced bench run reports numbers for every target', async t => {
     sseRounds: 1,
     sseConcurrent: 8,
     revocationTrials: 10,
+    idleStreams: 200,
+    streamCutTrials: 5,
     out,
     jsonOut: null,
     log: line => t.comment(line)
@@ -55,6 +57,14 @@ t.test('a reduced bench run reports numbers for every target', async t => {
   t.ok(r.flood !== null && finite(r.flood.phases.alone.cpuUsPerValid?.median) && r.flood.cpuRatioPerRound.wrongSecret.length === 1 && r.flood.cpuRatioPerRound.wrongSecret.every(finite),
     'the gateway\'s CPU per valid request, and its ratio to alone for the round')
   t.ok(r.revocation !== null && finite(r.revocation.everywhere.p99) && r.revocation.timeouts === 0, 'revocation lag')
+  const idle = r.streams?.idle
+  t.ok(idle != null && idle.opened.every(n => n === 200) && idle.gateway.openStreamsGauge === 200, 'idle streams: all held, and counted by the gateway')
+  // ~2 descriptors a stream (client and upstream socket); "before" may still count a few sockets of the load run.
+  t.ok(idle != null && finite(idle.gateway.rssWithMB) && idle.gateway.fdsPerStream >= 1.8, 'idle streams: RSS, and descriptors for both ends of every stream')
+  t.ok(idle != null && finite(idle.load.ratio.p99) && idle.load.non2xx + idle.load.errors === 0, 'idle streams: c=10 alone and beside them, every answer 2xx')
+  t.same(idle?.busyProbe.answers, { '503 MCPGATE_UPSTREAM_BUSY': 4 }, 'idle streams: one more stream per server past its budget is refused')
+  const cuts = r.streams?.cuts
+  t.ok(cuts != null && finite(cuts.cut.p99) && cuts.timeouts === 0 && cuts.cleanEnds === 15, 'stream cuts: every stream ended cleanly after its key was deleted')
   t.equal(r.checks.length, 8, 'every target of the issue is evaluated')
   for (const c of r.checks) {
     if (c.met === null) t.match(c.name, /nginx/, `${c.name}: only nginx comparisons may be unmeasurable`)
@@ -62,4 +72,6 @@ t.test('a reduced bench run reports numbers for every target', async t => {
   const md = readFileSync(out, 'utf8')
   t.match(md, /QUICK MODE/, 'the report says it is a quick run')
   t.match(md, /## Targets/, 'the report has the targets table')
+  t.match(md, /## Open streams on one gateway/, 'the report has the idle streams section')
+  t.match(md, /## Stream cut after a key delete/, 'the report has the stream cut section')
 })
