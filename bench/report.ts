@@ -263,16 +263,21 @@ function renderStreams (s: StreamsResults, errors: Record<string, string>): stri
     if (a.capped !== null) out.push(`**Fewer streams than asked: ${a.capped}.**\n`)
     out.push(`One gateway process (production defaults, SQLite store, one key), ${a.servers} server ids with a stream budget (\`servers[].upstream.maxStreams\`) of ${n(a.perServerLimit)} each, all on one upstream that sends headers and nothing else. A separate process holds the client ends (raw sockets). ${s.settings.reps} repetition${s.settings.reps === 1 ? '' : 's'}: the c=10 run alone and beside the streams back to back, the order alternating; medians over repetitions. Descriptor limit of the processes: ${a.fdLimit.how}; the gateway's: ${a.fdLimit.gateway === null ? '?' : n(a.fdLimit.gateway)}.`)
     out.push('')
+    const list = (xs: number[], f: (v: number) => string = n) => xs.map(f).join(', ')
     out.push(table(['figure', 'value'], [
-      ['streams held (each repetition)', a.opened.map(n).join(', ')],
+      ['streams held (each repetition)', list(a.opened)],
       ['time to open them (200 at once)', `${fmtSpread(a.openMs)} ms`],
       ['streams the gateway counted open (`mcpgate_upstream_open{kind="stream"}`)', g.openStreamsGauge === null ? '—' : n(g.openStreamsGauge)],
-      ['gateway fds: before / with the streams / after they closed', `${n(g.fdsBefore)} / **${n(g.fdsWith)}** / ${n(g.fdsAfter)}`],
-      ['connections the upstream still had from the gateway after the streams closed', n(g.upstreamConnectionsAfter)],
-      ['fds per stream', String(g.fdsPerStream)],
-      ['gateway RSS (MB): before / with the streams / max during the load beside them / after', `${g.rssBeforeMB} / **${g.rssWithMB}** / ${g.rssMaxBesideMB} / ${g.rssAfterMB}`],
-      ['RSS per stream', `${g.kbPerStream} KB`],
-      ['gateway V8 heap used with the streams', g.heapUsedWithMB === null ? '—' : `${g.heapUsedWithMB} MB`],
+      ['gateway fds before the first streams', n(g.fdsBefore)],
+      ['gateway fds with the streams (each repetition)', `**${list(g.fdsWith)}**`],
+      ['fds per stream (first repetition)', String(g.fdsPerStream)],
+      ['gateway fds after the streams closed (each repetition)', list(g.fdsAfter)],
+      ['connections the upstream still had from the gateway after the streams closed (each repetition)', list(g.upstreamConnectionsAfter)],
+      ['gateway RSS before the first streams', `${g.rssBeforeMB} MB`],
+      ['gateway RSS with the streams (each repetition)', `**${list(g.rssWithMB, String)}** MB`],
+      ['RSS per stream (first repetition)', `${g.kbPerStream} KB`],
+      ['gateway V8 heap used before / with the streams (first repetition); per stream', g.heapUsedWithMB === null || g.heapUsedBeforeMB === null ? '—' : `${g.heapUsedBeforeMB} / ${g.heapUsedWithMB} MB; ${g.heapKbPerStream} KB`],
+      ['gateway RSS: max during the load beside the streams / after they closed (each repetition)', `${g.rssMaxBesideMB} MB / ${list(g.rssAfterMB, String)} MB`],
       ['stream holder RSS / upstream fds (with the streams)', `${a.holderRssMB ?? '—'} MB / ${a.upstreamFds === null ? '—' : n(a.upstreamFds)}`],
       ['one more stream per server past its budget', `${Object.entries(a.busyProbe.answers).map(([k, v]) => `${k}: ${v}`).join(', ')}; Retry-After ${a.busyProbe.retryAfter ? 'on every one' : '**missing**'}; slowest answer ${a.busyProbe.maxMs} ms`],
       ['streams that failed to open / ended while held', `${Object.entries(a.openFailures).map(([k, v]) => `${k}: ${v}`).join(', ') || '0'} / ${a.endedWhileHeld}`]

@@ -76,26 +76,29 @@ export interface IdleStreamFigures {
   /** Held streams the gateway or the upstream ended on their own: none is expected. */
   endedWhileHeld: number
   /**
-   * Before: ahead of the first streams (after the first load run alone); with: all streams open,
-   * after: closed and drained (medians over repetitions).
+   * Before: ahead of the first streams (after the first load run alone, on a fresh gateway); with:
+   * all streams open; after: closed and settled. Arrays: one value per repetition (later ones
+   * start with what the earlier ones left). Per stream: from the first repetition.
    */
   gateway: {
     fdsBefore: number
-    fdsWith: number
-    fdsAfter: number
+    fdsWith: number[]
+    fdsAfter: number[]
     /**
      * Connections the upstream still had from the gateway once the streams were gone (its
-     * descriptors after − before): idle sockets the gateway kept (see bench/README.md).
+     * descriptors after − before the first streams): idle sockets the gateway kept.
      */
-    upstreamConnectionsAfter: number
+    upstreamConnectionsAfter: number[]
     fdsPerStream: number
     rssBeforeMB: number
-    rssWithMB: number
+    rssWithMB: number[]
     /** Max RSS sampled during the load runs beside the streams (max over repetitions). */
     rssMaxBesideMB: number
-    rssAfterMB: number
+    rssAfterMB: number[]
     kbPerStream: number
+    heapUsedBeforeMB: number | null
     heapUsedWithMB: number | null
+    heapKbPerStream: number | null
     /** What the gateway's metrics said was open while the streams were held. */
     openStreamsGauge: number | null
   }
@@ -284,7 +287,7 @@ const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms))
 
 /**
  * Waits (bounded) until the gateway counts no open stream and its descriptors are back near `fds`,
- * or have not moved for 1 s (descriptors it keeps are then reported, not waited for).
+ * or have not moved for 2 s (descriptors it keeps are then reported, not waited for).
  */
 async function drained (gw: NodeChild, fds: number, timeoutMs: number): Promise<{ gauge: number | null, fds: number | null }> {
   const deadline = performance.now() + timeoutMs
@@ -296,7 +299,7 @@ async function drained (gw: NodeChild, fds: number, timeoutMs: number): Promise<
     const t = performance.now()
     if (now !== last) { last = now; since = t }
     const settled = gauge === 0 || gauge === null
-    if (settled && now !== null && (now <= fds + 20 || t - since >= 1000)) return { gauge, fds: now }
+    if (settled && now !== null && (now <= fds + 20 || t - since >= 2000)) return { gauge, fds: now }
     if (t > deadline) return { gauge, fds: now }
     await sleep(100)
   }
@@ -391,7 +394,9 @@ export async function measureIdleStreams (ctx: StreamsCtx): Promise<IdleStreamFi
     const opened: number[] = []
     const openMs: number[] = []
     const openFailures: Record<string, number> = {}
-    const perRep: Array<{ fdsBefore: number, fdsWith: number, fdsAfter: number, upstreamFdsBefore: number, upstreamFdsAfter: number, rssBefore: number, rssWith: number, rssAfter: number, heapWith: number | null, gauge: number | null }> = []
+    const perRep: Array<{ fdsBefore: number, fdsWith: number, fdsAfter: number, upstreamFdsBefore: number, upstreamFdsAfter: number, rssBefore: number, rssWith: number, rssAfter: number, heapBefore: number | null, heapWith: number | null, gauge: number | null }> = []
+    /** The gateway's descriptors ahead of the first streams: what "drained" is measured against. */
+    let baseFds: number | null = null
     let rssMaxBeside = 0
     let endedWhileHeld = 0
     let holderRss: number | null = null
@@ -416,6 +421,8 @@ export async function measureIdleStreams (ctx: StreamsCtx): Promise<IdleStreamFi
       // (Up to 10 idle upstream sockets of the load run, kept 4 s by undici, may count here.)
       const fdsBefore = fdsOf(gw.pid) ?? NaN
       const upstreamFdsBefore = fdsOf(upstream.pid) ?? NaN
+      baseFds ??= fdsBefore
+      const heapBefore = rep === 0 ? await memoryOf(gw) : null
       const rssBefore = rssOf(gw.pid) ?? NaN
       const o = await ask<OpenResult>(holder, { open: holdSpec }, 'opened', 30_000 + streams * 20)
       opened.push(o.opened)
@@ -442,10 +449,10 @@ export async function measureIdleStreams (ctx: StreamsCtx): Promise<IdleStreamFi
       log(`  rep ${rep + 1}/${ctx.reps} beside ${o.opened} streams: ${describe(beside.at(-1) as typeof beside[number])}`)
       const c = await ask<CloseResult>(holder, { close: true }, 'closed', 30_000)
       endedWhileHeld += c.endedWhileHeld
-      const after = await drained(gw, fdsBefore, 30_000)
+      const after = await drained(gw, baseFds ?? fdsBefore, 30_000)
       if (after.gauge !== 0 && after.gauge !== null) throw new Error(`${after.gauge} streams still counted open 30 s after their clients left (fds ${after.fds})`)
       const upstreamFdsAfter = fdsOf(upstream.pid) ?? NaN
-      perRep.push({ fdsBefore, fdsWith, fdsAfter: after.fds ?? NaN, upstreamFdsBefore, upstreamFdsAfter, rssBefore, rssWith, rssAfter: rssOf(gw.pid) ?? NaN, heapWith: heap === null ? null : heap.memory.heapUsed, gauge })
+      perRep.push({ fdsBefore, fdsWith, fdsAfter: after.fds ?? NaN, upstreamFdsBefore, upstreamFdsAfter, rssBefore, rssWith, rssAfter: rssOf(gw.pid) ?? NaN, heapBefore: heapBefore === null ? null : heapBefore.memory.heapUsed, heapWith: heap === null ? null : heap.memory.heapUsed, gauge })
       log(`  rep ${rep + 1}/${ctx.reps}: closed; gateway ${after.fds} fds, RSS ${round((rssOf(gw.pid) ?? 0) / MB, 1)} MB; upstream ${upstreamFdsAfter} fds (${upstreamFdsBefore} before)`)
       if (!aloneFirst) {
         await sleep(1000)
@@ -454,16 +461,9 @@ export async function measureIdleStreams (ctx: StreamsCtx): Promise<IdleStreamFi
       }
     }
 
-    const med = (f: (r: typeof perRep[number]) => number) => percentile(perRep.map(f), 50)
-    // Before: ahead of the first streams (later repetitions start with what the earlier ones left).
+    // Per stream: the first repetition, on a fresh gateway (later ones start with what the earlier ones left).
     const first = perRep[0] as typeof perRep[number]
-    const fdsBefore = first.fdsBefore
-    const fdsWith = med(r => r.fdsWith)
-    const rssBefore = first.rssBefore
-    const rssWith = med(r => r.rssWith)
-    const heaps = perRep.map(r => r.heapWith).filter((v): v is number => v !== null)
     const gauges = perRep.map(r => r.gauge).filter((v): v is number => v !== null)
-    const held = percentile(opened, 50)
     const a = loadFigures(alone)
     const b = loadFigures(beside)
     return {
@@ -477,17 +477,19 @@ export async function measureIdleStreams (ctx: StreamsCtx): Promise<IdleStreamFi
       openFailures,
       endedWhileHeld,
       gateway: {
-        fdsBefore,
-        fdsWith,
-        fdsAfter: med(r => r.fdsAfter),
-        upstreamConnectionsAfter: med(r => r.upstreamFdsAfter - first.upstreamFdsBefore),
-        fdsPerStream: round((fdsWith - fdsBefore) / held, 3),
-        rssBeforeMB: round(rssBefore / MB, 1),
-        rssWithMB: round(rssWith / MB, 1),
+        fdsBefore: first.fdsBefore,
+        fdsWith: perRep.map(r => r.fdsWith),
+        fdsAfter: perRep.map(r => r.fdsAfter),
+        upstreamConnectionsAfter: perRep.map(r => r.upstreamFdsAfter - first.upstreamFdsBefore),
+        fdsPerStream: round((first.fdsWith - first.fdsBefore) / (opened[0] as number), 3),
+        rssBeforeMB: round(first.rssBefore / MB, 1),
+        rssWithMB: perRep.map(r => round(r.rssWith / MB, 1)),
         rssMaxBesideMB: round(rssMaxBeside / MB, 1),
-        rssAfterMB: round(med(r => r.rssAfter) / MB, 1),
-        kbPerStream: round((rssWith - rssBefore) / 1024 / held, 2),
-        heapUsedWithMB: heaps.length === 0 ? null : round(percentile(heaps, 50) / MB, 1),
+        rssAfterMB: perRep.map(r => round(r.rssAfter / MB, 1)),
+        kbPerStream: round((first.rssWith - first.rssBefore) / 1024 / (opened[0] as number), 2),
+        heapUsedBeforeMB: first.heapBefore === null ? null : round(first.heapBefore / MB, 1),
+        heapUsedWithMB: first.heapWith === null ? null : round(first.heapWith / MB, 1),
+        heapKbPerStream: first.heapBefore === null || first.heapWith === null ? null : round((first.heapWith - first.heapBefore) / 1024 / (opened[0] as number), 2),
         openStreamsGauge: gauges.length === 0 ? null : percentile(gauges, 50)
       },
       holderRssMB: holderRss === null ? null : round(holderRss / MB, 1),
