@@ -285,12 +285,15 @@ function renderStreams (s: StreamsResults, errors: Record<string, string>): stri
     out.push('')
     const l = a.load
     const cpu = (c: Spread | null) => c === null ? '—' : fmtSpread(c, v => String(round(v, 1)))
-    out.push(`POST \`${l.path}\` (a server holding ${n(a.perServerLimit)} of the streams) at c=${l.connections}, ${s.settings.durationS} s per run; median (min–max):`)
+    out.push(`POST at c=${l.connections}, ${s.settings.durationS} s per run, to \`${l.path}\` (a server holding ${n(a.perServerLimit)} of the streams) alone and beside the streams, and beside them to \`${l.otherPath}\` (a server of the same gateway holding none); median (min–max):`)
     out.push('')
+    const ratioCells = (x: typeof l.ratio) => [`**${x.rps}×**`, `${x.p50}×`, `**${x.p99}×**`, x.cpu === null ? '—' : `${x.cpu}×`]
     out.push(table(['', 'req/s', 'p50 µs', 'p99 µs', 'gateway CPU µs/req'], [
-      ['alone', fmtSpread(l.alone.rps), fmtSpread(l.alone.p50), fmtSpread(l.alone.p99), cpu(l.alone.cpuUsPerReq)],
-      [`beside ${n(held)} open streams`, fmtSpread(l.beside.rps), fmtSpread(l.beside.p50), fmtSpread(l.beside.p99), cpu(l.beside.cpuUsPerReq)],
-      ['beside / alone (medians)', `**${l.ratio.rps}×**`, `${l.ratio.p50}×`, `**${l.ratio.p99}×**`, l.ratio.cpu === null ? '—' : `${l.ratio.cpu}×`]
+      [`alone (${l.path}, no streams open)`, fmtSpread(l.alone.rps), fmtSpread(l.alone.p50), fmtSpread(l.alone.p99), cpu(l.alone.cpuUsPerReq)],
+      [`beside ${n(held)} open streams, same server`, fmtSpread(l.beside.rps), fmtSpread(l.beside.p50), fmtSpread(l.beside.p99), cpu(l.beside.cpuUsPerReq)],
+      ['same server beside / alone (medians)', ...ratioCells(l.ratio)],
+      [`beside ${n(held)} open streams, another server (${l.otherPath})`, fmtSpread(l.besideOther.rps), fmtSpread(l.besideOther.p50), fmtSpread(l.besideOther.p99), cpu(l.besideOther.cpuUsPerReq)],
+      ['another server beside / alone (medians)', ...ratioCells(l.ratioOther)]
     ]))
     out.push('')
     out.push(`p99 beside / alone in each repetition: ${l.p99RatioPerRep.map(x => `${x}×`).join(', ')}. Answers not 2xx: ${l.non2xx}; socket errors: ${l.errors}.`)

@@ -107,14 +107,20 @@ export interface IdleStreamFigures {
   upstreamFds: number | null
   /** One more stream per server while its budget is spent: status / code → count, and the slowest answer. */
   busyProbe: { answers: Record<string, number>, retryAfter: boolean, maxMs: number }
-  /** POST `connections` c=10 to a server holding its share of the streams, alone and beside them. */
+  /**
+   * POST `connections` c=10 to a server holding its share of the streams, alone and beside them;
+   * and beside them to another server of the same gateway that holds none (`otherPath`).
+   */
   load: {
     connections: number
     path: string
+    otherPath: string
     alone: LoadFigures
     beside: LoadFigures
+    besideOther: LoadFigures
     /** beside / alone, of the medians. */
     ratio: { rps: number, p50: number, p99: number, cpu: number | null }
+    ratioOther: { rps: number, p50: number, p99: number, cpu: number | null }
     /** In each repetition, beside / alone of the p99 (the pair ran back to back). */
     p99RatioPerRep: number[]
     non2xx: number
@@ -327,11 +333,13 @@ export async function measureIdleStreams (ctx: StreamsCtx): Promise<IdleStreamFi
     children.push(upstream)
     const storeDoc = { type: 'sqlite', path: join(ctx.dir, 'streams.db') }
     const ids = Array.from({ length: servers }, (_, i) => `s${i}`)
+    /** A server with no streams: what the streams cost requests to other servers of the gateway. */
+    const quiet = 'quiet'
     let share = Math.floor(ctx.idleStreams / servers)
     const configDoc = (perServer: number) => ({
       gateway: { host: '127.0.0.1', port: 0 },
       store: storeDoc,
-      servers: ids.map(id => ({ id, url: `http://127.0.0.1:${upstream.port}/idle`, access: 'everyone', upstream: { maxStreams: perServer } }))
+      servers: [...ids, quiet].map(id => ({ id, url: `http://127.0.0.1:${upstream.port}/idle`, access: 'everyone', upstream: { maxStreams: perServer } }))
     })
     const store = openStore(buildConfig(configDoc(1)).store)
     let key: SeededKey
@@ -346,8 +354,8 @@ export async function measureIdleStreams (ctx: StreamsCtx): Promise<IdleStreamFi
       writeFileSync(file, JSON.stringify(configDoc(perServer)))
       return startNode({ name: 'streams gateway', script: join(BENCH_DIR, 'gateway-target.ts'), args: ['--config', file], cpu: ctx.cpuServer, nodeFlags: ctx.nodeFlags, wrapper: limit.wrapper, logFile: join(ctx.dir, 'streams-gateway.log'), timeoutMs: 60_000 })
     }
-    const spec = (durationS: number): LoadSpec => ({
-      url: `http://127.0.0.1:${gw.port}/mcp-connect/${ids[0] as string}`,
+    const spec = (durationS: number, serverId = ids[0] as string): LoadSpec => ({
+      url: `http://127.0.0.1:${gw.port}/mcp-connect/${serverId}`,
       connections: 10,
       durationS,
       method: 'POST',
@@ -358,10 +366,13 @@ export async function measureIdleStreams (ctx: StreamsCtx): Promise<IdleStreamFi
     })
     let gw = await startGateway(share)
     children.push(gw)
-    if (ctx.warmupS > 0) {
+    const warmUp = async () => {
+      if (ctx.warmupS <= 0) return
       await runLoad(spec(ctx.warmupS), ctx.tool)
       await runLoad(spec(1), ctx.tool)
+      await runLoad(spec(1, quiet), ctx.tool)
     }
+    await warmUp()
 
     // What the gateway can hold: 2 descriptors a stream, beside the ones it has and a margin.
     const gatewayLimit = fdLimitOf(gw.pid)
@@ -378,10 +389,7 @@ export async function measureIdleStreams (ctx: StreamsCtx): Promise<IdleStreamFi
         children.splice(children.indexOf(gw), 1)
         gw = await startGateway(share)
         children.push(gw)
-        if (ctx.warmupS > 0) {
-          await runLoad(spec(ctx.warmupS), ctx.tool)
-          await runLoad(spec(1), ctx.tool)
-        }
+        await warmUp()
       }
     }
     const streams = share * servers
@@ -391,6 +399,7 @@ export async function measureIdleStreams (ctx: StreamsCtx): Promise<IdleStreamFi
 
     const alone: Array<{ load: LoadResult, cpu: number | null }> = []
     const beside: Array<{ load: LoadResult, cpu: number | null }> = []
+    const besideOther: Array<{ load: LoadResult, cpu: number | null }> = []
     const opened: number[] = []
     const openMs: number[] = []
     const openFailures: Record<string, number> = {}
@@ -403,9 +412,9 @@ export async function measureIdleStreams (ctx: StreamsCtx): Promise<IdleStreamFi
     let upstreamFds: number | null = null
     const busy = { answers: {} as Record<string, number>, retryAfter: true, maxMs: 0 }
 
-    const loadRun = async (into: typeof alone): Promise<number | null> => {
+    const loadRun = async (into: typeof alone, serverId?: string): Promise<number | null> => {
       const cpu0 = cpuTimeOf(gw.pid)
-      const { result, maxRss } = await maxRssDuring(gw.pid, runLoad(spec(ctx.durationS), ctx.tool))
+      const { result, maxRss } = await maxRssDuring(gw.pid, runLoad(spec(ctx.durationS, serverId), ctx.tool))
       const cpu1 = cpuTimeOf(gw.pid)
       into.push({ load: result, cpu: cpu0 === null || cpu1 === null || result.requests === 0 ? null : round((cpu1 - cpu0) / result.requests, 1) })
       return maxRss
@@ -444,9 +453,12 @@ export async function measureIdleStreams (ctx: StreamsCtx): Promise<IdleStreamFi
       holderRss = rssOf(holder.pid)
       upstreamFds = fdsOf(upstream.pid)
       log(`  rep ${rep + 1}/${ctx.reps}: ${o.opened}/${streams} streams open in ${o.ms} ms${Object.keys(o.failed).length > 0 ? ` (failed: ${JSON.stringify(o.failed)})` : ''}; gateway ${fdsWith} fds (${fdsBefore} before), RSS ${round(rssWith / MB, 1)} MB (${round(rssBefore / MB, 1)} before), gauge ${gauge}; probes ${JSON.stringify(busy.answers)}`)
-      const maxRss = await loadRun(beside)
-      if (maxRss !== null) rssMaxBeside = Math.max(rssMaxBeside, maxRss)
-      log(`  rep ${rep + 1}/${ctx.reps} beside ${o.opened} streams: ${describe(beside.at(-1) as typeof beside[number])}`)
+      // The same server's run first in the repetitions that ran alone first, last in the others.
+      for (const other of aloneFirst ? [false, true] : [true, false]) {
+        const maxRss = await loadRun(other ? besideOther : beside, other ? quiet : undefined)
+        if (maxRss !== null) rssMaxBeside = Math.max(rssMaxBeside, maxRss)
+        log(`  rep ${rep + 1}/${ctx.reps} beside ${o.opened} streams, POST to ${other ? `${quiet} (no streams)` : `${ids[0] as string} (${share} streams)`}: ${describe((other ? besideOther : beside).at(-1) as typeof beside[number])}`)
+      }
       const c = await ask<CloseResult>(holder, { close: true }, 'closed', 30_000)
       endedWhileHeld += c.endedWhileHeld
       const after = await drained(gw, baseFds ?? fdsBefore, 30_000)
@@ -466,6 +478,13 @@ export async function measureIdleStreams (ctx: StreamsCtx): Promise<IdleStreamFi
     const gauges = perRep.map(r => r.gauge).filter((v): v is number => v !== null)
     const a = loadFigures(alone)
     const b = loadFigures(beside)
+    const bo = loadFigures(besideOther)
+    const ratio = (x: LoadFigures) => ({
+      rps: round(x.rps.median / a.rps.median, 3),
+      p50: round(x.p50.median / a.p50.median, 3),
+      p99: round(x.p99.median / a.p99.median, 3),
+      cpu: a.cpuUsPerReq === null || x.cpuUsPerReq === null ? null : round(x.cpuUsPerReq.median / a.cpuUsPerReq.median, 3)
+    })
     return {
       asked: ctx.idleStreams,
       opened,
@@ -498,17 +517,15 @@ export async function measureIdleStreams (ctx: StreamsCtx): Promise<IdleStreamFi
       load: {
         connections: 10,
         path: `/mcp-connect/${ids[0] as string}`,
+        otherPath: `/mcp-connect/${quiet}`,
         alone: a,
         beside: b,
-        ratio: {
-          rps: round(b.rps.median / a.rps.median, 3),
-          p50: round(b.p50.median / a.p50.median, 3),
-          p99: round(b.p99.median / a.p99.median, 3),
-          cpu: a.cpuUsPerReq === null || b.cpuUsPerReq === null ? null : round(b.cpuUsPerReq.median / a.cpuUsPerReq.median, 3)
-        },
+        besideOther: bo,
+        ratio: ratio(b),
+        ratioOther: ratio(bo),
         p99RatioPerRep: beside.map((r, i) => round(r.load.p99 / (alone[i] as typeof alone[number]).load.p99, 3)),
-        non2xx: [...alone, ...beside].reduce((n, r) => n + r.load.non2xx, 0),
-        errors: [...alone, ...beside].reduce((n, r) => n + r.load.errors, 0)
+        non2xx: [...alone, ...beside, ...besideOther].reduce((n, r) => n + r.load.non2xx, 0),
+        errors: [...alone, ...beside, ...besideOther].reduce((n, r) => n + r.load.errors, 0)
       }
     }
   } finally {
