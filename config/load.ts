@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs'
 import { Value } from '@sinclair/typebox/value'
 import { parse as parseYaml } from 'yaml'
+import { entryProblem, SCOPE_KINDS } from '../core/tool-scope.ts'
 import { ConfigSchema, type Config } from './schema.ts'
 import { parseRedisTarget } from '../core/store/redis-url.ts'
 
@@ -121,6 +122,14 @@ function semanticProblems (config: Config): string[] {
       if (!HEADER_NAME.test(name)) problems.push(`${headerField(i, name)}: not a valid header name (RFC 9110 token characters only)`)
       const problem = headerValueProblem(value)
       if (problem !== null) problems.push(`${headerField(i, name)}: ${problem}`)
+    }
+    for (const [p, policy] of (s.policies ?? []).entries()) {
+      for (const kind of SCOPE_KINDS) {
+        for (const [e, entry] of (policy[kind] ?? []).entries()) {
+          const problem = entryProblem(entry)
+          if (problem !== null) problems.push(`servers[${i}].policies[${p}].${kind}[${e}]: ${problem}`)
+        }
+      }
     }
   })
   if (config.store.type === 'redis') {

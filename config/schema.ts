@@ -31,6 +31,14 @@ export const ServerSchema = Type.Object({
     connectMs: Ms(5000, 'upstream connect timeout (→ 503)'),
     headersMs: Ms(300000, 'time allowed for upstream response headers (→ 504); long tool calls answer late')
   }, { default: {}, additionalProperties: false }),
+  policies: Type.Optional(Type.Array(Type.Object({
+    users: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: 'user emails or ids this policy is for' })),
+    groups: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
+    roles: Type.Optional(Type.Array(Type.Union([Type.Literal('admin'), Type.Literal('user')]))),
+    tools: Type.Optional(Type.Array(Type.String(), { description: 'tool names or * globs; absent = all, [] = none' })),
+    resources: Type.Optional(Type.Array(Type.String(), { description: 'resource URIs or * globs' })),
+    prompts: Type.Optional(Type.Array(Type.String(), { description: 'prompt names or * globs' }))
+  }, { additionalProperties: false }), { description: 'what the tools, resources and prompts of this server its users may use: the union of the policies that match the user (a policy without users, groups and roles matches everyone; one that matches nobody leaves a user none). Absent: everything. A key\'s own scopes narrow it further' })),
   upstream: Type.Optional(Type.Object({
     maxStreams: Type.Optional(Type.Integer({ minimum: 1, description: 'this server\'s gateway.upstream.maxStreams' })),
     maxRequests: Type.Optional(Type.Integer({ minimum: 1, description: 'this server\'s gateway.upstream.maxRequests' }))

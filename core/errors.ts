@@ -61,6 +61,11 @@ export const errors = {
   BadRequest: define('BAD_REQUEST', '%s', 400),
   Internal: define('INTERNAL', 'Internal server error', 500),
   // gateway (appended)
+  // gateway: per-tool scopes read the request (gateway/tool-enforcement.ts); JSON-RPC codes in reply-error.ts
+  RequestTooLarge: refusal('REQUEST_TOO_LARGE', 'A request to an MCP server this key may use only in part can be at most %s bytes', 413),
+  McpParseError: refusal('MCP_PARSE_ERROR', 'Parse error: the request body is not JSON', 400),
+  McpInvalidRequest: refusal('MCP_INVALID_REQUEST', 'Invalid Request: %s', 400),
+  McpHeaderMismatch: refusal('MCP_HEADER_MISMATCH', '%s', 400),
   TooManyHeaders: refusal('TOO_MANY_HEADERS', 'The request has more than %s header fields', 431),
   PathInvalid: refusal('PATH_INVALID', 'The path after the MCP server id is not allowed (encoded separators, dot segments or empty segments)', 400),
   // admin API: OIDC sign-in (appended)

@@ -30,6 +30,7 @@ import { errorReplies } from './reply-error.ts'
 import { lazyChildLogger } from './request-logger.ts'
 import { Revocation } from './revocation.ts'
 import { SessionBindings } from './sessions.ts'
+import { ToolRules } from './tool-rules.ts'
 import { Upstream, type ServerLoad } from './upstream.ts'
 
 type LoggerOptions = Exclude<FastifyServerOptions['logger'], boolean | undefined>
@@ -309,7 +310,7 @@ export async function buildGateway (config: Readonly<Config>, deps: GatewayDeps)
   await app.register(async function authenticated (authed) {
     authed.addHook('onRequest', authenticationHook(authenticator, lastUsed))
     await authed.register(meRoute, { store: store })
-    await authed.register(proxyRoutes, { registry, sessions, upstream })
+    await authed.register(proxyRoutes, { registry, sessions, upstream, toolRules: new ToolRules() })
   })
 
   lastUsed.start()

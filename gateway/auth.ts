@@ -12,6 +12,7 @@ import { KEY_PREFIX, parseKey, type KeyParseResult, type ParsedKey } from '../co
 import { keyFingerprint, type ApiKeyRecord, type KeyStore, type User } from '../core/store/store.ts'
 import { SingleFlight, TokenBucket, VerificationLimiter } from './guards.ts'
 import { sharedScope, type CachedKey, type CachedUser, type KeyCache, type UserState } from './key-cache.ts'
+import type { KeyScopes } from '../core/tool-scope.ts'
 import type { LastUsedRecorder } from './last-used.ts'
 import type { AuthVia } from './request-record.ts'
 
@@ -25,6 +26,8 @@ export interface Principal {
   readonly keyId: string
   readonly userId: string
   readonly scope: readonly string[]
+  /** The key's per-tool scopes (frozen), null for whole servers (tool-rules.ts). */
+  readonly scopes: KeyScopes | null
   /** The key's expiry (clock ms), null for never: open streams end at it (revocation.ts). */
   readonly expiresAt: number | null
   readonly user: UserState
@@ -376,6 +379,7 @@ export class Authenticator {
       digest,
       userId: user.id,
       scope: sharedScope(found.key.mcpServerIds),
+      scopes: frozenScopes(found.key.scopes),
       expiresAt: found.key.expiresAt,
       fingerprint: keyFingerprint(found.key),
       checkedAt: now,
@@ -403,8 +407,18 @@ function evaluate (entry: CachedKey, user: UserState, now: number, via: AuthVia)
   return {
     ok: true,
     via,
-    principal: { keyId: entry.keyId, userId: entry.userId, scope: entry.scope, expiresAt: entry.expiresAt, user }
+    principal: { keyId: entry.keyId, userId: entry.userId, scope: entry.scope, scopes: entry.scopes, expiresAt: entry.expiresAt, user }
   }
+}
+
+/** A key's scopes, deep-frozen: its lists are the identities compiled matchers are remembered by (tool-rules.ts). */
+function frozenScopes (scopes: KeyScopes | null | undefined): KeyScopes | null {
+  if (scopes === null || scopes === undefined) return null
+  for (const rule of Object.values(scopes)) {
+    for (const list of Object.values(rule)) Object.freeze(list)
+    Object.freeze(rule)
+  }
+  return Object.freeze(scopes)
 }
 
 /** The pair budget's subject (FailureBudget keeps its own copy of it). */

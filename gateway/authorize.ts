@@ -8,11 +8,12 @@ import { scopeIncludes, userCanReach } from '../core/access.ts'
 import { errors } from '../core/errors.ts'
 import { isServerId, type ServerRegistry } from './registry.ts'
 import { SessionBindings, sessionOf, type SessionVerdict } from './sessions.ts'
+import type { ToolRules } from './tool-rules.ts'
 import { checkRawPath, upstreamTarget } from './upstream-target.ts'
 
 const STORE_RETRY_AFTER_S = '2'
 
-export function authorizationHook (registry: ServerRegistry, sessions: SessionBindings): preHandlerHookHandler {
+export function authorizationHook (registry: ServerRegistry, sessions: SessionBindings, toolRules: ToolRules): preHandlerHookHandler {
   function sessionAnswer (request: FastifyRequest, reply: FastifyReply, verdict: SessionVerdict, sessionId: string): Error | undefined {
     if (verdict === 'ok') {
       request.gate.inSession(sessionId)
@@ -63,6 +64,9 @@ export function authorizationHook (registry: ServerRegistry, sessions: SessionBi
       return
     }
     gate.authorized(server, target)
+    // Per-tool scopes (key ∩ owner): null, and no cost, for a request that may use everything.
+    const rule = toolRules.ruleFor(server, principal)
+    if (rule !== null) gate.restrict(rule)
     const sessionId = sessionOf(request.headers, target.subPath, raw.query)
     if (sessionId === null) {
       done()

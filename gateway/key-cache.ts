@@ -2,6 +2,7 @@
 // and failed (keyId, digest) pairs. All bounded by count; all evicted by invalidation events.
 import { LRUCache } from 'lru-cache'
 import type { KeyDigest } from '../core/hashing.ts'
+import type { KeyScopes } from '../core/tool-scope.ts'
 import type { Role } from '../core/store/store.ts'
 
 /**
@@ -16,6 +17,8 @@ export interface CachedKey {
   readonly digest: KeyDigest
   readonly userId: string
   readonly scope: readonly string[]
+  /** Per-tool scopes, frozen; null for whole servers. */
+  readonly scopes: KeyScopes | null
   readonly expiresAt: number | null
   readonly fingerprint: string
   /** Last confirmation against the store (clock ms). */

@@ -5,18 +5,20 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { authorizationHook } from './authorize.ts'
 import type { ServerRegistry } from './registry.ts'
 import type { SessionBindings } from './sessions.ts'
+import type { ToolRules } from './tool-rules.ts'
 import type { Upstream } from './upstream.ts'
 
 export interface ProxyOptions {
   registry: ServerRegistry
   sessions: SessionBindings
   upstream: Upstream
+  toolRules: ToolRules
 }
 
 export const MCP_ROUTES = ['/mcp-connect/:serverId', '/mcp-connect/:serverId/*'] as const
 
 export const proxyRoutes: FastifyPluginAsync<ProxyOptions> = async function proxyRoutes (app, opts) {
-  const { registry, sessions, upstream } = opts
+  const { registry, sessions, upstream, toolRules } = opts
 
   app.removeAllContentTypeParsers()
   const rawBody = (_request: FastifyRequest, payload: unknown, done: (err: null, body: unknown) => void): void => { done(null, payload) }
@@ -25,7 +27,7 @@ export const proxyRoutes: FastifyPluginAsync<ProxyOptions> = async function prox
   // would parse the header of every JSON request (what MCP clients send) to reach the catch-all.
   app.addContentTypeParser('application/json', rawBody)
 
-  const preHandler = authorizationHook(registry, sessions)
+  const preHandler = authorizationHook(registry, sessions, toolRules)
   const handler = function proxy (request: FastifyRequest, reply: FastifyReply): FastifyReply {
     return upstream.forward(request, reply)
   }

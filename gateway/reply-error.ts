@@ -16,7 +16,11 @@ export const JSONRPC_GATEWAY_ERROR = -32000
 /** Codes answered as the MCP SDK answers them, so clients react as they do to the upstream. */
 const JSONRPC_CODES: Readonly<Record<string, number>> = {
   // An unknown session: the client starts a new one (MCP transports, session management).
-  MCPGATE_SESSION_NOT_FOUND: -32001
+  MCPGATE_SESSION_NOT_FOUND: -32001,
+  MCPGATE_MCP_PARSE_ERROR: -32700,
+  MCPGATE_MCP_INVALID_REQUEST: -32600,
+  // MCP 2026-07-28: a header that does not mirror the body.
+  MCPGATE_MCP_HEADER_MISMATCH: -32020
 }
 
 /** The answers a client needs a key hint in: it sent no key, a bad one, or reached nothing. */

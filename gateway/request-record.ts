@@ -4,6 +4,7 @@
 // fact at the end: the key is parsed once, the URL checked once.
 // A second write of the same fact is a bug in the pipeline, not a request's fault: it throws.
 import type { Socket } from 'node:net'
+import type { EffectiveRule } from '../core/tool-scope.ts'
 import type { Principal } from './auth.ts'
 import type { RegisteredServer } from './registry.ts'
 
@@ -41,6 +42,8 @@ export class GateRecord {
   // authorization
   server: RegisteredServer | null = null
   target: UpstreamTarget | null = null
+  /** What of the server's tools, resources and prompts the request may use; null: all (tool-rules.ts). */
+  rule: EffectiveRule | null = null
   /** Why the key was refused the server it named (the access line tells them apart; the wire does not). */
   denied: Denial | null = null
   /** The MCP session the request names (`Mcp-Session-Id`, or a legacy SSE `sessionId`), once checked. */
@@ -82,6 +85,11 @@ export class GateRecord {
     if (this.server !== null) twice('the server')
     this.server = server
     this.target = target
+  }
+
+  restrict (rule: EffectiveRule): void {
+    if (this.rule !== null) twice('the tool rule')
+    this.rule = rule
   }
 
   deny (why: Denial): void {

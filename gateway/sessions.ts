@@ -45,7 +45,7 @@ export function sessionOf (headers: IncomingHttpHeaders, subPath: boolean, query
   return legacySession(query)
 }
 
-function legacySession (query: string): string | null {
+export function legacySession (query: string): string | null {
   const params = new URLSearchParams(query)
   for (const name of LEGACY_PARAMS) {
     const value = params.get(name)

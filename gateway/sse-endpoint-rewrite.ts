@@ -16,7 +16,7 @@ const CR = 0x0d
  * where the following event starts. null when more bytes are needed (a lone trailing CR may be
  * half of a CRLF).
  */
-function findEventEnd (buf: Buffer, from: number): { end: number, next: number } | null {
+export function findEventEnd (buf: Buffer, from: number): { end: number, next: number } | null {
   let lineStart = from
   let i = from
   while (i < buf.length) {

@@ -8,6 +8,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import type { Dispatcher } from 'undici'
 import type { Principal } from './auth.ts'
 import type { RegisteredServer } from './registry.ts'
+import type { McpPlan } from './tool-enforcement.ts'
 import { clientResponseHeaders, isEventStream } from './upstream-headers.ts'
 import { fromUpstreamAuthFailure, fromUpstreamFailure, isUpstreamAuthFailure } from './upstream-errors.ts'
 
@@ -25,12 +26,31 @@ export interface BodyFilter {
 export type ExchangeKind = 'stream' | 'request'
 
 /**
- * What the hop tells the exchange at its turning points. `responding` may hold the response (a
- * promise: nothing reaches the client until it settles — a session is bound before the client
- * learns its id) and may give the body a filter.
+ * A whole (non-stream) body rewritten before it goes out: the per-tool list filter, and the
+ * answers the gateway gave itself merged into a batch's. The status may change (an upstream 202
+ * for a batch whose calls the gateway answered becomes 200).
+ */
+export type BodyRewrite = (status: number, body: Buffer) => { status: number, body: Buffer, contentType?: string }
+
+/** A body held whole for a rewrite may be this long; a longer one is cut (502). */
+export const MAX_REWRITTEN_BODY = 32 * 1024 * 1024
+
+/** What the hop decides when the response headers come. */
+export interface ResponsePlan {
+  /** Nothing reaches the client until it settles (a session is bound before the client learns its id). */
+  hold: Promise<void> | null
+  /** For an event stream: a filter its bytes go through. */
+  filter: BodyFilter | null
+  /** For any other body: held whole and rewritten. */
+  rewrite: BodyRewrite | null
+}
+
+/**
+ * What the hop tells the exchange at its turning points. `responding` plans the response: hold
+ * it, filter a stream, rewrite a whole body.
  */
 export interface ExchangeHooks {
-  responding (exchange: UpstreamExchange, status: number, headers: IncomingHttpHeaders): { hold: Promise<void> | null, filter: BodyFilter | null }
+  responding (exchange: UpstreamExchange, status: number, headers: IncomingHttpHeaders): ResponsePlan
   /** Once, when the exchange is over however it ended. */
   finished (exchange: UpstreamExchange): void
   /** The upstream failed after the response had started: the client response was cut. */
@@ -49,6 +69,11 @@ class ExchangeCut extends Error {
 
 const enum State { Waiting, Holding, Relaying, Over }
 
+class BodyTooLong extends Error {
+  override readonly name = 'BodyTooLong'
+  readonly code = 'MCPGATE_BODY_TOO_LONG'
+}
+
 export class UpstreamExchange implements Dispatcher.DispatchHandler {
   readonly request: FastifyRequest
   readonly reply: FastifyReply
@@ -58,6 +83,10 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
   /** performance.now() when it was dispatched. */
   readonly startedAt: number
   readonly #hooks: ExchangeHooks
+  /** Per-tool scopes: what the request's inspection left for the answer (tool-enforcement.ts). */
+  mcp: McpPlan | null = null
+  /** A legacy GET stream answering refusals of its session: its key in the hop's registry. */
+  legacyKey: string | null = null
   #controller: Dispatcher.DispatchController | null = null
   #state = State.Waiting
   /** Asked to stop before undici handed over its controller. */
@@ -69,6 +98,12 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
   #held: Buffer[] | null = null
   /** Bytes to write once a hold of the body ends (see holdBody). */
   #queue: Buffer[] | null = null
+  /** A whole body being collected for a rewrite, its length, and the rewrite. */
+  #whole: Buffer[] | null = null
+  #wholeLength = 0
+  #rewrite: BodyRewrite | null = null
+  #status = 0
+  #upstreamHeaders: IncomingHttpHeaders | null = null
   #ended = false
   #gone = false
   #cut = false
@@ -121,6 +156,17 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
   /** The response is a relayed text/event-stream. */
   get stream (): boolean { return this.#stream }
 
+  /**
+   * Writes whole events of the gateway's own between the upstream's (an event stream's output
+   * stops at event boundaries: filters hold partial events). False when the stream is not open.
+   */
+  inject (events: Buffer): boolean {
+    if (this.#state !== State.Relaying || this.#res === null || !this.#stream) return false
+    if (this.#queue !== null) this.#queue.push(events)
+    else this.#res.write(events)
+    return true
+  }
+
   #stop (reason: Error): void {
     const controller = this.#controller
     if (controller === null) this.#stopReason = reason
@@ -150,10 +196,19 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
       return
     }
     this.#stream = stream
-    const { hold, filter } = this.#hooks.responding(this, statusCode, headers)
-    this.#filter = filter
+    const { hold, filter, rewrite } = this.#hooks.responding(this, statusCode, headers)
+    this.#filter = stream ? filter : null
+    if (!stream && rewrite !== null) {
+      // Held whole: the headers (Content-Length) go out with the rewritten body, at its end.
+      this.#rewrite = rewrite
+      this.#whole = []
+      this.#status = statusCode
+      this.#upstreamHeaders = headers
+    }
     if (hold === null) {
-      this.#start(statusCode, headers)
+      // A body held whole is collected now; its headers go out with it, at its end.
+      if (this.#whole === null) this.#start(statusCode, headers)
+      else this.#state = State.Relaying
       return
     }
     this.#state = State.Holding
@@ -161,6 +216,15 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
     controller.pause()
     hold.then(() => {
       if (this.#state !== State.Holding) return
+      if (this.#whole !== null) {
+        // Collected from here on; what came while held is the body's start.
+        this.#state = State.Relaying
+        for (const chunk of this.#held ?? []) this.#collect(chunk)
+        this.#held = null
+        if (this.#ended) this.#end()
+        else controller.resume()
+        return
+      }
       this.#start(statusCode, headers)
       const held = this.#held ?? []
       this.#held = null
@@ -180,7 +244,7 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
   }
 
   /** Takes the response over from Fastify and writes its status and headers. */
-  #start (statusCode: number, upstream: IncomingHttpHeaders): void {
+  #start (statusCode: number, upstream: IncomingHttpHeaders, length?: number): void {
     const { request, reply } = this
     const headers: OutgoingHttpHeaders = clientResponseHeaders(reply.getHeaders() as OutgoingHttpHeaders, upstream, request.headers.origin !== undefined)
     // A connection cannot be reused while the client is still sending a body the upstream did not wait for.
@@ -190,6 +254,10 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
       headers['cache-control'] = 'no-cache, no-transform'
       headers['x-accel-buffering'] = 'no'
       if (this.#filter !== null) delete headers['content-length']
+    }
+    if (length !== undefined) {
+      delete headers['transfer-encoding']
+      headers['content-length'] = String(length)
     }
     reply.hijack()
     const res = reply.raw
@@ -208,6 +276,10 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
       return
     }
     if (this.#state !== State.Relaying) return
+    if (this.#whole !== null) {
+      this.#collect(chunk)
+      return
+    }
     if (!this.#write(chunk)) {
       // The client reads slower than the upstream sends: pause the upstream socket until it drains.
       controller.pause()
@@ -215,11 +287,27 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
     }
   }
 
+  /** A chunk of a body held whole; past MAX_REWRITTEN_BODY the exchange fails (502). */
+  #collect (chunk: Buffer): void {
+    this.#wholeLength += chunk.length
+    if (this.#wholeLength > MAX_REWRITTEN_BODY) {
+      this.#controller?.abort(new BodyTooLong(`the upstream answer grew past ${MAX_REWRITTEN_BODY} bytes`))
+      return
+    }
+    this.#whole?.push(chunk)
+  }
+
   /** false when the client's buffer is full. */
   #write (chunk: Buffer): boolean {
     const filter = this.#filter
     if (filter !== null) {
-      chunk = filter.feed(chunk)
+      try {
+        chunk = filter.feed(chunk)
+      } catch (err) {
+        // A stream the filter cannot read safely is cut, never passed unfiltered.
+        this.#failMidway(err instanceof Error ? err : new Error(String(err)))
+        return true
+      }
       if (filter.done) this.#filter = null
       if (chunk.length === 0) return true
     }
@@ -274,6 +362,10 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
   }
 
   #end (): void {
+    if (this.#whole !== null) {
+      this.#endRewritten()
+      return
+    }
     const res = this.#res as ServerResponse
     const held = this.#filter?.flush()
     this.#filter = null
@@ -282,9 +374,45 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
     this.#finish()
   }
 
+  /** The rewritten body, its status and Content-Length, in one go. */
+  #endRewritten (): void {
+    const whole = Buffer.concat(this.#whole ?? [])
+    const rewrite = this.#rewrite as BodyRewrite
+    this.#whole = null
+    let out: ReturnType<BodyRewrite>
+    try {
+      out = rewrite(this.#status, whole)
+    } catch (err) {
+      this.#failMidway(err instanceof Error ? err : new Error(String(err)))
+      return
+    }
+    const headers = this.#upstreamHeaders ?? {}
+    if (out.contentType !== undefined) headers['content-type'] = out.contentType
+    this.#start(out.status, headers, out.body.length)
+    const res = this.#res as ServerResponse
+    res.end(out.body)
+    this.#finish()
+  }
+
+  /** The relay cannot go on: the upstream is stopped, the client response cut (or, before it started, a 502). */
+  #failMidway (err: Error): void {
+    if (this.#state === State.Over) return
+    const started = this.#res !== null
+    this.#state = State.Over
+    this.#stop(err)
+    this.#hooks.failedMidway(this, err)
+    if (started) this.#res?.destroy()
+    else this.reply.send(fromUpstreamFailure(err))
+    this.#finish()
+  }
+
   onResponseError (_controller: Dispatcher.DispatchController, err: Error): void {
     const state = this.#state
     if (state === State.Over) return
+    if (state === State.Relaying && this.#whole !== null && err instanceof BodyTooLong) {
+      this.#failMidway(err)
+      return
+    }
     if (state === State.Waiting) {
       this.#state = State.Over
       if (this.#gone) {
@@ -302,8 +430,9 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
     }
     if (!this.#gone && !this.#cut) {
       this.#hooks.failedMidway(this, err)
-      if (state === State.Holding) this.reply.send(fromUpstreamFailure(err))
-      else this.#res?.destroy()
+      // Held, or a body collected for a rewrite: the client has no response yet.
+      if (this.#res === null) this.reply.send(fromUpstreamFailure(err))
+      else this.#res.destroy()
     }
     this.#finish()
   }

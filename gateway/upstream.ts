@@ -13,6 +13,7 @@ import type { ConnectionDrain } from '../core/connection-drain.ts'
 import { errors } from '../core/errors.ts'
 import type { RegisteredServer } from './registry.ts'
 import { gatewayEndpoint, SseEndpointRewrite } from './sse-endpoint-rewrite.ts'
+import { ToolEnforcement, type McpPlan } from './tool-enforcement.ts'
 import { UpstreamExchange, type BodyFilter, type ExchangeHooks, type ExchangeKind } from './upstream-exchange.ts'
 import { upstreamRequestHeaders } from './upstream-headers.ts'
 
@@ -70,12 +71,15 @@ export class Upstream {
   readonly #load = new Map<string, ServerLoad>()
   readonly #busyLogged = new Map<string, { at: number, refused: number }>()
   readonly #hooks: ExchangeHooks
+  /** Per-tool scopes: only requests authorization gave a rule go through it. */
+  readonly #tools = new ToolEnforcement()
 
   constructor (options: UpstreamOptions) {
     this.#options = options
     this.#observers = options.observers ?? []
     const observers = this.#observers
     const load = this.#load
+    const tools = this.#tools
     const publicPathPrefix = options.publicPathPrefix
     this.#hooks = {
       responding (exchange, status, headers) {
@@ -97,6 +101,7 @@ export class Upstream {
                   const h = o.endpoint?.(exchange, mapped)
                   if (h != null) exchange.holdBody(h)
                 }
+                tools.legacyOpened(exchange, mapped)
               }
               return mapped
             }
@@ -107,9 +112,10 @@ export class Upstream {
           if (l !== undefined) l.sse++
           options.drain?.trackStream(exchange.reply.raw, { standalone: exchange.kind === 'stream', end: () => { exchange.cut('shutdown', new errors.ShuttingDown()) } })
         }
-        return { hold, filter }
+        return { hold, ...tools.responsePlan(exchange, headers, filter) }
       },
       finished (exchange) {
+        tools.closed(exchange)
         const l = load.get(exchange.server.id)
         if (l !== undefined) {
           if (exchange.kind === 'stream') l.streams--
@@ -131,7 +137,6 @@ export class Upstream {
   forward (request: FastifyRequest, reply: FastifyReply): FastifyReply {
     const gate = request.gate
     const server = gate.server as RegisteredServer
-    const principal = gate.principal as NonNullable<typeof gate.principal>
     const kind: ExchangeKind = request.method === 'GET' ? 'stream' : 'request'
     const load = this.#loadOf(server.id)
     if (kind === 'stream' ? load.streams >= server.limits.maxStreams : load.requests >= server.limits.maxRequests) {
@@ -139,9 +144,39 @@ export class Upstream {
       reply.header('retry-after', BUSY_RETRY_AFTER_S)
       return reply.send(new errors.UpstreamBusy(server.id))
     }
-    const exchange = new UpstreamExchange(request, reply, server, principal, kind, this.#hooks)
     if (kind === 'stream') load.streams++
     else load.requests++
+    const rule = gate.rule
+    if (rule === null || request.method !== 'POST') {
+      this.#dispatch(request, reply, kind, hasBody(request.headers) ? request.raw : null, null)
+      return reply
+    }
+    // A tool scope: the body is read and inspected first; what is refused is answered here.
+    this.#tools.admit(request, reply, rule).then(admission => {
+      // The client may have left while its body was read.
+      if ('forward' in admission && !reply.raw.destroyed) this.#dispatch(request, reply, kind, admission.forward, admission.plan)
+      else this.#release(server.id, kind)
+    }, (err: unknown) => {
+      this.#release(server.id, kind)
+      reply.send(err)
+    })
+    return reply
+  }
+
+  /** The budget place taken for a request that was answered without an exchange. */
+  #release (serverId: string, kind: ExchangeKind): void {
+    const load = this.#load.get(serverId)
+    if (load === undefined) return
+    if (kind === 'stream') load.streams--
+    else load.requests--
+  }
+
+  #dispatch (request: FastifyRequest, reply: FastifyReply, kind: ExchangeKind, body: Buffer | FastifyRequest['raw'] | null, plan: McpPlan | null): void {
+    const gate = request.gate
+    const server = gate.server as RegisteredServer
+    const principal = gate.principal as NonNullable<typeof gate.principal>
+    const exchange = new UpstreamExchange(request, reply, server, principal, kind, this.#hooks)
+    exchange.mcp = plan
     for (const o of this.#observers) o.opened?.(exchange)
     const res = reply.raw
     // Client gone → abort the upstream request (before or after its response headers).
@@ -152,16 +187,20 @@ export class Upstream {
       host: request.host,
       trustProxy: this.#options.trustProxy
     })
+    if (gate.rule !== null) {
+      // Answers are read (filtered lists): asked for uncompressed.
+      headers['accept-encoding'] = 'identity'
+      if (Buffer.isBuffer(body)) headers['content-length'] = String(body.length)
+    }
     this.#agentFor(server).dispatch({
       origin: server.url.origin,
       path: (gate.target as NonNullable<typeof gate.target>).path,
       method: request.method as 'GET',
       headers,
-      body: hasBody(request.headers) ? request.raw : null,
+      body,
       headersTimeout: server.config.timeouts.headersMs,
       bodyTimeout: 0
     }, exchange)
-    return reply
   }
 
   /** Open exchanges per server on this replica (metrics read it at scrape time). */

@@ -9,6 +9,7 @@
 import { createHash } from 'node:crypto'
 import { Redis, type RedisOptions } from 'ioredis'
 import { systemClock, type Clock } from '../clock.ts'
+import type { KeyScopes } from '../tool-scope.ts'
 import { errors, StoreConflictError, StoreUnavailableError } from '../errors.ts'
 import { randomBase62 } from '../key-format.ts'
 import { parseRedisTarget, type RedisTarget } from './redis-url.ts'
@@ -236,6 +237,8 @@ function toKey (h: Hash): ApiKeyRecord {
     name: h.name ?? '',
     description: h.description ?? '',
     mcpServerIds: JSON.parse(h.mcpServerIds ?? '[]') as string[],
+    // Absent when the key has none: a record reads back exactly as written.
+    ...(h.scopes === undefined || h.scopes === '' ? {} : { scopes: JSON.parse(h.scopes) as KeyScopes }),
     createdAt: Number(h.createdAt),
     expiresAt: nullableNumber(h.expiresAt),
     lastUsedAt: nullableNumber(h.lastUsedAt),
@@ -400,6 +403,7 @@ export class RedisStore implements KeyStore {
         name: record.name,
         description: record.description,
         mcpServerIds: JSON.stringify(record.mcpServerIds),
+        scopes: record.scopes === null || record.scopes === undefined ? '' : JSON.stringify(record.scopes),
         createdAt: String(record.createdAt),
         expiresAt: record.expiresAt === null ? '' : String(record.expiresAt),
         lastUsedAt: record.lastUsedAt === null ? '' : String(record.lastUsedAt),

@@ -5,6 +5,7 @@ import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
 import { systemClock, type Clock } from '../clock.ts'
+import type { KeyScopes } from '../tool-scope.ts'
 import { errors, StoreConflictError, StoreUnavailableError } from '../errors.ts'
 import { callStart, checkPageRequest, maxKeysOf, newUserRecord, notifySafely, pageOf, parseInvalidation, publishCall, sameIdentity, serializeInvalidation } from './common.ts'
 import {
@@ -62,6 +63,7 @@ CREATE TABLE IF NOT EXISTS api_keys (
   name TEXT NOT NULL,
   description TEXT NOT NULL,
   mcp_server_ids TEXT NOT NULL,
+  scopes TEXT,
   created_at INTEGER NOT NULL,
   expires_at INTEGER,
   last_used_at INTEGER,
@@ -103,6 +105,7 @@ interface KeyRow {
   name: string
   description: string
   mcp_server_ids: string
+  scopes: string | null
   created_at: number
   expires_at: number | null
   last_used_at: number | null
@@ -116,7 +119,7 @@ interface LogRow {
   event: string
 }
 
-const KEY_COLUMNS = 'k.id, k.user_id, k.name, k.description, k.mcp_server_ids, k.created_at, k.expires_at, k.last_used_at, k.secret_hash'
+const KEY_COLUMNS = 'k.id, k.user_id, k.name, k.description, k.mcp_server_ids, k.scopes, k.created_at, k.expires_at, k.last_used_at, k.secret_hash'
 const OWNER_COLUMNS = 'u.id AS owner_id, u.email AS owner_email, u.name AS owner_name, u.role AS owner_role, ' +
   'u.groups AS owner_groups, u.disabled AS owner_disabled, u.created_at AS owner_created_at, ' +
   'u.oidc_issuer AS owner_oidc_issuer, u.oidc_subject AS owner_oidc_subject'
@@ -141,6 +144,8 @@ function toKey (row: KeyRow): ApiKeyRecord {
     name: row.name,
     description: row.description,
     mcpServerIds: JSON.parse(row.mcp_server_ids) as string[],
+    // Absent when the key has none: a record reads back exactly as written.
+    ...(row.scopes === null ? {} : { scopes: JSON.parse(row.scopes) as KeyScopes }),
     createdAt: row.created_at,
     expiresAt: row.expires_at,
     lastUsedAt: row.last_used_at,
@@ -168,11 +173,20 @@ function ownerOf (row: KeyOwnerRow): User {
  * beside a running server) cannot both add them.
  */
 function addIdentityColumns (db: Database.Database): void {
-  const missing = (): boolean => !(db.pragma('table_info(users)') as Array<{ name: string }>).some(c => c.name === 'oidc_issuer')
+  addColumns(db, 'users', 'oidc_issuer', 'ALTER TABLE users ADD COLUMN oidc_issuer TEXT; ALTER TABLE users ADD COLUMN oidc_subject TEXT')
+}
+
+/** Files written before per-tool scopes have no scopes column: added once, as the identity columns. */
+function addScopesColumn (db: Database.Database): void {
+  addColumns(db, 'api_keys', 'scopes', 'ALTER TABLE api_keys ADD COLUMN scopes TEXT')
+}
+
+function addColumns (db: Database.Database, table: string, probe: string, ddl: string): void {
+  const missing = (): boolean => !(db.pragma(`table_info(${table})`) as Array<{ name: string }>).some(c => c.name === probe)
   if (!missing()) return
   db.transaction(() => {
     if (!missing()) return
-    db.exec('ALTER TABLE users ADD COLUMN oidc_issuer TEXT; ALTER TABLE users ADD COLUMN oidc_subject TEXT')
+    db.exec(ddl)
   }).immediate()
 }
 
@@ -256,6 +270,7 @@ export class SqliteStore implements KeyStore {
     this.db.pragma(`cache_size = ${-cacheKiB}`)
     this.db.exec(SCHEMA)
     addIdentityColumns(this.db)
+    addScopesColumn(this.db)
     this.db.exec(IDENTITY_INDEX)
 
     const db = this.db
@@ -277,8 +292,8 @@ export class SqliteStore implements KeyStore {
       userKeysFirst: db.prepare(`SELECT ${KEY_COLUMNS} FROM api_keys k WHERE k.user_id = ? ORDER BY k.created_at DESC, k.id DESC LIMIT ?`),
       userKeysAfter: db.prepare(`SELECT ${KEY_COLUMNS} FROM api_keys k WHERE k.user_id = ? AND (k.created_at, k.id) < (?, ?) ORDER BY k.created_at DESC, k.id DESC LIMIT ?`),
       countKeys: db.prepare<[string], number>('SELECT count(*) FROM api_keys WHERE user_id = ?').pluck(),
-      insertKey: db.prepare('INSERT INTO api_keys (id, user_id, name, description, mcp_server_ids, created_at, expires_at, last_used_at, secret_hash) ' +
-        'VALUES (@id, @user_id, @name, @description, @mcp_server_ids, @created_at, @expires_at, @last_used_at, @secret_hash)'),
+      insertKey: db.prepare('INSERT INTO api_keys (id, user_id, name, description, mcp_server_ids, scopes, created_at, expires_at, last_used_at, secret_hash) ' +
+        'VALUES (@id, @user_id, @name, @description, @mcp_server_ids, @scopes, @created_at, @expires_at, @last_used_at, @secret_hash)'),
       deleteKey: db.prepare('DELETE FROM api_keys WHERE id = ?'),
       // max() of the stored and the new value: batches from several replicas may arrive out of order.
       touchKey: db.prepare('UPDATE api_keys SET last_used_at = max(coalesce(last_used_at, 0), ?) WHERE id = ?'),
@@ -410,6 +425,7 @@ export class SqliteStore implements KeyStore {
         name: record.name,
         description: record.description,
         mcp_server_ids: JSON.stringify(record.mcpServerIds),
+        scopes: record.scopes === null || record.scopes === undefined ? null : JSON.stringify(record.scopes),
         created_at: record.createdAt,
         expires_at: record.expiresAt,
         last_used_at: record.lastUsedAt,

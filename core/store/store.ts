@@ -3,6 +3,7 @@
 // test/core/store-contract.ts. Expected misses are `null`; infrastructure failures throw
 // StoreUnavailableError; a duplicate email, id or OIDC identity throws StoreConflictError.
 import { createHash } from 'node:crypto'
+import type { KeyScopes } from '../tool-scope.ts'
 
 export type Role = 'admin' | 'user'
 
@@ -54,6 +55,8 @@ export interface ApiKeyRecord {
   description: string
   /** `["*"]` = every server the owner can reach, now and later. */
   mcpServerIds: string[]
+  /** Per-tool scopes (core/tool-scope.ts): server id or "*" → rule; null or absent = whole servers. */
+  scopes?: KeyScopes | null
   createdAt: number
   expiresAt: number | null
   lastUsedAt: number | null
@@ -159,7 +162,7 @@ export function keyFingerprint (record: ApiKeyRecord): string {
   // 16 bytes as 22 base64url characters, encoded from the bytes rather than sliced from a longer
   // string: a slice would keep its 43-character parent alive in every cache entry.
   return createHash('sha256')
-    .update(JSON.stringify([record.id, record.userId, record.secretHash, record.mcpServerIds, record.expiresAt]))
+    .update(JSON.stringify([record.id, record.userId, record.secretHash, record.mcpServerIds, record.expiresAt, record.scopes ?? null]))
     .digest()
     .toString('base64url', 0, 16)
 }

@@ -39,25 +39,22 @@ function schemaPaths (schema: TSchema, prefix: string): string[] {
   return out
 }
 
+/** True when `path` exists in `doc`; under an array, in any of its elements. */
 function has (doc: unknown, path: string): boolean {
-  let cur: unknown = doc
-  for (const part of path.split('.')) {
-    const arr = part.endsWith('[]')
-    const name = arr ? part.slice(0, -2) : part
-    if (cur === null || typeof cur !== 'object' || !(name in cur)) return false
-    cur = (cur as Record<string, unknown>)[name]
-    if (arr) {
-      if (!Array.isArray(cur) || cur.length === 0) return false
-      cur = cur[0]
-    }
-  }
-  return true
+  if (path === '') return true
+  const [part = '', ...rest] = path.split('.')
+  const arr = part.endsWith('[]')
+  const name = arr ? part.slice(0, -2) : part
+  if (doc === null || typeof doc !== 'object' || !(name in doc)) return false
+  const cur = (doc as Record<string, unknown>)[name]
+  if (!arr) return has(cur, rest.join('.'))
+  return Array.isArray(cur) && cur.some(item => has(item, rest.join('.')))
 }
 
 t.test('config/mcpgate.example.yaml lists every field of the schema (commented-out ones count)', async t => {
   const text = readFileSync(new URL('../../config/mcpgate.example.yaml', import.meta.url), 'utf8')
   // Uncomment `# field: value` lines (the first "# " after the indentation), keep prose comments.
-  const uncommented = text.split('\n').map(line => /^\s*# [A-Za-z]+:/.test(line) || /^\s*#\s{3,}[A-Za-z]+:/.test(line) ? line.replace('# ', '') : line).join('\n')
+  const uncommented = text.split('\n').map(line => /^\s*#\s+([A-Za-z]+:|- )/.test(line) ? line.replace('# ', '') : line).join('\n')
   const doc = parse(uncommented) as unknown
   for (const path of schemaPaths(ConfigSchema, '')) t.ok(has(doc, path), `${path} is in the example`)
 })

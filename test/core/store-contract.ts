@@ -485,6 +485,21 @@ export function storeContract (t: Test, makeStore: MakeStore, options: ContractO
     t.equal(await store.bindSession(brief, 'keyB', 60_000), 'keyB', 'an expired binding is taken over')
   })
 
+  t.test('per-tool scopes round-trip, absent means whole servers, and they are part of the fingerprint', async t => {
+    const store = await makeStore(t, {})
+    const owner = await store.createUser(newUser())
+    const scopes = { github: { tools: ['search_*', 'get_issue'], prompts: [] }, '*': { resources: ['file:///docs/*'] } }
+    const scoped = keyRecord(owner.id, { mcpServerIds: ['github', 'docs'], scopes })
+    const plain = keyRecord(owner.id, { mcpServerIds: ['github'] })
+    await store.createKey(scoped)
+    await store.createKey(plain)
+    t.same((await store.getKey(scoped.id))?.scopes, scopes, 'read back as written')
+    t.same((await store.getKeyWithOwner(scoped.id))?.key.scopes, scopes, 'also with its owner')
+    t.equal((await store.getKey(plain.id))?.scopes ?? null, null, 'a key without scopes reads back without')
+    t.not(keyFingerprint({ ...scoped, scopes: { github: { tools: ['search_*'] } } }), keyFingerprint(scoped), 'scopes change the fingerprint')
+    t.equal(keyFingerprint(await store.getKey(scoped.id) as ApiKeyRecord), keyFingerprint(scoped), 'the stored record has the written fingerprint')
+  })
+
   t.test('fingerprints are stable across reads and change with scope or expiry', async t => {
     const store = await makeStore(t, {})
     const owner = await store.createUser(newUser())

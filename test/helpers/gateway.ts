@@ -14,6 +14,7 @@ import { systemClock, type Clock } from '../../core/clock.ts'
 import { hashSecret, type Argon2Params } from '../../core/hashing.ts'
 import { generateKey, randomBase62 } from '../../core/key-format.ts'
 import type { KeyStore, NewUser, User } from '../../core/store/store.ts'
+import type { KeyScopes, PolicyLike } from '../../core/tool-scope.ts'
 import { buildGateway, type GatewayDeps } from '../../gateway/app.ts'
 
 export const FAST_ARGON2: Argon2Params = Object.freeze({ memoryCost: 1024, timeCost: 1, parallelism: 1 })
@@ -28,6 +29,7 @@ export interface TestServer {
   identityHeaders?: boolean
   timeouts?: { connectMs?: number, headersMs?: number }
   upstream?: { maxStreams?: number, maxRequests?: number }
+  policies?: PolicyLike[]
 }
 
 /** A validated, frozen Config from a partial document, with fast hashing and quiet logs. */
@@ -103,6 +105,7 @@ export interface TestKey {
 export async function createTestKey (store: KeyStore, opts: {
   user?: User
   mcpServerIds?: string[]
+  scopes?: KeyScopes
   expiresAt?: number | null
   name?: string
   clock?: Clock
@@ -116,6 +119,7 @@ export async function createTestKey (store: KeyStore, opts: {
     name: opts.name ?? 'test key',
     description: '',
     mcpServerIds: opts.mcpServerIds ?? ['*'],
+    ...(opts.scopes === undefined ? {} : { scopes: opts.scopes }),
     createdAt: (opts.clock ?? systemClock).now(),
     expiresAt: opts.expiresAt ?? null,
     lastUsedAt: null,
