@@ -6,7 +6,7 @@ import type { FastifyError } from 'fastify'
 import { errors } from '../core/errors.ts'
 
 function causeCode (err: unknown): string | undefined {
-  // reply-from wraps undici's error as `cause`; walk the chain for the first code we know.
+  // An error may wrap the one that tells (`cause`); walk the chain for the first code we know.
   let cur: unknown = err
   for (let depth = 0; depth < 5 && cur !== null && typeof cur === 'object'; depth++) {
     const code = (cur as { code?: unknown }).code
