@@ -261,22 +261,22 @@ function renderStreams (s: StreamsResults, errors: Record<string, string>): stri
     const held = Math.min(...a.opened)
     const g = a.gateway
     if (a.capped !== null) out.push(`**Fewer streams than asked: ${a.capped}.**\n`)
-    out.push(`One gateway process (production defaults, SQLite store, one key), ${a.servers} server ids with a stream budget (\`servers[].upstream.maxStreams\`) of ${n(a.perServerLimit)} each, all on one upstream that sends headers and nothing else. A separate process holds the client ends (raw sockets). ${s.settings.reps} repetition${s.settings.reps === 1 ? '' : 's'}: the c=10 run alone and beside the streams back to back, the order alternating; medians over repetitions. Descriptor limit of the processes: ${a.fdLimit.how}; the gateway's: ${a.fdLimit.gateway === null ? '?' : n(a.fdLimit.gateway)}.`)
+    out.push(`One gateway process (production defaults, SQLite store, one key), ${a.servers} server ids with a stream budget (\`servers[].upstream.maxStreams\`) of ${n(a.perServerLimit)} each, all on one upstream that sends headers and nothing else. A separate process holds the client ends (raw sockets). ${s.settings.reps} repetition${s.settings.reps === 1 ? '' : 's'}, each on a freshly started and warmed-up gateway: the c=10 run alone, the streams opened, the c=10 run beside them to the same server and to another (those two in alternating order), the streams closed; medians over repetitions. Descriptor limit of the processes: ${a.fdLimit.how}; the gateway's: ${a.fdLimit.gateway === null ? '?' : n(a.fdLimit.gateway)}.`)
     out.push('')
     const list = (xs: number[], f: (v: number) => string = n) => xs.map(f).join(', ')
     out.push(table(['figure', 'value'], [
       ['streams held (each repetition)', list(a.opened)],
       ['time to open them (200 at once)', `${fmtSpread(a.openMs)} ms`],
       ['streams the gateway counted open (`mcpgate_upstream_open{kind="stream"}`)', g.openStreamsGauge === null ? '—' : n(g.openStreamsGauge)],
-      ['gateway fds before the first streams', n(g.fdsBefore)],
+      ['gateway fds before the streams', n(g.fdsBefore)],
       ['gateway fds with the streams (each repetition)', `**${list(g.fdsWith)}**`],
-      ['fds per stream (first repetition)', String(g.fdsPerStream)],
+      ['fds per stream', String(g.fdsPerStream)],
       ['gateway fds after the streams closed (each repetition)', list(g.fdsAfter)],
       ['connections the upstream still had from the gateway after the streams closed (each repetition)', list(g.upstreamConnectionsAfter)],
-      ['gateway RSS before the first streams', `${g.rssBeforeMB} MB`],
+      ['gateway RSS before the streams', `${g.rssBeforeMB} MB`],
       ['gateway RSS with the streams (each repetition)', `**${list(g.rssWithMB, String)}** MB`],
-      ['RSS per stream (first repetition)', `${g.kbPerStream} KB`],
-      ['gateway V8 heap used before / with the streams (first repetition); per stream', g.heapUsedWithMB === null || g.heapUsedBeforeMB === null ? '—' : `${g.heapUsedBeforeMB} / ${g.heapUsedWithMB} MB; ${g.heapKbPerStream} KB`],
+      ['RSS per stream', `${g.kbPerStream} KB`],
+      ['gateway V8 heap used before / with the streams; per stream', g.heapUsedWithMB === null || g.heapUsedBeforeMB === null ? '—' : `${g.heapUsedBeforeMB} / ${g.heapUsedWithMB} MB; ${g.heapKbPerStream} KB`],
       ['gateway RSS: max during the load beside the streams / after they closed (each repetition)', `${g.rssMaxBesideMB} MB / ${list(g.rssAfterMB, String)} MB`],
       ['stream holder RSS / upstream fds (with the streams)', `${a.holderRssMB ?? '—'} MB / ${a.upstreamFds === null ? '—' : n(a.upstreamFds)}`],
       ['one more stream per server past its budget', `${Object.entries(a.busyProbe.answers).map(([k, v]) => `${k}: ${v}`).join(', ')}; Retry-After ${a.busyProbe.retryAfter ? 'on every one' : '**missing**'}; slowest answer ${a.busyProbe.maxMs} ms`],
@@ -296,7 +296,7 @@ function renderStreams (s: StreamsResults, errors: Record<string, string>): stri
       ['another server beside / alone (medians)', ...ratioCells(l.ratioOther)]
     ]))
     out.push('')
-    out.push(`p99 beside / alone in each repetition: ${l.p99RatioPerRep.map(x => `${x}×`).join(', ')}. Answers not 2xx: ${l.non2xx}; socket errors: ${l.errors}.`)
+    out.push(`Same server, p99 beside / alone in each repetition (the two runs on the same gateway): ${l.p99RatioPerRep.map(x => `${x}×`).join(', ')}. Answers not 2xx: ${l.non2xx}; socket errors: ${l.errors}.`)
     out.push('')
   }
 

@@ -76,9 +76,8 @@ export interface IdleStreamFigures {
   /** Held streams the gateway or the upstream ended on their own: none is expected. */
   endedWhileHeld: number
   /**
-   * Before: ahead of the first streams (after the first load run alone, on a fresh gateway); with:
-   * all streams open; after: closed and settled. Arrays: one value per repetition (later ones
-   * start with what the earlier ones left). Per stream: from the first repetition.
+   * Each repetition on a fresh gateway. Before: after its load run alone; with: all streams open;
+   * after: closed and settled. Arrays: one value per repetition; the rest medians over them.
    */
   gateway: {
     fdsBefore: number
@@ -86,7 +85,7 @@ export interface IdleStreamFigures {
     fdsAfter: number[]
     /**
      * Connections the upstream still had from the gateway once the streams were gone (its
-     * descriptors after − before the first streams): idle sockets the gateway kept.
+     * descriptors after − before the streams): idle sockets the gateway kept.
      */
     upstreamConnectionsAfter: number[]
     fdsPerStream: number
@@ -395,7 +394,6 @@ export async function measureIdleStreams (ctx: StreamsCtx): Promise<IdleStreamFi
     const streams = share * servers
     const holder = await startNode({ name: 'stream holder', script: join(BENCH_DIR, 'stream-holder.ts'), cpu: ctx.cpuLoad, wrapper: limit.wrapper, logFile: join(ctx.dir, 'stream-holder.log') })
     children.push(holder)
-    const holdSpec: HoldSpec = { port: gw.port, paths: ids.map(id => `/mcp-connect/${id}`), key: key.key, streams, concurrency: OPEN_CONCURRENCY, timeoutMs: 30_000 }
 
     const alone: Array<{ load: LoadResult, cpu: number | null }> = []
     const beside: Array<{ load: LoadResult, cpu: number | null }> = []
@@ -404,8 +402,6 @@ export async function measureIdleStreams (ctx: StreamsCtx): Promise<IdleStreamFi
     const openMs: number[] = []
     const openFailures: Record<string, number> = {}
     const perRep: Array<{ fdsBefore: number, fdsWith: number, fdsAfter: number, upstreamFdsBefore: number, upstreamFdsAfter: number, rssBefore: number, rssWith: number, rssAfter: number, heapBefore: number | null, heapWith: number | null, gauge: number | null }> = []
-    /** The gateway's descriptors ahead of the first streams: what "drained" is measured against. */
-    let baseFds: number | null = null
     let rssMaxBeside = 0
     let endedWhileHeld = 0
     let holderRss: number | null = null
@@ -421,19 +417,24 @@ export async function measureIdleStreams (ctx: StreamsCtx): Promise<IdleStreamFi
     }
     const describe = (r: { load: LoadResult, cpu: number | null }) => `${Math.round(r.load.rps)} req/s, p50 ${r.load.p50} µs, p99 ${r.load.p99} µs, ${r.cpu ?? '?'} µs CPU/req${r.load.non2xx + r.load.errors > 0 ? `, ${r.load.non2xx} non-2xx, ${r.load.errors} errors` : ''}`
 
+    // Every repetition on a fresh, warmed-up gateway: what the streams leave behind (see the
+    // figures after they close) would otherwise be part of the next repetition's "alone".
     for (let rep = 0; rep < ctx.reps; rep++) {
-      const aloneFirst = rep % 2 === 0
-      if (aloneFirst) {
-        await loadRun(alone)
-        log(`  rep ${rep + 1}/${ctx.reps} alone: ${describe(alone.at(-1) as typeof alone[number])}`)
+      if (rep > 0) {
+        await gw.stop()
+        children.splice(children.indexOf(gw), 1)
+        gw = await startGateway(share)
+        children.push(gw)
+        await warmUp()
       }
+      await loadRun(alone)
+      log(`  rep ${rep + 1}/${ctx.reps} alone: ${describe(alone.at(-1) as typeof alone[number])}`)
       // (Up to 10 idle upstream sockets of the load run, kept 4 s by undici, may count here.)
       const fdsBefore = fdsOf(gw.pid) ?? NaN
       const upstreamFdsBefore = fdsOf(upstream.pid) ?? NaN
-      baseFds ??= fdsBefore
-      const heapBefore = rep === 0 ? await memoryOf(gw) : null
+      const heapBefore = await memoryOf(gw)
       const rssBefore = rssOf(gw.pid) ?? NaN
-      const o = await ask<OpenResult>(holder, { open: holdSpec }, 'opened', 30_000 + streams * 20)
+      const o = await ask<OpenResult>(holder, { open: { port: gw.port, paths: ids.map(id => `/mcp-connect/${id}`), key: key.key, streams, concurrency: OPEN_CONCURRENCY, timeoutMs: 30_000 } satisfies HoldSpec }, 'opened', 30_000 + streams * 20)
       opened.push(o.opened)
       openMs.push(o.ms)
       for (const [k, n] of Object.entries(o.failed)) openFailures[k] = (openFailures[k] ?? 0) + n
@@ -453,28 +454,24 @@ export async function measureIdleStreams (ctx: StreamsCtx): Promise<IdleStreamFi
       holderRss = rssOf(holder.pid)
       upstreamFds = fdsOf(upstream.pid)
       log(`  rep ${rep + 1}/${ctx.reps}: ${o.opened}/${streams} streams open in ${o.ms} ms${Object.keys(o.failed).length > 0 ? ` (failed: ${JSON.stringify(o.failed)})` : ''}; gateway ${fdsWith} fds (${fdsBefore} before), RSS ${round(rssWith / MB, 1)} MB (${round(rssBefore / MB, 1)} before), gauge ${gauge}; probes ${JSON.stringify(busy.answers)}`)
-      // The same server's run first in the repetitions that ran alone first, last in the others.
-      for (const other of aloneFirst ? [false, true] : [true, false]) {
+      // Beside the streams: the same server and another one, in alternating order.
+      for (const other of rep % 2 === 0 ? [false, true] : [true, false]) {
         const maxRss = await loadRun(other ? besideOther : beside, other ? quiet : undefined)
         if (maxRss !== null) rssMaxBeside = Math.max(rssMaxBeside, maxRss)
         log(`  rep ${rep + 1}/${ctx.reps} beside ${o.opened} streams, POST to ${other ? `${quiet} (no streams)` : `${ids[0] as string} (${share} streams)`}: ${describe((other ? besideOther : beside).at(-1) as typeof beside[number])}`)
       }
       const c = await ask<CloseResult>(holder, { close: true }, 'closed', 30_000)
       endedWhileHeld += c.endedWhileHeld
-      const after = await drained(gw, baseFds ?? fdsBefore, 30_000)
+      const after = await drained(gw, fdsBefore, 30_000)
       if (after.gauge !== 0 && after.gauge !== null) throw new Error(`${after.gauge} streams still counted open 30 s after their clients left (fds ${after.fds})`)
       const upstreamFdsAfter = fdsOf(upstream.pid) ?? NaN
       perRep.push({ fdsBefore, fdsWith, fdsAfter: after.fds ?? NaN, upstreamFdsBefore, upstreamFdsAfter, rssBefore, rssWith, rssAfter: rssOf(gw.pid) ?? NaN, heapBefore: heapBefore === null ? null : heapBefore.memory.heapUsed, heapWith: heap === null ? null : heap.memory.heapUsed, gauge })
       log(`  rep ${rep + 1}/${ctx.reps}: closed; gateway ${after.fds} fds, RSS ${round((rssOf(gw.pid) ?? 0) / MB, 1)} MB; upstream ${upstreamFdsAfter} fds (${upstreamFdsBefore} before)`)
-      if (!aloneFirst) {
-        await sleep(1000)
-        await loadRun(alone)
-        log(`  rep ${rep + 1}/${ctx.reps} alone: ${describe(alone.at(-1) as typeof alone[number])}`)
-      }
     }
 
-    // Per stream: the first repetition, on a fresh gateway (later ones start with what the earlier ones left).
-    const first = perRep[0] as typeof perRep[number]
+    const med = (f: (r: typeof perRep[number]) => number) => percentile(perRep.map(f), 50)
+    const perStream = (f: (r: typeof perRep[number]) => number) => percentile(perRep.map((r, i) => f(r) / (opened[i] as number)), 50)
+    const heaps = perRep.filter((r): r is typeof r & { heapBefore: number, heapWith: number } => r.heapBefore !== null && r.heapWith !== null)
     const gauges = perRep.map(r => r.gauge).filter((v): v is number => v !== null)
     const a = loadFigures(alone)
     const b = loadFigures(beside)
@@ -496,19 +493,19 @@ export async function measureIdleStreams (ctx: StreamsCtx): Promise<IdleStreamFi
       openFailures,
       endedWhileHeld,
       gateway: {
-        fdsBefore: first.fdsBefore,
+        fdsBefore: med(r => r.fdsBefore),
         fdsWith: perRep.map(r => r.fdsWith),
         fdsAfter: perRep.map(r => r.fdsAfter),
-        upstreamConnectionsAfter: perRep.map(r => r.upstreamFdsAfter - first.upstreamFdsBefore),
-        fdsPerStream: round((first.fdsWith - first.fdsBefore) / (opened[0] as number), 3),
-        rssBeforeMB: round(first.rssBefore / MB, 1),
+        upstreamConnectionsAfter: perRep.map(r => r.upstreamFdsAfter - r.upstreamFdsBefore),
+        fdsPerStream: round(perStream(r => r.fdsWith - r.fdsBefore), 3),
+        rssBeforeMB: round(med(r => r.rssBefore) / MB, 1),
         rssWithMB: perRep.map(r => round(r.rssWith / MB, 1)),
         rssMaxBesideMB: round(rssMaxBeside / MB, 1),
         rssAfterMB: perRep.map(r => round(r.rssAfter / MB, 1)),
-        kbPerStream: round((first.rssWith - first.rssBefore) / 1024 / (opened[0] as number), 2),
-        heapUsedBeforeMB: first.heapBefore === null ? null : round(first.heapBefore / MB, 1),
-        heapUsedWithMB: first.heapWith === null ? null : round(first.heapWith / MB, 1),
-        heapKbPerStream: first.heapBefore === null || first.heapWith === null ? null : round((first.heapWith - first.heapBefore) / 1024 / (opened[0] as number), 2),
+        kbPerStream: round(perStream(r => r.rssWith - r.rssBefore) / 1024, 2),
+        heapUsedBeforeMB: heaps.length === 0 ? null : round(percentile(heaps.map(r => r.heapBefore), 50) / MB, 1),
+        heapUsedWithMB: heaps.length === 0 ? null : round(percentile(heaps.map(r => r.heapWith), 50) / MB, 1),
+        heapKbPerStream: heaps.length === 0 ? null : round(percentile(heaps.map(r => (r.heapWith - r.heapBefore) / (opened[perRep.indexOf(r)] as number)), 50) / 1024, 2),
         openStreamsGauge: gauges.length === 0 ? null : percentile(gauges, 50)
       },
       holderRssMB: holderRss === null ? null : round(holderRss / MB, 1),
