@@ -2,6 +2,7 @@
 // users lives here, shared by the REST routes and the CLI (so nothing here knows about HTTP).
 // Expected failures are thrown as the typed errors of core/errors.ts; results are public views
 // that can never carry a secret hash.
+import type { Static } from '@fastify/type-provider-typebox'
 import type { Config, ServerConfig } from '../config/schema.ts'
 import { userCanReach, type AccessSubject } from '../core/access.ts'
 import { systemClock, type Clock } from '../core/clock.ts'
@@ -10,49 +11,15 @@ import { errors, StoreConflictError } from '../core/errors.ts'
 import { hashSecret } from '../core/hashing.ts'
 import { generateKey, isValidKeyId, isValidUserId } from '../core/key-format.ts'
 import { decodeKeyCursor, type ApiKeyRecord, type KeyStore, type Page, type Role, type User, type UserPatch } from '../core/store/store.ts'
+import {
+  DESCRIPTION_MAX, GROUP_MAX, GROUPS_MAX, NAME_MAX, PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX, USER_NAME_MAX,
+  type AdminApiKeyView, type ApiKeyView, type McpServerView, type NewKeyBody, type NewUserBody, type UserView
+} from './schemas.ts'
 
-export const NAME_MAX = 100
-export const DESCRIPTION_MAX = 500
-export const USER_NAME_MAX = 200
-export { EMAIL_MAX } from '../core/email.ts'
-export const GROUP_MAX = 200
-export const GROUPS_MAX = 500
-export const PAGE_LIMIT_DEFAULT = 50
-export const PAGE_LIMIT_MAX = 100
 const DAY_MS = 86_400_000
 
-/** What a key looks like outside the store: no secret hash, times as RFC 3339. */
-export interface ApiKeyView {
-  id: string
-  userId: string
-  name: string
-  description: string
-  mcpServerIds: string[]
-  createdAt: string
-  expiresAt: string | null
-  lastUsedAt: string | null
-}
-
-export interface UserSummary {
-  id: string
-  email: string
-  name: string
-}
-
-/** An admin's view of a key: the record and who owns it. */
-export interface AdminApiKeyView extends ApiKeyView {
-  user: UserSummary
-}
-
-export interface UserView {
-  id: string
-  email: string
-  name: string
-  role: Role
-  groups: string[]
-  disabled: boolean
-  createdAt: string
-}
+// The results are the admin API's wire types (ApiKeyView, UserView…: admin-api/schemas.ts, one
+// source for the routes, the OpenAPI document and the console), so they cannot carry a hash.
 
 export interface CreatedKey {
   record: ApiKeyView
@@ -60,38 +27,15 @@ export interface CreatedKey {
   key: string
 }
 
-export interface NewKeyInput {
-  name: string
-  description?: string
-  /** RFC 3339 date-time with a time zone, or null/absent for a key that never expires. */
-  expiresAt?: string | null
-  mcpServerIds: string[]
-}
+/** `expiresAt`: RFC 3339 with a time zone, or null/absent for a key that never expires. */
+export type NewKeyInput = Static<typeof NewKeyBody>
 
-export interface NewUserInput {
-  id?: string
-  email: string
-  name?: string
-  role?: Role
-  groups?: string[]
-  disabled?: boolean
-}
+/** The REST body, and an `id` the CLI and tests may choose. */
+export type NewUserInput = Static<typeof NewUserBody> & { id?: string }
 
 export interface PageInput {
   limit?: number
   cursor?: string | null
-}
-
-export interface ServerView {
-  id: string
-  name: string
-  description: string
-  /** Where MCP clients connect, relative to the gateway's base URL. */
-  connectPath: string
-  /** Whether the caller could scope a key of theirs to this server now. */
-  reachable: boolean
-  /** Admins only: the server's access rule from config. */
-  access?: ServerConfig['access']
 }
 
 function iso (ms: number | null): string | null {
@@ -381,9 +325,9 @@ export function createKeyService ({ store, config, clock = systemClock }: KeySer
    * Servers for the key form. A user sees the servers they can reach now; an admin sees every
    * server with its access rule. Upstream URLs and headers (credentials) never leave config.
    */
-  function listServers (viewer: AccessSubject): ServerView[] {
+  function listServers (viewer: AccessSubject): McpServerView[] {
     const admin = viewer.role === 'admin'
-    const out: ServerView[] = []
+    const out: McpServerView[] = []
     for (const s of servers.values()) {
       const reachable = userCanReach(s.access, viewer)
       if (!reachable && !admin) continue

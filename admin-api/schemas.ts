@@ -1,8 +1,21 @@
-// Request and response schemas of the admin API (TypeBox). They validate input (unknown fields
-// are rejected, never stripped), shape output (fast-json-stringify writes only listed fields, so
-// a secret hash could not leak even if a record reached a reply) and generate /openapi.json.
-import { Type, type TSchema } from '@fastify/type-provider-typebox'
-import { DESCRIPTION_MAX, EMAIL_MAX, GROUP_MAX, GROUPS_MAX, NAME_MAX, PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX, USER_NAME_MAX } from './key-service.ts'
+// Request and response schemas of the admin API (TypeBox), and the one source of its wire types.
+// They validate input (unknown fields are rejected, never stripped), shape output
+// (fast-json-stringify writes only listed fields, so a secret hash could not leak even if a record
+// reached a reply) and generate /openapi.json; their `Static` types are what key-service.ts
+// returns and what the console (console/src/api.ts) reads. So this file stays a leaf: TypeBox and
+// the email limit only. The console imports it with `import type`, which the build erases.
+import { Type, type Static, type TSchema, type TUnsafe } from '@fastify/type-provider-typebox'
+import { EMAIL_MAX } from '../core/email.ts'
+
+// The input limits: enforced here for HTTP and by key-service.ts for every caller (the CLI too).
+export const NAME_MAX = 100
+export const DESCRIPTION_MAX = 500
+export const USER_NAME_MAX = 200
+export { EMAIL_MAX }
+export const GROUP_MAX = 200
+export const GROUPS_MAX = 500
+export const PAGE_LIMIT_DEFAULT = 50
+export const PAGE_LIMIT_MAX = 100
 
 const DateTime = (description: string) => Type.String({ format: 'date-time', description })
 const NullableDateTime = (description: string) => Type.Union([Type.String({ format: 'date-time' }), Type.Null()], { description })
@@ -14,8 +27,9 @@ export const ErrorBody = Type.Object({
   error: Type.String({ description: 'HTTP status text' }),
   message: Type.String()
 }, { $id: 'Error', title: 'Error' })
+export type ErrorView = Static<typeof ErrorBody>
 
-const ErrorRef = Type.Unsafe<{ statusCode: number, code: string, error: string, message: string }>(Type.Ref('Error'))
+const ErrorRef = Type.Unsafe<ErrorView>(Type.Ref('Error'))
 
 const errorDescriptions: Record<number, string> = {
   400: 'Invalid input; the message names the field',
@@ -76,15 +90,20 @@ const keyProperties = {
 }
 
 export const ApiKey = Type.Object(keyProperties, { title: 'ApiKey' })
+/** A key outside the store: no secret hash, times as RFC 3339. */
+export type ApiKeyView = Static<typeof ApiKey>
 
 export const CreatedApiKey = Type.Object({
   ...keyProperties,
   key: Type.String({ description: 'the full API key: shown in this response only, never again' })
 }, { title: 'CreatedApiKey' })
+export type CreatedApiKeyView = Static<typeof CreatedApiKey>
 
 const UserSummary = Type.Object({ id: Type.String(), email: Type.String(), name: Type.String() })
 
 export const AdminApiKey = Type.Object({ ...keyProperties, user: UserSummary }, { title: 'AdminApiKey' })
+/** An admin's view of a key: the record and who owns it. */
+export type AdminApiKeyView = Static<typeof AdminApiKey>
 
 export const User = Type.Object({
   id: Type.String(),
@@ -95,6 +114,7 @@ export const User = Type.Object({
   disabled: Type.Boolean(),
   createdAt: DateTime('RFC 3339')
 }, { title: 'User' })
+export type UserView = Static<typeof User>
 
 const Groups = Type.Array(Type.String({ minLength: 1, maxLength: GROUP_MAX }), { maxItems: GROUPS_MAX })
 
@@ -119,11 +139,13 @@ export function pageOf<T extends TSchema> (item: T) {
     nextCursor: Type.Union([Type.String(), Type.Null()], { description: 'pass as ?cursor= for the next page; null on the last page' })
   })
 }
+/** A page of `T` as pageOf(…) puts it on the wire. */
+export type Page<T> = Static<ReturnType<typeof pageOf<TUnsafe<T>>>>
 
 const AccessRule = Type.Union([
   Type.Literal('everyone'),
   Type.Object({ users: Type.Array(Type.String()), groups: Type.Array(Type.String()), roles: Type.Array(Role) })
-])
+], { description: 'admins only: the access rule from config' })
 
 export const McpServer = Type.Object({
   id: Type.String(),
@@ -131,14 +153,16 @@ export const McpServer = Type.Object({
   description: Type.String(),
   connectPath: Type.String({ description: 'path on the gateway, e.g. /mcp-connect/github' }),
   reachable: Type.Boolean({ description: 'whether the caller may scope a key to it now' }),
-  access: Type.Optional(Type.Unsafe({ ...AccessRule, description: 'admins only: the access rule from config' }))
+  access: Type.Optional(AccessRule)
 })
+export type McpServerView = Static<typeof McpServer>
 
 export const Me = Type.Object({
   authMethod: Type.Union([Type.Literal('admin-token'), Type.Literal('oidc')]),
   role: Role,
   user: Type.Union([User, Type.Null()], { description: 'null for the bootstrap admin token' })
 })
+export type MeView = Static<typeof Me>
 
 export const Health = Type.Object({ status: Type.String() })
 

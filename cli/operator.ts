@@ -4,7 +4,8 @@ import { loadConfig, parseCommandArgs, UsageError, type Io } from './main.ts'
 import type { Env } from '../config/load.ts'
 import { openStore } from '../core/store/open.ts'
 import { systemClock, type Clock } from '../core/clock.ts'
-import { createKeyService, type KeyService, type UserView } from '../admin-api/key-service.ts'
+import { createKeyService, type KeyService } from '../admin-api/key-service.ts'
+import type { UserView } from '../admin-api/schemas.ts'
 import type { Role } from '../core/store/store.ts'
 
 const USERS_USAGE = `Usage:

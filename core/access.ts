@@ -1,5 +1,7 @@
 // Who may reach which server: a user's *current* access from the config rule, role, groups and
-// disabled flag, and the effective access of a key (its scope ∩ its owner's access).
+// disabled flag, and the effective access of a key (its scope ∩ its owner's access). The web
+// console runs this same rule in the browser, so this module loads nothing at runtime (type
+// imports only; test/console/bundle-has-no-server-code.test.ts holds it to that).
 import type { AccessRuleConfig } from '../config/schema.ts'
 import type { User } from './store/store.ts'
 

@@ -1,56 +1,14 @@
-// The admin REST API as the console sees it: typed shapes, one fetch wrapper that adds the
+// The admin REST API as the console sees it: its wire types, one fetch wrapper that adds the
 // bearer token and turns `{statusCode, code, error, message}` bodies into ApiError.
-export type Role = 'admin' | 'user'
+import type { AdminApiKeyView, ApiKeyView, Page } from '../../admin-api/schemas.ts'
 
-/** `GET /api/me`: the caller; `user` is null for the bootstrap admin token (it owns no keys). */
-export interface Me {
-  authMethod: 'admin-token' | 'oidc'
-  role: Role
-  user: User | null
-}
+// The wire types are the admin API's own (its TypeBox schemas, which also validate and shape its
+// replies and generate its OpenAPI document). Type-only: the build erases the import, no server
+// code reaches the bundle.
+export type { CreatedApiKeyView as CreatedApiKey, McpServerView as McpServer, MeView as Me, UserView as User } from '../../admin-api/schemas.ts'
 
-export type AccessRule = 'everyone' | { users: string[], groups: string[], roles: Role[] }
-
-export interface McpServer {
-  id: string
-  name: string
-  description: string
-  /** Whether the caller may scope a key to it now (admins also get servers they cannot reach). */
-  reachable?: boolean
-  /** Admins only: the access rule from config. */
-  access?: AccessRule
-}
-
-export interface ApiKey {
-  id: string
-  name: string
-  description: string
-  mcpServerIds: string[]
-  createdAt: string
-  expiresAt: string | null
-  lastUsedAt: string | null
-  userId: string
-  user?: { id: string, email: string, name: string }
-}
-
-export interface CreatedApiKey extends ApiKey {
-  key: string
-}
-
-export interface User {
-  id: string
-  email: string
-  name: string
-  role: Role
-  groups: string[]
-  disabled: boolean
-  createdAt: string
-}
-
-export interface Page<T> {
-  items: T[]
-  nextCursor?: string | null
-}
+/** A key in a table: your own (`GET /api/api-keys`) or, on the admin pages, with its owner. */
+export type ApiKey = ApiKeyView & Partial<Pick<AdminApiKeyView, 'user'>>
 
 export class ApiError extends Error {
   constructor (

@@ -1,6 +1,6 @@
 // User Management → API Keys: every user's keys with their owner; filter by user, delete any key.
 import { path, type ApiKey, type User } from '../api.ts'
-import { userCanReach } from '../access.ts'
+import { userCanReach } from '../../../core/access.ts'
 import type { AppContext } from '../context.ts'
 import { confirmDialog } from '../dialog.ts'
 import { announce, h, replaceChildren } from '../dom.ts'

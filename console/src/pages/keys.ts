@@ -1,6 +1,6 @@
 // "API Keys": the caller's own keys, with create and delete.
 import { path, type ApiKey } from '../api.ts'
-import { userCanReach } from '../access.ts'
+import { userCanReach } from '../../../core/access.ts'
 import { choosableServers, type AppContext } from '../context.ts'
 import { openCreateKeyDialog } from '../create-key.ts'
 import { confirmDialog, errorMessage } from '../dialog.ts'
