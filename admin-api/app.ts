@@ -10,7 +10,8 @@ import { pino, type LoggerOptions } from 'pino'
 import type { Config } from '../config/schema.ts'
 import { systemClock, type Clock } from '../core/clock.ts'
 import { ConnectionDrain } from '../core/connection-drain.ts'
-import { errors, StoreConflictError, StoreUnavailableError } from '../core/errors.ts'
+import { statusText, toWire } from '../core/error-wire.ts'
+import { errors } from '../core/errors.ts'
 import { FailureBudget } from '../core/failure-budget.ts'
 import { redactKeys } from '../core/key-format.ts'
 import { requestId } from '../core/request-id.ts'
@@ -23,7 +24,7 @@ import { adminApiKeyRoutes } from './routes/admin-api-keys.ts'
 import { apiKeyRoutes } from './routes/api-keys.ts'
 import { meRoutes } from './routes/me.ts'
 import { userRoutes } from './routes/users.ts'
-import { ErrorBody, Health, ok } from './schemas.ts'
+import { ErrorBody, Health, ok, type ErrorView } from './schemas.ts'
 import { registerConsole, type ConsoleOptions } from './console.ts'
 
 /** What `mcpgate start` reaches on the admin app: SIGHUP reloads servers and access rules. */
@@ -116,63 +117,21 @@ function validationMessage (err: FastifyError): string {
   return `${where}${field === '' ? '(' + (err.validationContext ?? 'body') + ')' : field}: ${e.message ?? 'is invalid'}`
 }
 
-interface WireError {
-  statusCode: number
-  code: string
-  error: string
-  message: string
-}
-
-/** Every error leaves in one shape: `{statusCode, code, error, message}` with a stable code. */
-function toWire (err: FastifyError | Error): WireError {
-  let e: FastifyError
-  if ((err as FastifyError).validation !== undefined) e = new errors.ValidationFailed(validationMessage(err as FastifyError))
-  else if (err instanceof StoreUnavailableError) e = new errors.StoreUnavailable({ cause: err })
-  else if (err instanceof StoreConflictError) e = new errors.EmailTaken(err.field)
-  else if (typeof (err as FastifyError).code === 'string' && (err as FastifyError).code.startsWith('MCPGATE_')) e = err as FastifyError
-  else {
-    const status = (err as FastifyError).statusCode
-    // Fastify's own request errors (bad JSON, wrong content type, body too large).
-    if (status !== undefined && status >= 400 && status < 500) {
-      const wrapped = new errors.BadRequest(err.message)
-      wrapped.statusCode = status
-      e = wrapped
-    } else {
-      e = new errors.Internal({ cause: err })
-    }
-  }
-  const statusCode = e.statusCode ?? 500
-  return { statusCode, code: e.code, error: httpStatusText(statusCode), message: e.message }
-}
-
-const STATUS_TEXT: Record<number, string> = {
-  400: 'Bad Request',
-  401: 'Unauthorized',
-  403: 'Forbidden',
-  404: 'Not Found',
-  405: 'Method Not Allowed',
-  406: 'Not Acceptable',
-  409: 'Conflict',
-  413: 'Payload Too Large',
-  415: 'Unsupported Media Type',
-  429: 'Too Many Requests',
-  500: 'Internal Server Error',
-  503: 'Service Unavailable'
-}
-
-function httpStatusText (status: number): string {
-  return STATUS_TEXT[status] ?? (status >= 500 ? 'Server Error' : 'Client Error')
-}
-
+/**
+ * Every error leaves in one shape, `{statusCode, code, error, message}` with a stable code; which
+ * error gets which status and code is core/error-wire.ts's decision, shared with the gateway.
+ */
 function sendError (err: FastifyError | Error, request: FastifyRequest, reply: FastifyReply) {
-  const wire = toWire(err)
+  const wire = toWire(err, validationMessage)
+  // Every 5xx, not only faults: a store or IdP outage is worth a line with its cause.
   if (wire.statusCode >= 500) request.log.error({ err }, 'admin request failed')
   if (wire.statusCode === 401) {
     const invalid = wire.code === 'MCPGATE_TOKEN_INVALID' || wire.code === 'MCPGATE_API_KEY_NOT_ACCEPTED'
     reply.header('www-authenticate', `Bearer realm="mcpgate-admin"${invalid ? ', error="invalid_token"' : ''}`)
   }
   if (wire.statusCode === 503) reply.header('retry-after', RETRY_AFTER_SECONDS)
-  return reply.code(wire.statusCode).type('application/json; charset=utf-8').send(wire)
+  const body: ErrorView = { statusCode: wire.statusCode, code: wire.code, error: statusText(wire.statusCode), message: wire.message }
+  return reply.code(wire.statusCode).type('application/json; charset=utf-8').send(body)
 }
 
 export async function buildAdmin (config: Readonly<Config>, deps: AdminDeps): Promise<FastifyInstance> {
