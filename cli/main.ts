@@ -1,20 +1,14 @@
 // The `mcpgate` command line: parses argv, loads the config once, dispatches to a command.
 // Exit codes: 0 ok, 1 runtime failure, 2 bad config or bad usage.
-import { parseArgs, type ParseArgsConfig } from 'node:util'
-import { ConfigError, loadConfigFile, type Env } from '../config/load.ts'
-import type { Config } from '../config/schema.ts'
+import { ConfigError, type Env } from '../config/load.ts'
+import { loadConfig, parseCommandArgs, UsageError, type Io } from './command.ts'
 
-export interface Io {
-  out: (line: string) => void
-  err: (line: string) => void
-}
+export type { Io } from './command.ts'
 
 const defaultIo: Io = {
   out: line => process.stdout.write(line + '\n'),
   err: line => process.stderr.write(line + '\n')
 }
-
-export class UsageError extends Error {}
 
 const USAGE = `mcpgate — an API-key gateway in front of MCP servers
 
@@ -38,23 +32,6 @@ Options:
 Operator commands (users, keys) work directly on the configured store.
 Environment: MCPGATE_GATEWAY_PORT, MCPGATE_ADMIN_PORT, MCPGATE_STORE_TYPE, MCPGATE_STORE_URL,
 MCPGATE_STORE_PATH, MCPGATE_ADMIN_TOKEN override the file.`
-
-export const commonOptions = {
-  config: { type: 'string', default: 'mcpgate.yaml' },
-  help: { type: 'boolean', default: false }
-} as const satisfies ParseArgsConfig['options']
-
-export function parseCommandArgs<O extends NonNullable<ParseArgsConfig['options']>> (args: string[], options: O) {
-  try {
-    return parseArgs({ args, options: { ...commonOptions, ...options }, allowPositionals: true, strict: true })
-  } catch (err) {
-    throw new UsageError((err as Error).message)
-  }
-}
-
-export function loadConfig (path: string, env: Env): Readonly<Config> {
-  return loadConfigFile(path, env)
-}
 
 export async function main (argv: string[], env: Env, io: Io = defaultIo): Promise<number> {
   const [command, ...rest] = argv

@@ -1,6 +1,6 @@
 // Operator commands (`mcpgate users …`, `mcpgate keys …`) working directly on the configured
 // store through the admin API's key service — the same rules as the REST routes, no second copy.
-import { loadConfig, parseCommandArgs, UsageError, type Io } from './main.ts'
+import { loadConfig, parseCommandArgs, UsageError, type Io } from './command.ts'
 import type { Env } from '../config/load.ts'
 import { openStore } from '../core/store/open.ts'
 import { systemClock, type Clock } from '../core/clock.ts'
