@@ -82,7 +82,7 @@ t.test('an inspected request never forwards a refused call, and answers each one
     for (const m of considered) {
       const k = kind(m.method)
       const n = 'uri' in m.params ? m.params.uri : m.params.name
-      const allowed = k === null || reference(key, undefined, k, n)
+      const allowed = k === null || reference(key, undefined, k, n ?? '')
       // Allowed: forwarded and not answered here; refused: answered here and not forwarded.
       if (allowed !== sent.has(m.id) || allowed === answered.has(m.id)) return false
     }

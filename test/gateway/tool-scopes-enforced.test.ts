@@ -46,7 +46,7 @@ async function checkScoped (t: Test, client: Client, ran: string[]): Promise<voi
   t.same((await client.listResources()).resources.map(r => r.uri).sort(), ['repo://docs/api', 'repo://docs/guide', 'repo://docs/readme'], 'resources/list filtered (URI glob)')
   t.same((await client.listResourceTemplates()).resourceTemplates.map(r => r.uriTemplate), ['repo://docs/{page}'], 'resources/templates/list filtered')
   t.match(await refusal(client.readResource({ uri: 'repo://secrets/token' })), { code: -32602, message: /Unknown resource: repo:\/\/secrets\/token/ })
-  t.equal((await client.readResource({ uri: 'repo://docs/guide' })).contents[0]?.text, 'content of repo://docs/guide', 'an allowed resource reads')
+  t.equal(((await client.readResource({ uri: 'repo://docs/guide' })).contents[0] as { text?: string } | undefined)?.text, 'content of repo://docs/guide', 'an allowed resource reads')
   t.same(ran.filter(n => /delete_repo|get_repo|run_workflow|secret_prompt|secrets/.test(n)), [], 'no refused call reached the upstream')
 }
 
