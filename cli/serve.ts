@@ -66,8 +66,9 @@ export async function runServices (command: 'start' | 'gateway' | 'admin', args:
     if (err !== undefined) logger.error({ err }, 'fatal error, shutting down')
     else logger.info({ signal }, 'shutting down')
     stopWatching()
-    // Gateway first: it stops accepting, lets in-flight requests finish and flushes last-used.
-    for (const app of apps) await app.close()
+    // Both apps drain at once: one after the other, two stuck requests would need two grace
+    // periods and outlast the forced exit (exit 1). Each flushes what it owes (last-used) as it closes.
+    await Promise.all(apps.map(app => app.close()))
     await closeDemo?.()
     await store.close()
   })
