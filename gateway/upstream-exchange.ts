@@ -87,6 +87,8 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
   mcp: McpPlan | null = null
   /** A legacy GET stream answering refusals of its session: its key in the hop's registry. */
   legacyKey: string | null = null
+  /** A GET stream's own upstream connection, destroyed when the exchange is over (upstream.ts). */
+  ownConnection: Dispatcher | null = null
   #controller: Dispatcher.DispatchController | null = null
   #state = State.Waiting
   /** Asked to stop before undici handed over its controller. */

@@ -7,7 +7,7 @@
 // exchanges through observers; they are not in the relay's way.
 import type { IncomingHttpHeaders } from 'node:http'
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify'
-import { Agent } from 'undici'
+import { Agent, Client } from 'undici'
 import type { Config } from '../config/schema.ts'
 import type { ConnectionDrain } from '../core/connection-drain.ts'
 import { errors } from '../core/errors.ts'
@@ -115,6 +115,7 @@ export class Upstream {
         return { hold, ...tools.responsePlan(exchange, headers, filter) }
       },
       finished (exchange) {
+        exchange.ownConnection?.destroy().catch(() => {})
         tools.closed(exchange)
         const l = load.get(exchange.server.id)
         if (l !== undefined) {
@@ -192,7 +193,12 @@ export class Upstream {
       headers['accept-encoding'] = 'identity'
       if (Buffer.isBuffer(body)) headers['content-length'] = String(body.length)
     }
-    this.#agentFor(server).dispatch({
+    // A GET stream gets a connection of its own, closed with it: kept in the server's pool, every
+    // open stream would be one more client each request's dispatch walks past (undici's pool looks
+    // for a free one linearly), and an aborted stream left an idle reconnected socket behind
+    // (bench/README.md, "Idle streams").
+    const dispatcher = kind === 'stream' ? this.#streamClient(server, exchange) : this.#agentFor(server)
+    dispatcher.dispatch({
       origin: server.url.origin,
       path: (gate.target as NonNullable<typeof gate.target>).path,
       method: request.method as 'GET',
@@ -231,6 +237,15 @@ export class Upstream {
     const limit = kind === 'stream' ? server.limits.maxStreams : server.limits.maxRequests
     this.#options.log.warn({ serverId: server.id, kind, limit, refusedSinceLastLine: refusedBefore },
       `MCP server "${server.id}" is at its limit of ${limit} open ${kind === 'stream' ? 'streams' : 'requests'} on this replica; refusing with 503 (servers[].upstream / gateway.upstream.${kind === 'stream' ? 'maxStreams' : 'maxRequests'})`)
+  }
+
+  #streamClient (server: RegisteredServer, exchange: UpstreamExchange): Client {
+    const client = new Client(server.url.origin, {
+      connect: { timeout: server.config.timeouts.connectMs },
+      pipelining: 1
+    })
+    exchange.ownConnection = client
+    return client
   }
 
   #agentFor (server: RegisteredServer): Agent {

@@ -10,6 +10,7 @@ import { createTestKey, startGateway, testConfig } from '../helpers/gateway.ts'
 import { openStream, type OpenStream } from '../helpers/mcp-raw.ts'
 import { startRawUpstream } from '../helpers/mcp-upstream.ts'
 import { sqliteStore } from '../helpers/stores.ts'
+import { pollUntil } from '../core/store-contract.ts'
 
 /** An upstream that holds every GET as an idle SSE stream and answers POSTs at once (a POST with ?hold holds too). */
 async function streamingUpstream (t: Parameters<typeof startRawUpstream>[0]) {
@@ -63,7 +64,13 @@ t.test('200 open streams to a server, then a POST to it: answered at once', asyn
   const metrics = await (await fetch(`${gw.url}/metrics`)).text()
   t.match(metrics, /mcpgate_upstream_open\{server="up",kind="stream"\} 200/, 'the open streams are in a metric')
   t.match(metrics, /mcpgate_sse_streams_open\{server="up"\} 200/)
-  for (const s of streams) s.close()
+  // Each stream has a connection of its own, closed with it: none is left open upstream.
+  for (const s of streams) {
+    s.close()
+    await s.ended()
+  }
+  await pollUntil('the streams\' upstream connections to close', () => upstream.openSockets() <= 1)
+  t.ok(upstream.openSockets() <= 1, `${upstream.openSockets()} upstream connection(s) left: the POST's keep-alive one at most`)
 })
 
 t.test('past a server\'s budget: 503 MCPGATE_UPSTREAM_BUSY at once, per kind and per server', async t => {
