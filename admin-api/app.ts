@@ -17,6 +17,7 @@ import { redactKeys } from '../core/key-format.ts'
 import { requestId } from '../core/request-id.ts'
 import type { KeyStore } from '../core/store/store.ts'
 import { audit } from './audit.ts'
+import { createCatalogCache } from './catalog.ts'
 import { createKeyService, type KeyService } from './key-service.ts'
 import { adminMetrics } from './metrics.ts'
 import { AuthenticationFailure, createAuthenticator, type Principal } from './principal.ts'
@@ -96,7 +97,9 @@ function requestForLog (request: { method: string, url: string, host?: string, i
 function validationMessage (err: FastifyError): string {
   const list = err.validation ?? []
   const where = err.validationContext === 'querystring' ? 'query ' : err.validationContext === 'params' ? 'path ' : ''
-  const name = (path: string) => path.replace(/^\//, '').replace(/\//g, '.')
+  // A JSON pointer as the field reads in our messages: `scopes.github.tools[2]`.
+  const name = (path: string) => path.split('/').slice(1).map(seg => seg.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .reduce((out, seg) => out === '' ? seg : /^\d+$/.test(seg) ? `${out}[${seg}]` : `${out}.${seg}`, '')
   for (const e of list) {
     const params = e.params as Record<string, unknown>
     if (e.keyword === 'additionalProperties') {
@@ -186,6 +189,8 @@ export async function buildAdmin (config: Readonly<Config>, deps: AdminDeps): Pr
   adminMetrics(app)
   // SIGHUP (cli/serve.ts): only the servers and their access rules reload.
   const control: AdminControl = { reload: next => service.reloadServers(next.servers) }
+  // Upstream catalogs for the key form's picker, per server config (a reload starts afresh).
+  const catalog = createCatalogCache({ cacheMs: config.admin.catalog.cacheMs, timeoutMs: config.admin.catalog.timeoutMs, clock })
   app.decorate('mcpgateAdmin', control)
 
   await app.register(swagger, {
@@ -262,7 +267,7 @@ export async function buildAdmin (config: Readonly<Config>, deps: AdminDeps): Pr
     })
 
     await api.register(apiKeyRoutes, { service })
-    await api.register(meRoutes, { service })
+    await api.register(meRoutes, { service, catalog })
 
     await api.register(async adminOnly => {
       adminOnly.addHook('onRequest', async request => {

@@ -10,6 +10,7 @@ import { parseEmail } from '../core/email.ts'
 import { errors, StoreConflictError } from '../core/errors.ts'
 import { hashSecret } from '../core/hashing.ts'
 import { generateKey, isValidKeyId, isValidUserId } from '../core/key-format.ts'
+import { ownerRule, parseKeyScopes, type KeyScopes, type ScopeRule } from '../core/tool-scope.ts'
 import { decodeKeyCursor, type ApiKeyRecord, type KeyStore, type Page, type Role, type User, type UserPatch } from '../core/store/store.ts'
 import {
   DESCRIPTION_MAX, GROUP_MAX, GROUPS_MAX, NAME_MAX, PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX, USER_NAME_MAX,
@@ -42,6 +43,19 @@ function iso (ms: number | null): string | null {
   return ms === null ? null : new Date(ms).toISOString()
 }
 
+/** A deep copy: views never share arrays with a record (or the gateway's frozen cache entries). */
+function scopesView (scopes: KeyScopes): KeyScopes {
+  const out: KeyScopes = {}
+  for (const [id, rule] of Object.entries(scopes)) {
+    out[id] = {
+      ...(rule.tools === undefined ? {} : { tools: [...rule.tools] }),
+      ...(rule.resources === undefined ? {} : { resources: [...rule.resources] }),
+      ...(rule.prompts === undefined ? {} : { prompts: [...rule.prompts] })
+    }
+  }
+  return out
+}
+
 export function keyView (record: ApiKeyRecord): ApiKeyView {
   return {
     id: record.id,
@@ -49,6 +63,8 @@ export function keyView (record: ApiKeyRecord): ApiKeyView {
     name: record.name,
     description: record.description,
     mcpServerIds: [...record.mcpServerIds],
+    // Absent when the key reaches whole servers.
+    ...(record.scopes === null || record.scopes === undefined ? {} : { scopes: scopesView(record.scopes) }),
     createdAt: new Date(record.createdAt).toISOString(),
     expiresAt: iso(record.expiresAt),
     lastUsedAt: iso(record.lastUsedAt)
@@ -168,6 +184,23 @@ export function createKeyService ({ store, config, clock = systemClock }: KeySer
     return ids
   }
 
+  /**
+   * Per-tool scopes (core/tool-scope.ts parseKeyScopes, the CLI's and the console's check too):
+   * each server id must be one of the key's servers, or with ["*"] one the owner can reach now.
+   */
+  function validateScopes (value: unknown, mcpServerIds: readonly string[], owner: AccessSubject): KeyScopes | null {
+    const everyServer = mcpServerIds[0] === '*'
+    const parsed = parseKeyScopes(value, id => {
+      const server = servers.get(id)
+      // As for mcpServerIds: missing and unreachable answer alike.
+      if (server === undefined || !userCanReach(server.access, owner)) return `MCP server "${id}" not found`
+      if (!everyServer && !mcpServerIds.includes(id)) return `not one of the key's mcpServerIds (${mcpServerIds.join(', ')}); add it there, or use "*" for a rule on every server of the key`
+      return null
+    })
+    if (!parsed.ok) throw invalid(parsed.field, parsed.problem)
+    return parsed.scopes
+  }
+
   async function createKey (ownerUserId: string, input: NewKeyInput): Promise<CreatedKey> {
     const owner = await requireUser(ownerUserId)
     const name = cleanName('name', String(input.name ?? ''), NAME_MAX)
@@ -175,6 +208,7 @@ export function createKeyService ({ store, config, clock = systemClock }: KeySer
     if (description.length > DESCRIPTION_MAX) throw invalid('description', `must be at most ${DESCRIPTION_MAX} characters`)
     const expiresAt = validateExpiry(input.expiresAt)
     const mcpServerIds = validateScope(input.mcpServerIds, owner)
+    const scopes = validateScopes(input.scopes, mcpServerIds, owner)
     // A cheap early refusal before ~25 ms of argon2. Concurrent creates can all pass this count,
     // so it is not the final word: the store counts again atomically with the insert below.
     const max = config.admin.maxKeysPerUser
@@ -186,6 +220,7 @@ export function createKeyService ({ store, config, clock = systemClock }: KeySer
       name,
       description,
       mcpServerIds,
+      ...(scopes === null ? {} : { scopes }),
       createdAt: clock.now(),
       expiresAt,
       lastUsedAt: null,
@@ -343,6 +378,20 @@ export function createKeyService ({ store, config, clock = systemClock }: KeySer
     return out
   }
 
+  /**
+   * The server whose catalog a caller may see, and what the caller's own permissions allow of it
+   * (ownerRule of its policies; undefined = everything). A user sees the servers they can reach,
+   * an admin every server (as listServers shows them); the bootstrap admin token (no user) sees
+   * everything of every server. Anything else answers like a missing server (404).
+   */
+  function catalogTarget (id: string, viewer: AccessSubject | null): { server: ServerConfig, rule: ScopeRule | undefined } {
+    const server = servers.get(id)
+    if (server === undefined) throw new errors.ServerNotFound(id)
+    if (viewer === null) return { server, rule: undefined }
+    if (viewer.role !== 'admin' && !userCanReach(server.access, viewer)) throw new errors.ServerNotFound(id)
+    return { server, rule: ownerRule(server.policies, viewer) }
+  }
+
   /** Hot reload: new servers and access rules apply to the next key created or listed. */
   function reloadServers (next: readonly ServerConfig[]): void {
     servers = new Map(next.map(s => [s.id, s]))
@@ -362,6 +411,7 @@ export function createKeyService ({ store, config, clock = systemClock }: KeySer
     getUserByEmail,
     updateUser,
     deleteUser,
-    listServers
+    listServers,
+    catalogTarget
   }
 }

@@ -2,10 +2,12 @@
 // They validate input (unknown fields are rejected, never stripped), shape output
 // (fast-json-stringify writes only listed fields, so a secret hash could not leak even if a record
 // reached a reply) and generate /openapi.json; their `Static` types are what key-service.ts
-// returns and what the console (console/src/api.ts) reads. So this file stays a leaf: TypeBox and
-// the email limit only. The console imports it with `import type`, which the build erases.
+// returns and what the console (console/src/api.ts) reads. So this file stays a leaf: TypeBox, the
+// email limit and the scope limits only. The console imports it with `import type`, which the
+// build erases.
 import { Type, type Static, type TSchema, type TUnsafe } from '@fastify/type-provider-typebox'
 import { EMAIL_MAX } from '../core/email.ts'
+import { MAX_SCOPE_ENTRIES, MAX_SCOPE_ENTRY_LENGTH } from '../core/tool-scope.ts'
 
 // The input limits: enforced here for HTTP and by key-service.ts for every caller (the CLI too).
 export const NAME_MAX = 100
@@ -37,6 +39,7 @@ const errorDescriptions: Record<number, string> = {
   403: 'Authenticated, but not allowed (admin role required, account disabled, or an OIDC identity that cannot be tied to an account: email not verified, or the account is linked to another identity)',
   404: 'Not found (another user\'s resource answers the same)',
   409: 'Conflict (key limit reached, email taken)',
+  502: 'The upstream MCP server could not be listed (MCPGATE_CATALOG_UNAVAILABLE): not reachable, no answer in time, or not a valid MCP answer',
   429: 'Too many failed authentications from this client IP; retry after Retry-After seconds',
   503: 'Store or identity provider unavailable; retry after Retry-After seconds'
 }
@@ -67,6 +70,25 @@ export const AdminKeyQuery = Type.Object({
   userId: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'only keys of this user' }))
 }, { additionalProperties: false })
 
+const ScopeList = (what: string) => Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: MAX_SCOPE_ENTRY_LENGTH }), {
+  maxItems: MAX_SCOPE_ENTRIES,
+  description: `${what}: exact names or globs where * matches any characters ("/" included); absent = all, [] = none`
+}))
+
+/** What a key may use of one server (core/tool-scope.ts ScopeRule). */
+export const ScopeRule = Type.Object({
+  tools: ScopeList('tool names'),
+  resources: ScopeList('resource URIs (a resource template is matched by its uriTemplate)'),
+  prompts: ScopeList('prompt names')
+}, { additionalProperties: false, title: 'ScopeRule' })
+
+/** A key's per-tool scopes (core/tool-scope.ts KeyScopes): server id or "*" → rule. */
+export const KeyScopes = Type.Record(Type.String(), ScopeRule, {
+  title: 'KeyScopes',
+  description: 'per-tool scopes: MCP server id (one of the key\'s mcpServerIds, or any server the owner can reach when they are ["*"]) or "*" → rule; for server S the rule is scopes[S] ?? scopes["*"], or everything. Absent = whole servers. What a request may use is this rule ∩ the owner\'s policies'
+})
+export type KeyScopesView = Static<typeof KeyScopes>
+
 export const NewKeyBody = Type.Object({
   name: Type.String({ minLength: 1, maxLength: NAME_MAX, description: `1-${NAME_MAX} characters, trimmed` }),
   description: Type.Optional(Type.String({ maxLength: DESCRIPTION_MAX })),
@@ -75,7 +97,8 @@ export const NewKeyBody = Type.Object({
     minItems: 1,
     maxItems: 1000,
     description: '["*"] = every server the owner can reach, now and later; otherwise ids the owner can reach'
-  })
+  }),
+  scopes: Type.Optional(KeyScopes)
 }, { additionalProperties: false })
 
 const keyProperties = {
@@ -84,6 +107,7 @@ const keyProperties = {
   name: Type.String(),
   description: Type.String(),
   mcpServerIds: Type.Array(Type.String()),
+  scopes: Type.Optional(KeyScopes),
   createdAt: DateTime('RFC 3339'),
   expiresAt: NullableDateTime('RFC 3339; null = never'),
   lastUsedAt: NullableDateTime('RFC 3339; recorded in batches, may lag by a few seconds')
@@ -156,6 +180,22 @@ export const McpServer = Type.Object({
   access: Type.Optional(AccessRule)
 })
 export type McpServerView = Static<typeof McpServer>
+
+const CatalogItem = {
+  name: Type.String(),
+  title: Type.Optional(Type.String()),
+  description: Type.Optional(Type.String({ description: 'at most 1000 characters (longer ones are cut, ending with …)' }))
+}
+
+/** What an MCP server offers, as its live catalog answers, filtered by the caller's own permissions. */
+export const McpServerCatalog = Type.Object({
+  tools: Type.Array(Type.Object(CatalogItem)),
+  prompts: Type.Array(Type.Object(CatalogItem)),
+  resources: Type.Array(Type.Object({ uri: Type.String(), ...Type.Partial(Type.Object(CatalogItem)).properties })),
+  resourceTemplates: Type.Array(Type.Object({ uriTemplate: Type.String(), ...Type.Partial(Type.Object(CatalogItem)).properties })),
+  truncated: Type.Boolean({ description: 'true when a list was longer than the admin API reads (its pages or items bound): what is listed is a part' })
+}, { title: 'McpServerCatalog' })
+export type McpServerCatalogView = Static<typeof McpServerCatalog>
 
 export const Me = Type.Object({
   authMethod: Type.Union([Type.Literal('admin-token'), Type.Literal('oidc')]),

@@ -22,6 +22,7 @@ Usage:
   mcpgate users list
   mcpgate users delete <id|email>
   mcpgate keys create --user <email|id> --name N --servers a,b|* [--expires <RFC3339|30d>] [--description D]
+                      [--scopes JSON] [--tools S:a,b*] [--prompts S:…] [--resources S:…]   per-tool scopes
   mcpgate keys list [--user <email|id>]
   mcpgate keys delete <id>
 

@@ -5,8 +5,10 @@ import type { Env } from '../config/load.ts'
 import { openStore } from '../core/store/open.ts'
 import { systemClock, type Clock } from '../core/clock.ts'
 import { createKeyService, type KeyService } from '../admin-api/key-service.ts'
+import { errors } from '../core/errors.ts'
 import type { UserView } from '../admin-api/schemas.ts'
 import type { Role } from '../core/store/store.ts'
+import { parseKeyScopes, SCOPE_KINDS, SERVER_ID_PATTERN, type KeyScopes, type ScopeKind } from '../core/tool-scope.ts'
 
 const USERS_USAGE = `Usage:
   mcpgate users create --email E --name N [--role user|admin] [--groups a,b] [--config FILE]
@@ -14,9 +16,15 @@ const USERS_USAGE = `Usage:
   mcpgate users delete <id|email> [--config FILE]     (deletes every key of the user too)`
 
 const KEYS_USAGE = `Usage:
-  mcpgate keys create --user <email|id> --name N --servers a,b|* [--expires <RFC3339|30d|12h>] [--description D] [--config FILE]
+  mcpgate keys create --user <email|id> --name N --servers a,b|* [--expires <RFC3339|30d|12h>] [--description D]
+                      [--scopes JSON] [--tools S:a,b*] [--prompts S:a,b] [--resources S:uri,uri*] [--config FILE]
   mcpgate keys list [--user <email|id>] [--config FILE]
-  mcpgate keys delete <id> [--config FILE]`
+  mcpgate keys delete <id> [--config FILE]
+
+Per-tool scopes (absent: the whole servers): --scopes takes the API's JSON, e.g.
+  '{"github":{"tools":["search_*","get_issue"],"prompts":[]},"*":{"tools":["read_*"]}}'
+--tools, --prompts and --resources (repeatable) add one list each: <server id or *>:<names or
+* globs, comma-separated>; nothing after the colon allows none (e.g. --prompts github:).`
 
 /** `30d` / `12h` / `45m` from now, or an RFC 3339 string passed through for the service to validate. */
 export function resolveExpiry (value: string | undefined, clock: Clock): string | null {
@@ -25,6 +33,59 @@ export function resolveExpiry (value: string | undefined, clock: Clock): string 
   if (m === null) return value
   const unit = { d: 86_400_000, h: 3_600_000, m: 60_000 }[m[2] as 'd' | 'h' | 'm']
   return new Date(clock.now() + Number(m[1]) * unit).toISOString()
+}
+
+/** The scope flags of `keys create`: --scopes (JSON) and one list each per --tools/--prompts/--resources. */
+type ScopeFlags = { scopes?: string | undefined } & Partial<Record<ScopeKind, string[] | undefined>>
+
+/**
+ * The key's scopes from the flags, checked by the API's own rule (core/tool-scope.ts
+ * parseKeyScopes); a problem is a usage error naming the flag it came from. Whether the servers
+ * exist and belong to the key is the key service's check, as for the API; `flagFor` names the
+ * flag of a field it blames.
+ */
+export function scopesFromFlags (values: ScopeFlags): { scopes: KeyScopes | undefined, flagFor: (field: string) => string } {
+  // A Map until checked: a server id from the command line ("__proto__") is never a property name.
+  const scopes = new Map<string, Partial<Record<ScopeKind, string[]>>>()
+  if (values.scopes !== undefined) {
+    let json: unknown
+    try {
+      json = JSON.parse(values.scopes)
+    } catch (err) {
+      throw new UsageError(`--scopes: not JSON (${(err as Error).message})`)
+    }
+    const parsed = parseKeyScopes(json)
+    if (!parsed.ok) throw new UsageError(`--scopes: ${parsed.field}: ${parsed.problem}`)
+    for (const [id, rule] of Object.entries(parsed.scopes ?? {})) scopes.set(id, { ...rule })
+  }
+  /** `scopes.<id>.<kind>` fields the list flags filled. */
+  const fromFlags = new Set<string>()
+  for (const kind of SCOPE_KINDS) {
+    for (const value of values[kind] ?? []) {
+      const colon = value.indexOf(':')
+      if (colon <= 0) throw new UsageError(`--${kind}: "${value}" must be <server id or *>:<names or globs, comma-separated>`)
+      const id = value.slice(0, colon)
+      if (id !== '*' && !new RegExp(SERVER_ID_PATTERN).test(id)) throw new UsageError(`--${kind}: "${id}" is not an MCP server id or "*"`)
+      const field = `scopes.${id}.${kind}`
+      const rule = scopes.get(id) ?? {}
+      scopes.set(id, rule)
+      if (rule[kind] !== undefined && !fromFlags.has(field)) throw new UsageError(`--${kind}: the ${kind} of "${id}" are in --scopes already; give them in one place`)
+      fromFlags.add(field)
+      rule[kind] = [...(rule[kind] ?? []), ...value.slice(colon + 1).split(',').map(e => e.trim()).filter(e => e !== '')]
+    }
+  }
+  const flagFor = (field: string): string => {
+    const list = field.split('[')[0] ?? ''
+    if (fromFlags.has(list)) return `--${list.slice(list.lastIndexOf('.') + 1)}`
+    const parts = list.split('.')
+    if (parts.length < 2) return '--scopes'
+    const server = `${parts.slice(0, 2).join('.')}.`
+    for (const f of fromFlags) if (f.startsWith(server)) return `--${f.slice(f.lastIndexOf('.') + 1)}`
+    return '--scopes'
+  }
+  const parsed = parseKeyScopes(Object.fromEntries(scopes))
+  if (!parsed.ok) throw new UsageError(`${flagFor(parsed.field)}: ${parsed.field}: ${parsed.problem}`)
+  return { scopes: parsed.scopes ?? undefined, flagFor }
 }
 
 async function findUser (service: KeyService, ref: string): Promise<UserView> {
@@ -58,7 +119,11 @@ export async function runOperator (area: 'users' | 'keys', args: string[], env: 
     user: { type: 'string' },
     servers: { type: 'string' },
     expires: { type: 'string' },
-    description: { type: 'string' }
+    description: { type: 'string' },
+    scopes: { type: 'string' },
+    tools: { type: 'string', multiple: true },
+    prompts: { type: 'string', multiple: true },
+    resources: { type: 'string', multiple: true }
   })
   const usage = area === 'users' ? USERS_USAGE : KEYS_USAGE
   const [action, target] = positionals
@@ -103,13 +168,21 @@ export async function runOperator (area: 'users' | 'keys', args: string[], env: 
       if (action === 'create') {
         const owner = await findUser(service, need('user', values.user))
         const servers = need('servers', values.servers).split(',').map(s => s.trim()).filter(s => s !== '')
+        const { scopes, flagFor } = scopesFromFlags(values)
         const created = await service.createKey(owner.id, {
           name: need('name', values.name),
           description: values.description ?? '',
           expiresAt: resolveExpiry(values.expires, clock),
-          mcpServerIds: servers
+          mcpServerIds: servers,
+          ...(scopes === undefined ? {} : { scopes })
+        }).catch((err: unknown) => {
+          // The service's word on a scope (a server not found, not among --servers): the flag's fault.
+          const message = err instanceof errors.ValidationFailed ? err.message : ''
+          if (message.startsWith('scopes')) throw new UsageError(`${flagFor(message.slice(0, message.indexOf(':')))}: ${message}`)
+          throw err
         })
-        io.err(`created key ${created.record.id} "${created.record.name}" for ${owner.email}, servers ${created.record.mcpServerIds.join(',')}, expires ${created.record.expiresAt ?? 'never'}`)
+        const scoped = created.record.scopes === undefined ? '' : `, scopes ${JSON.stringify(created.record.scopes)}`
+        io.err(`created key ${created.record.id} "${created.record.name}" for ${owner.email}, servers ${created.record.mcpServerIds.join(',')}${scoped}, expires ${created.record.expiresAt ?? 'never'}`)
         io.err('The key is shown once; store it now:')
         io.out(created.key)
         return 0
@@ -117,8 +190,8 @@ export async function runOperator (area: 'users' | 'keys', args: string[], env: 
       if (action === 'list') {
         const owner = values.user === undefined ? undefined : await findUser(service, values.user)
         const keys = await allPages(cursor => service.listKeysWithOwners({ limit: 100, cursor, ...(owner === undefined ? {} : { userId: owner.id }) }))
-        table(io, ['ID', 'NAME', 'USER', 'SERVERS', 'CREATED', 'EXPIRES', 'LAST USED'],
-          keys.map(k => [k.id, k.name, k.user.email, k.mcpServerIds.join(','), k.createdAt, k.expiresAt ?? 'never', k.lastUsedAt ?? 'never']))
+        table(io, ['ID', 'NAME', 'USER', 'SERVERS', 'SCOPES', 'CREATED', 'EXPIRES', 'LAST USED'],
+          keys.map(k => [k.id, k.name, k.user.email, k.mcpServerIds.join(','), k.scopes === undefined ? '-' : JSON.stringify(k.scopes), k.createdAt, k.expiresAt ?? 'never', k.lastUsedAt ?? 'never']))
         return 0
       }
       if (action === 'delete') {

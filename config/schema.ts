@@ -94,6 +94,10 @@ export const ConfigSchema = Type.Object({
     authFailuresPerIp: Type.Integer({ minimum: 1, default: 20, description: 'wrong admin tokens and rejected JWTs per client IP per window before 429 (requests without credentials, 403 and 503 are not counted)' }),
     authFailureWindowMs: Ms(60000, 'window of the admin authentication failure budget (fixed: a later success does not reset it)'),
     maxKeyLifetimeDays: Type.Optional(Type.Integer({ minimum: 1, description: 'reject keys that expire later than this (and keys that never expire)' })),
+    catalog: Type.Object({
+      cacheMs: Ms(30000, 'GET /api/mcp-servers/:id/catalog: how long a server\'s listed tools, prompts and resources are kept in memory (0 = list on every request)'),
+      timeoutMs: PositiveMs(5000, 'time allowed to connect to an upstream and list it as an MCP client (→ 502 MCPGATE_CATALOG_UNAVAILABLE)')
+    }, { default: {}, additionalProperties: false }),
     oidc: Type.Optional(Type.Object({
       issuer: Type.String({ minLength: 1 }),
       audience: Type.String({ minLength: 1 }),

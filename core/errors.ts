@@ -70,7 +70,9 @@ export const errors = {
   PathInvalid: refusal('PATH_INVALID', 'The path after the MCP server id is not allowed (encoded separators, dot segments or empty segments)', 400),
   // admin API: OIDC sign-in (appended)
   EmailNotVerified: define('EMAIL_NOT_VERIFIED', 'The identity provider does not say that this email address is verified; an account is created or linked by verified email only', 403),
-  IdentityConflict: define('IDENTITY_CONFLICT', 'The account with this email address is linked to another identity at the identity provider', 403)
+  IdentityConflict: define('IDENTITY_CONFLICT', 'The account with this email address is linked to another identity at the identity provider', 403),
+  // admin API: GET /api/mcp-servers/:id/catalog lists an upstream as an MCP client (admin-api/catalog.ts)
+  CatalogUnavailable: define('CATALOG_UNAVAILABLE', 'The tools, prompts and resources of MCP server "%s" could not be listed: %s', 502)
 } as const
 
 export type McpgateErrorName = keyof typeof errors

@@ -137,3 +137,54 @@ export function effectiveRule (key: ScopeRule | undefined, owner: ScopeRule | un
   }
   return restricted ? out : null
 }
+
+/** A server id as config/schema.ts's `ServerId` allows it (test/admin-api/key-scopes-validation.test.ts holds the two together). */
+export const SERVER_ID_PATTERN = '^[a-z0-9][a-z0-9_-]{0,63}$'
+const SERVER_ID = new RegExp(SERVER_ID_PATTERN)
+
+/** A key's `scopes` after parseKeyScopes: clean, or the first problem with the field it is in. */
+export type ParsedScopes =
+  | { readonly ok: true, readonly scopes: KeyScopes | null }
+  | { readonly ok: false, readonly field: string, readonly problem: string }
+
+/**
+ * A key's `scopes` as a caller sent it (any JSON value), checked the one way every entry point
+ * checks it — the admin API, the CLI, the console before it sends: an object mapping a server id
+ * or "*" to `{ tools?, resources?, prompts? }`, each a list of at most MAX_SCOPE_ENTRIES entries
+ * that pass entryProblem(). Lists come back deduplicated; `{}` (and null) is no rule: null.
+ * `serverProblem` says what is wrong with a server id other than "*" where the caller knows the
+ * servers (missing, not among the key's): the field is then `scopes.<id>`. Fields are named as
+ * the admin API names them, `scopes.github.tools[2]`.
+ */
+export function parseKeyScopes (value: unknown, serverProblem: (id: string) => string | null = () => null): ParsedScopes {
+  const fail = (field: string, problem: string): ParsedScopes => ({ ok: false, field, problem })
+  if (value === undefined || value === null) return { ok: true, scopes: null }
+  if (typeof value !== 'object' || Array.isArray(value)) return fail('scopes', 'must be an object mapping an MCP server id or "*" to { tools?, resources?, prompts? }')
+  const out: KeyScopes = {}
+  for (const [id, rule] of Object.entries(value)) {
+    // Checked before it is used as a property name or printed: no "__proto__", no control characters.
+    if (id !== '*' && !SERVER_ID.test(id)) return fail('scopes', `${JSON.stringify(id.slice(0, 80))} is not an MCP server id or "*"`)
+    const at = `scopes.${id}`
+    if (id !== '*') {
+      const problem = serverProblem(id)
+      if (problem !== null) return fail(at, problem)
+    }
+    if (typeof rule !== 'object' || rule === null || Array.isArray(rule)) return fail(at, 'must be an object with tools, resources and/or prompts lists')
+    const clean: ScopeRule = {}
+    for (const [kind, list] of Object.entries(rule as Record<string, unknown>)) {
+      const field = `${at}.${kind}`
+      if (!(SCOPE_KINDS as readonly string[]).includes(kind)) return fail(field, 'unknown field (tools, resources or prompts)')
+      if (!Array.isArray(list)) return fail(field, 'must be a list of names or * globs ([] allows none)')
+      if (list.length > MAX_SCOPE_ENTRIES) return fail(field, `must have at most ${MAX_SCOPE_ENTRIES} entries`)
+      const entries: string[] = []
+      for (const [i, entry] of list.entries()) {
+        const problem = entryProblem(entry)
+        if (problem !== null) return fail(`${field}[${i}]`, problem)
+        if (!entries.includes(entry as string)) entries.push(entry as string)
+      }
+      clean[kind as ScopeKind] = entries
+    }
+    out[id] = clean
+  }
+  return { ok: true, scopes: Object.keys(out).length === 0 ? null : out }
+}

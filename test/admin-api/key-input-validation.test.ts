@@ -77,7 +77,7 @@ t.test('mcpServerIds: non-empty, deduplicated, "*" alone, existing and reachable
   await fails(t, h, url, k, /^mcpServerIds: is required/, 'missing')
   await fails(t, h, url, { ...k, mcpServerIds: [] }, /^mcpServerIds:/, 'empty')
   await fails(t, h, url, { ...k, mcpServerIds: 'alpha' }, /^mcpServerIds:/, 'a string, not a list')
-  await fails(t, h, url, { ...k, mcpServerIds: [7] }, /^mcpServerIds\.0:/, 'a number inside')
+  await fails(t, h, url, { ...k, mcpServerIds: [7] }, /^mcpServerIds\[0\]:/, 'a number inside')
   await fails(t, h, url, { ...k, mcpServerIds: ['*', 'alpha'] }, /^mcpServerIds: "\*" .* must be the only entry/, '"*" with another id')
   await fails(t, h, url, { ...k, mcpServerIds: ['nope'] }, /^MCP server "nope" not found$/, 'unknown id', 'MCPGATE_MCP_SERVER_NOT_FOUND')
   // beta needs group beta-team and gamma the admin role: the caller (admin token) could reach

@@ -19,6 +19,7 @@ const ROUTES: Array<[string, string, number[]]> = [
   ['delete', '/api/users/{id}', [401, 403, 404, 503]],
   ['post', '/api/users/{id}/api-keys', [400, 401, 403, 404, 409, 503]],
   ['get', '/api/mcp-servers', [401, 503]],
+  ['get', '/api/mcp-servers/{id}/catalog', [400, 401, 404, 502, 503]],
   ['get', '/api/me', [401, 503]]
 ]
 

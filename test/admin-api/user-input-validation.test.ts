@@ -35,7 +35,7 @@ t.test('role, groups, name and disabled: typed and bounded', async t => {
   const h = await startAdmin(t)
   await fails(t, h, 'POST', '/api/users', { email: 'a@example.com', role: 'root' }, /^role:/, 'unknown role')
   await fails(t, h, 'POST', '/api/users', { email: 'a@example.com', groups: 'devs' }, /^groups:/, 'groups not a list')
-  await fails(t, h, 'POST', '/api/users', { email: 'a@example.com', groups: [''] }, /^groups\.0:/, 'empty group name')
+  await fails(t, h, 'POST', '/api/users', { email: 'a@example.com', groups: [''] }, /^groups\[0\]:/, 'empty group name')
   await fails(t, h, 'POST', '/api/users', { email: 'a@example.com', name: '' }, /^name:/, 'empty name')
   await fails(t, h, 'POST', '/api/users', { email: 'a@example.com', name: 'n'.repeat(201) }, /^name:/, 'name too long')
   await fails(t, h, 'POST', '/api/users', { email: 'a@example.com', disabled: 'yes' }, /^disabled:/, 'disabled not boolean')

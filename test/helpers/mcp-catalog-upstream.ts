@@ -23,12 +23,15 @@ export interface CatalogUpstream {
   readonly sseUrl: string
   /** Every tools/call, prompts/get and resources/read the upstream ran, by name or uri. */
   readonly ran: string[]
+  /** The method of every JSON-RPC message POSTed to either endpoint, in order (`initialize` counts sessions). */
+  readonly methods: string[]
   /** Adds a tool to every live session (each session's client is told the list changed). */
   addTool (name: string): void
 }
 
 export async function startCatalogUpstream (t: Test): Promise<CatalogUpstream> {
   const ran: string[] = []
+  const methods: string[] = []
   const servers = new Set<McpServer>()
   const streamable = new Map<string, StreamableHTTPServerTransport>()
   const legacy = new Map<string, SSEServerTransport>()
@@ -80,6 +83,10 @@ export async function startCatalogUpstream (t: Test): Promise<CatalogUpstream> {
   async function handle (req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://upstream')
     const body = req.method === 'POST' ? await readJson(req) : undefined
+    for (const m of Array.isArray(body) ? body : [body]) {
+      const method = (m as { method?: unknown } | undefined)?.method
+      if (typeof method === 'string') methods.push(method)
+    }
     if (url.pathname === '/sse' && req.method === 'GET') {
       const transport = new SSEServerTransport('/messages', res)
       legacy.set(transport.sessionId, transport)
@@ -125,6 +132,7 @@ export async function startCatalogUpstream (t: Test): Promise<CatalogUpstream> {
     mcpUrl: `${origin}/mcp`,
     sseUrl: `${origin}/sse`,
     ran,
+    methods,
     addTool (name) {
       extra.push(name)
       for (const mcp of servers) (mcp as McpServer & { addTool: (n: string) => void }).addTool(name)
