@@ -5,7 +5,7 @@ import type { AdminApiKeyView, ApiKeyView, Page } from '../../admin-api/schemas.
 // The wire types are the admin API's own (its TypeBox schemas, which also validate and shape its
 // replies and generate its OpenAPI document). Type-only: the build erases the import, no server
 // code reaches the bundle.
-export type { CreatedApiKeyView as CreatedApiKey, McpServerView as McpServer, MeView as Me, UserView as User } from '../../admin-api/schemas.ts'
+export type { CreatedApiKeyView as CreatedApiKey, McpServerCatalogView as McpServerCatalog, McpServerView as McpServer, MeView as Me, UserView as User } from '../../admin-api/schemas.ts'
 
 /** A key in a table: your own (`GET /api/api-keys`) or, on the admin pages, with its owner. */
 export type ApiKey = ApiKeyView & Partial<Pick<AdminApiKeyView, 'user'>>
@@ -24,7 +24,7 @@ export class ApiError extends Error {
 }
 
 /** Fields of the forms the console sends; used to place server-side errors next to inputs. */
-const KNOWN_FIELDS = ['name', 'description', 'expiresAt', 'mcpServerIds', 'email', 'role', 'groups', 'disabled']
+const KNOWN_FIELDS = ['name', 'description', 'expiresAt', 'mcpServerIds', 'scopes', 'email', 'role', 'groups', 'disabled']
 
 /**
  * Which field a validation error is about. The admin API names it in `message` (Fastify/Ajv

@@ -1,11 +1,14 @@
-// The "Create API key" dialog: the form, then the one-time view of the new key with copy
-// buttons and ready-to-paste client snippets for the servers it was scoped to.
+// The "Create API key" dialog: the form (with, per chosen server, what of it the key may use),
+// then the one-time view of the new key with copy buttons and ready-to-paste client snippets for
+// the servers it was scoped to.
 import { ApiError, type CreatedApiKey, type McpServer } from './api.ts'
+import { parseKeyScopes, type KeyScopes } from '../../core/tool-scope.ts'
 import { copyText } from './clipboard.ts'
 import { choosableServers, type AppContext } from './context.ts'
 import { errorMessage, openModal, type Modal } from './dialog.ts'
 import { announce, h, replaceChildren, uid } from './dom.ts'
 import { endOfLocalDay, localDateValue } from './format.ts'
+import { scopePicker } from './scope-picker.ts'
 import { claudeCodeSnippet, curlSnippet, vscodeSnippet, type SnippetServer } from './snippets.ts'
 
 export interface FieldControl {
@@ -51,15 +54,20 @@ export function openCreateKeyDialog (ctx: AppContext, onCreated: (key: CreatedAp
 
   const allBox = h('input', { type: 'checkbox', name: 'mcpServerIds', value: '*', id: 'key-servers-all' })
   const serverBoxes = servers.map(s => h('input', { type: 'checkbox', name: 'mcpServerIds', value: s.id, id: uid('key-server') }))
+  // What of each chosen server the key may use; a server's picker shows while it is chosen.
+  const pickers = servers.map(s => scopePicker(ctx, s))
   const serversError = h('p', { class: 'field-error', id: 'key-servers-error', hidden: true })
+  const syncPickers = () => serverBoxes.forEach((box, i) => pickers[i]?.setVisible(box.checked))
   const syncExclusive = () => {
     // "All MCP servers" is exclusive: it covers every server, now and later.
     for (const box of serverBoxes) {
       box.disabled = allBox.checked
       if (allBox.checked) box.checked = false
     }
+    syncPickers()
   }
   allBox.addEventListener('change', syncExclusive)
+  for (const box of serverBoxes) box.addEventListener('change', syncPickers)
   const serversFieldset = h('fieldset', { class: 'field servers-field', 'aria-describedby': 'key-servers-error' },
     h('legend', {}, 'MCP servers'),
     h('div', { class: 'checkbox-row all-servers' },
@@ -68,13 +76,16 @@ export function openCreateKeyDialog (ctx: AppContext, onCreated: (key: CreatedAp
         h('span', { class: 'option-description' }, 'Every server you can reach, now and later'))),
     servers.length === 0
       ? h('p', { class: 'hint' }, 'You cannot reach any MCP server yet. Ask an administrator for access.')
-      : h('div', { class: 'server-options' }, servers.map((s, i) => {
+      : h('div', { class: 'server-options' }, servers.flatMap((s, i) => {
         const box = serverBoxes[i] as HTMLInputElement
-        return h('div', { class: 'checkbox-row' },
-          box,
-          h('label', { for: box.id },
-            h('span', { class: 'option-name' }, s.name),
-            s.description === '' ? null : h('span', { class: 'option-description' }, s.description)))
+        return [
+          h('div', { class: 'checkbox-row' },
+            box,
+            h('label', { for: box.id },
+              h('span', { class: 'option-name' }, s.name),
+              s.description === '' ? null : h('span', { class: 'option-description' }, s.description))),
+          pickers[i]?.element
+        ]
       })),
     serversError)
   const setServersError = (message: string | null) => {
@@ -91,11 +102,21 @@ export function openCreateKeyDialog (ctx: AppContext, onCreated: (key: CreatedAp
     nameField.wrapper, descriptionField.wrapper, expiresField.wrapper, serversFieldset, formError,
     h('div', { class: 'dialog-actions' }, cancel, submit))
 
+  /** The picker a `scopes.<id>…` message is about. */
+  const pickerFor = (message: string | null) => {
+    const id = /^scopes\.([a-z0-9_-]+)/.exec(message ?? '')?.[1]
+    const i = servers.findIndex(s => s.id === id)
+    return i < 0 ? undefined : pickers[i]
+  }
   const fieldErrors: Record<string, (message: string | null) => void> = {
     name: nameField.setError,
     description: descriptionField.setError,
     expiresAt: expiresField.setError,
-    mcpServerIds: setServersError
+    mcpServerIds: setServersError,
+    scopes: message => {
+      if (message === null) for (const p of pickers) p.setError(null)
+      else (pickerFor(message)?.setError ?? setServersError)(message)
+    }
   }
   const focusFor: Record<string, HTMLElement> = { name, description, expiresAt: expires, mcpServerIds: allBox }
 
@@ -104,7 +125,7 @@ export function openCreateKeyDialog (ctx: AppContext, onCreated: (key: CreatedAp
     for (const set of Object.values(fieldErrors)) set(null)
     formError.hidden = true
     const problems: Array<[string, string]> = []
-    const body: { name: string, description?: string, expiresAt?: string, mcpServerIds: string[] } = { name: name.value.trim(), mcpServerIds: [] }
+    const body: { name: string, description?: string, expiresAt?: string, mcpServerIds: string[], scopes?: KeyScopes } = { name: name.value.trim(), mcpServerIds: [] }
     if (body.name === '') problems.push(['name', 'Enter a name for the key.'])
     if (description.value.trim() !== '') body.description = description.value.trim()
     if (expires.value !== '') {
@@ -115,9 +136,28 @@ export function openCreateKeyDialog (ctx: AppContext, onCreated: (key: CreatedAp
     }
     body.mcpServerIds = allBox.checked ? ['*'] : serverBoxes.filter(b => b.checked).map(b => b.value)
     if (body.mcpServerIds.length === 0) problems.push(['mcpServerIds', 'Choose at least one MCP server, or All MCP servers.'])
-    if (problems.length > 0) {
+    // Per chosen server, what the key may use; the pickers show their own problems.
+    const scopes: KeyScopes = {}
+    let scopeProblem: HTMLElement | null = null
+    for (const [i, box] of serverBoxes.entries()) {
+      const picked = box.checked ? pickers[i]?.read() : undefined
+      if (picked === undefined) continue
+      if (!picked.ok) scopeProblem ??= picked.focus
+      else if (picked.rule !== undefined) scopes[box.value] = picked.rule
+    }
+    // The API's own rule over the whole field (core/tool-scope.ts), as the server will check it.
+    const checked = parseKeyScopes(scopes, id => body.mcpServerIds.includes(id) ? null : 'is not one of the chosen servers')
+    if (!checked.ok) {
+      const message = `${checked.field}: ${checked.problem}`
+      fieldErrors.scopes?.(message)
+      scopeProblem ??= allBox
+    } else if (checked.scopes !== null) {
+      body.scopes = checked.scopes
+    }
+    if (problems.length > 0 || scopeProblem !== null) {
       for (const [f, message] of problems) fieldErrors[f]?.(message)
-      focusFor[problems[0]?.[0] ?? 'name']?.focus()
+      const first = problems[0]?.[0]
+      ;(first === undefined ? scopeProblem : focusFor[first])?.focus()
       return
     }
     submit.disabled = true
@@ -132,7 +172,7 @@ export function openCreateKeyDialog (ctx: AppContext, onCreated: (key: CreatedAp
       const setError = f === null ? undefined : fieldErrors[f]
       if (f !== null && setError !== undefined) {
         setError(errorMessage(err))
-        focusFor[f]?.focus()
+        ;(f === 'scopes' ? pickerFor(errorMessage(err)) ?? { focus: () => allBox.focus() } : focusFor[f])?.focus()
       } else {
         formError.textContent = errorMessage(err)
         formError.hidden = false

@@ -1,8 +1,10 @@
 // The API key table's columns, shared by "API Keys" (own keys) and the admin's all-keys list.
 import type { ApiKey, McpServer } from './api.ts'
-import { h } from './dom.ts'
+import { keyRuleFor } from '../../core/tool-scope.ts'
+import { h, uid } from './dom.ts'
 import { parseTime, plural, timeElement } from './format.ts'
 import { menuButton } from './menu.ts'
+import { ruleText, scopeCounts } from './scope-text.ts'
 import type { Column } from './table.ts'
 
 export interface KeyColumnOptions {
@@ -13,7 +15,7 @@ export interface KeyColumnOptions {
   catalogueIsComplete: boolean
   /** Whether the key's owner can still reach a server that exists. */
   ownerCanReach: (server: McpServer, key: ApiKey) => boolean
-  /** Servers "*" expands to, for the hover text. */
+  /** Servers "*" expands to, for the hover text and the expanded list. */
   allServersFor: (key: ApiKey) => McpServer[]
   onDelete: (key: ApiKey) => void
   now: () => number
@@ -24,35 +26,61 @@ export function isExpired (key: ApiKey, now: number): boolean {
   return t !== null && t <= now
 }
 
+/**
+ * "2 servers · 5 tools" as a disclosure button: the names (and each server's rule) expand below it,
+ * for keyboard and touch alike; the hover title stays for mice.
+ */
 function serversCell (key: ApiKey, o: KeyColumnOptions): Node {
-  if (key.mcpServerIds[0] === '*') {
-    const names = o.allServersFor(key).map(s => s.name)
-    const title = `Every MCP server the owner can reach, now and later${names.length > 0 ? `: ${names.join(', ')}` : ''}`
-    return h('span', { class: 'servers', title }, 'All servers', h('span', { class: 'visually-hidden' }, ` (${title})`))
-  }
+  const all = key.mcpServerIds[0] === '*'
   const problems: string[] = []
-  const names = key.mcpServerIds.map(id => {
-    const server = o.catalogue.get(id)
-    if (server === undefined) {
-      const why = o.catalogueIsComplete ? 'no longer exists' : 'no longer exists or is no longer reachable'
-      problems.push(`${id} ${why}`)
-      return `${id} (${why})`
-    }
-    if (!o.ownerCanReach(server, key)) {
-      problems.push(`the owner can no longer reach ${server.name}`)
-      return `${server.name} (no longer reachable)`
-    }
-    return server.name
+  const entries: Array<{ id: string, label: string }> = all
+    ? o.allServersFor(key).map(s => ({ id: s.id, label: s.name }))
+    : key.mcpServerIds.map(id => {
+      const server = o.catalogue.get(id)
+      if (server === undefined) {
+        const why = o.catalogueIsComplete ? 'no longer exists' : 'no longer exists or is no longer reachable'
+        problems.push(`${id} ${why}`)
+        return { id, label: `${id} (${why})` }
+      }
+      if (!o.ownerCanReach(server, key)) {
+        problems.push(`the owner can no longer reach ${server.name}`)
+        return { id, label: `${server.name} (no longer reachable)` }
+      }
+      return { id, label: server.name }
+    })
+  const names = entries.map(e => e.label)
+  const everyServer = `Every MCP server the owner can reach, now and later${names.length > 0 ? `: ${names.join(', ')}` : ''}`
+  const summary = [all ? 'All servers' : plural(key.mcpServerIds.length, 'server', 'servers'), ...scopeCounts(key.scopes, key.mcpServerIds)].join(' · ')
+
+  const listId = uid('key-servers')
+  const details = h('div', { class: 'server-details', id: listId, hidden: true },
+    all ? h('p', {}, 'Every MCP server the owner can reach, now and later') : null,
+    entries.length === 0
+      ? null
+      : h('ul', {}, entries.map(e => h('li', {},
+        h('span', { class: 'server-name' }, e.label),
+        key.scopes === undefined ? null : h('span', { class: 'server-rule' }, ruleText(keyRuleFor(key.scopes, e.id)))))),
+    all && key.scopes?.['*'] !== undefined ? h('p', { class: 'server-rule' }, `Servers added later: ${ruleText(key.scopes['*'])}`) : null)
+  const button = h('button', {
+    type: 'button',
+    class: 'server-count disclosure',
+    'aria-expanded': 'false',
+    'aria-controls': listId,
+    title: all ? null : names.join(', ')
+  }, summary)
+  button.addEventListener('click', () => {
+    const open = button.getAttribute('aria-expanded') !== 'true'
+    button.setAttribute('aria-expanded', String(open))
+    details.hidden = !open
   })
-  return h('span', { class: 'servers' },
-    h('span', { class: 'server-count', title: names.join(', ') },
-      plural(key.mcpServerIds.length, 'server', 'servers'),
-      h('span', { class: 'visually-hidden' }, `: ${names.join(', ')}`)),
+  return h('span', { class: 'servers', title: all ? everyServer : null },
+    button,
     problems.length === 0
       ? null
       : h('span', { class: 'badge warn', title: problems.join('; '), 'data-flag': 'unavailable' },
         `⚠ ${problems.length} unavailable`,
-        h('span', { class: 'visually-hidden' }, `: ${problems.join('; ')}`)))
+        h('span', { class: 'visually-hidden' }, `: ${problems.join('; ')}`)),
+    details)
 }
 
 export function keyColumns (o: KeyColumnOptions): Array<Column<ApiKey>> {

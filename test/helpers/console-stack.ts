@@ -89,6 +89,8 @@ export interface StackOptions {
   lastUsedFlushMs?: number
   /** Merged into config.admin (e.g. maxKeyLifetimeDays). */
   admin?: Record<string, unknown>
+  /** The configured servers instead of docs, tickets and vault on the one-tool upstream (given its URL). */
+  servers?: (upstream: string) => unknown[]
 }
 
 export async function startConsoleStack (t: Test, opts: StackOptions = {}): Promise<ConsoleStack> {
@@ -101,7 +103,7 @@ export async function startConsoleStack (t: Test, opts: StackOptions = {}): Prom
   const base = {
     hashing: { memoryCost: 1024, timeCost: 1, parallelism: 1 },
     log: { level: 'silent', accessLog: false },
-    servers: SERVERS(upstream)
+    servers: (opts.servers ?? SERVERS)(upstream)
   }
 
   const gatewayConfig = buildConfig({ ...base, gateway: { host: '127.0.0.1', port: 0, lastUsedFlushMs: opts.lastUsedFlushMs ?? 100 } })
