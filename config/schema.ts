@@ -31,6 +31,10 @@ export const ServerSchema = Type.Object({
     connectMs: Ms(5000, 'upstream connect timeout (→ 503)'),
     headersMs: Ms(300000, 'time allowed for upstream response headers (→ 504); long tool calls answer late')
   }, { default: {}, additionalProperties: false }),
+  audit: Type.Object({
+    arguments: Type.Boolean({ default: false, description: 'record tools/call arguments in the audit events of this server (redacted, at most 4 KiB)' }),
+    redact: Type.Array(Type.String({ minLength: 1 }), { default: ['password', 'passwd', 'secret', 'token', 'authorization', 'api_key', 'apikey', 'cookie', 'credential'], description: 'argument names containing any of these (case-insensitive) are recorded as "[redacted]"' })
+  }, { default: {}, additionalProperties: false }),
   policies: Type.Optional(Type.Array(Type.Object({
     users: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: 'user emails or ids this policy is for' })),
     groups: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
@@ -127,6 +131,14 @@ export const ConfigSchema = Type.Object({
     memoryCost: Type.Integer({ minimum: 1024, default: 19456, description: 'argon2id memory (KiB)' }),
     timeCost: Type.Integer({ minimum: 1, default: 2 }),
     parallelism: Type.Integer({ minimum: 1, default: 1 })
+  }, { default: {}, additionalProperties: false }),
+  audit: Type.Object({
+    enabled: Type.Boolean({ default: true, description: 'one event per MCP request (per message of a batch) and per refusal, kept in the store; off: none, and unscoped requests are relayed without reading their body' }),
+    retentionDays: Type.Integer({ minimum: 1, default: 30, description: 'events older than this are dropped' }),
+    maxEvents: Type.Integer({ minimum: 1000, default: 1000000, description: 'at most this many events are kept in the store (the newest)' }),
+    flushMs: PositiveMs(1000, 'events are written to the store in batches this often'),
+    bufferEvents: Type.Integer({ minimum: 100, default: 20000, description: 'events held in memory while the store is unreachable; more are dropped (counted in mcpgate_audit_events_total{result="dropped"}, logged once)' }),
+    file: Type.Optional(Type.String({ minLength: 1, description: 'also write every event as a JSON line to this file, or to standard output with "stdout" (for log shippers)' }))
   }, { default: {}, additionalProperties: false }),
   log: Type.Object({
     level: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map(l => Type.Literal(l)), { default: 'info' }),

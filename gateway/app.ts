@@ -16,6 +16,7 @@ import { redactKeys } from '../core/key-format.ts'
 import { requestId } from '../core/request-id.ts'
 import type { InvalidationEvent, KeyStore } from '../core/store/store.ts'
 import { AccessLogController, trackRequests, type LogStream, type RequestEnd } from './access-log.ts'
+import { AuditRecorder } from './audit.ts'
 import { Authenticator, authenticationHook, newAuthStats, StoreHealth, type AuthStats } from './auth.ts'
 import { OriginPolicy, originHook, preflight } from './cors.ts'
 import { healthRoutes } from './health.ts'
@@ -104,6 +105,8 @@ export interface GatewayControl {
   readonly health: StoreHealth
   readonly upstream: Upstream
   readonly revocation: Revocation
+  /** The audit trail's writer; null when audit.enabled is false. */
+  readonly audit: AuditRecorder | null
   /** Hot reload: servers, access rules and allowed origins; in-flight streams are not dropped. */
   reload (config: Readonly<Config>): void
 }
@@ -194,6 +197,7 @@ export async function buildGateway (config: Readonly<Config>, deps: GatewayDeps)
     store,
     clock,
     pendingLastUsed: (): number => lastUsed.pendingCount,
+    audit: () => audit,
     upstreamLoad: (): Iterable<ServerLoad> => upstream.load()
   })
   const unobserve = metrics.observeStore(store)
@@ -225,7 +229,11 @@ export async function buildGateway (config: Readonly<Config>, deps: GatewayDeps)
   // Shutdown: stop accepting, end standalone SSE streams, let in-flight requests finish for at
   // most shutdownGraceMs; then the onClose hook below flushes last-used.
   const drain = new ConnectionDrain(app.server)
+  const audit = config.audit.enabled
+    ? new AuditRecorder({ store, clock, config: config.audit, log: app.log, serverAudit: id => registry.get(id)?.config.audit })
+    : null
   const upstream: Upstream = new Upstream({
+    audit: audit !== null,
     config: gw.upstream,
     trustProxy: gw.trustProxy,
     publicPathPrefix: publicPathPrefix(config),
@@ -263,6 +271,7 @@ export async function buildGateway (config: Readonly<Config>, deps: GatewayDeps)
     health,
     upstream,
     revocation,
+    audit,
     reload (next) {
       registry.update(next.servers, next.gateway.upstream)
       upstream.retain(new Set(next.servers.map(s => s.id)))
@@ -286,7 +295,12 @@ export async function buildGateway (config: Readonly<Config>, deps: GatewayDeps)
   trackRequests(app, {
     registry,
     accessLog: config.log.accessLog ? out.stream : null,
-    onEnd: onRequestEnd === undefined ? end => metrics.requestEnded(end) : end => { metrics.requestEnded(end); onRequestEnd(end) }
+    // Beside the pipeline, each reading the finished request's record: metrics, the audit trail, listeners.
+    onEnd: end => {
+      metrics.requestEnded(end)
+      audit?.record(end)
+      onRequestEnd?.(end)
+    }
   })
   app.addHook('onRequest', originHook(origins))
 
@@ -314,9 +328,11 @@ export async function buildGateway (config: Readonly<Config>, deps: GatewayDeps)
   })
 
   lastUsed.start()
+  audit?.start()
   app.addHook('onClose', async () => {
     unsubscribe()
     unobserve()
+    await audit?.close()
     await lastUsed.close()
     await upstream.destroy()
     await verifier.close()

@@ -34,8 +34,21 @@ export type Inspection =
     batch: boolean
     /** A list may be in the answer: the response body must go through the list filter. */
     lists: boolean
+    /** Each message, for the audit trail. */
+    calls: McpCall[]
   }
   | { ok: false, error: 'parse' | 'invalid' | 'header', message: string }
+
+/** One JSON-RPC message of a request, as the audit trail records it. */
+export interface McpCall {
+  method: string
+  /** Tool or prompt name, or resource URI. */
+  name?: string
+  /** Refused by the rule (answered -32602 by the gateway). */
+  refused?: true
+  /** tools/call arguments (only kept for servers that audit them). */
+  arguments?: unknown
+}
 
 /** The calls a rule decides, and where their name is. */
 const CALLS: Readonly<Record<string, { kind: ScopeKind, what: string, name: (params: Record<string, unknown>) => unknown }>> = {
@@ -83,11 +96,12 @@ function headerValue (value: string): string {
   return m === null ? value : Buffer.from(m[1] ?? '', 'base64').toString('utf8')
 }
 
-/** The name a 2026-07-28 request carries in Mcp-Name: params.name, or params.uri for resources. */
+/** The name a request carries (2026-07-28: in Mcp-Name too): params.name, or params.uri for resources. */
 function bodyName (m: Message): unknown {
   const params = paramsOf(m)
   if (m.method === 'resources/read' || m.method === 'resources/subscribe' || m.method === 'resources/unsubscribe') return params.uri
-  return params.name
+  if (m.method === 'tools/call' || m.method === 'prompts/get') return params.name
+  return undefined
 }
 
 export interface EraHeaders {
@@ -128,10 +142,13 @@ export function inspectRequest (body: Buffer, rule: EffectiveRule, era: EraHeade
   }
   const answers: object[] = []
   const allowed: unknown[] = []
+  const calls: McpCall[] = []
   let lists = false
   for (const raw of messages) {
     const m = raw as Message
     const refused = refusal(m, rule)
+    const call = callOf(m)
+    if (call !== null) calls.push(refused === null ? call : { ...call, refused: true })
     if (refused === null) {
       allowed.push(raw)
       if (typeof m.method === 'string' && LISTS.has(m.method)) lists = true
@@ -144,7 +161,36 @@ export function inspectRequest (body: Buffer, rule: EffectiveRule, era: EraHeade
   if (allowed.length === messages.length) forward = body
   else if (allowed.length === 0) forward = null
   else forward = Buffer.from(JSON.stringify(allowed), 'utf8')
-  return { ok: true, forward, answers, batch, lists }
+  return { ok: true, forward, answers, batch, lists, calls }
+}
+
+/** The method and name of a message (requests and notifications; responses have no method). */
+function callOf (m: Message): McpCall | null {
+  if (typeof m.method !== 'string') return null
+  const name = bodyName(m)
+  const call: McpCall = typeof name === 'string' ? { method: m.method, name } : { method: m.method }
+  if (m.method === 'tools/call') {
+    const args = paramsOf(m).arguments
+    if (args !== undefined) call.arguments = args
+  }
+  return call
+}
+
+/** What a request body holds, for the audit trail of a request no rule reads: [] when it is not JSON-RPC. */
+export function describeRequest (body: Buffer): McpCall[] {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(body.toString('utf8'))
+  } catch {
+    return []
+  }
+  const calls: McpCall[] = []
+  for (const m of Array.isArray(parsed) ? parsed : [parsed]) {
+    if (typeof m !== 'object' || m === null) continue
+    const call = callOf(m as Message)
+    if (call !== null) calls.push(call)
+  }
+  return calls
 }
 
 /** The list keys a result may carry, the kind their entries are checked against, and the entry's name field. */

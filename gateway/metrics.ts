@@ -16,6 +16,7 @@ import type { RequestEnd } from './access-log.ts'
 import type { AuthStats, StoreHealth } from './auth.ts'
 import type { KeyCache } from './key-cache.ts'
 import type { ServerRegistry } from './registry.ts'
+import type { AuditRecorder } from './audit.ts'
 import type { CutReason } from './revocation.ts'
 import type { ExchangeObserver, ServerLoad } from './upstream.ts'
 
@@ -33,6 +34,8 @@ export interface MetricSources {
   pendingLastUsed: () => number
   /** Open upstream exchanges per server (upstream.ts). */
   upstreamLoad: () => Iterable<ServerLoad>
+  /** The audit trail's writer, or null when audit is off. */
+  audit: () => AuditRecorder | null
 }
 
 export class GatewayMetrics {
@@ -45,6 +48,7 @@ export class GatewayMetrics {
   readonly #upstream: Histogram<'server'>
   readonly #busy: Counter<'server' | 'kind'>
   readonly #cuts: Counter<'server' | 'reason'>
+  readonly #auditEvents: Counter<'result'>
 
   constructor (sources: MetricSources) {
     const { stats, cache, health, registry, store, clock } = sources
@@ -100,6 +104,28 @@ export class GatewayMetrics {
       registers
     })
     const load = sources.upstreamLoad
+    const audit = sources.audit
+    // A counter with a label, from the recorder's running totals at scrape time.
+    let reported = { written: 0, dropped: 0 }
+    this.#auditEvents = new Counter({
+      name: 'mcpgate_audit_events_total',
+      help: 'Audit events by result: written to the store, or dropped because the buffer (audit.bufferEvents) was full while the store was unreachable',
+      labelNames: ['result'],
+      registers: [this.registry],
+      collect () {
+        const a = audit()
+        if (a === null) return
+        const { written, dropped } = a.counters
+        if (written > reported.written) this.inc({ result: 'written' }, written - reported.written)
+        if (dropped > reported.dropped) this.inc({ result: 'dropped' }, dropped - reported.dropped)
+        reported = { written, dropped }
+      }
+    })
+    collectedGauge(this.registry, {
+      name: 'mcpgate_audit_buffered',
+      help: 'Audit events waiting in memory for the next store write',
+      collect (g) { g.set(audit()?.buffered ?? 0) }
+    })
     collectedGauge(this.registry, {
       name: 'mcpgate_sse_streams_open',
       help: 'Upstream text/event-stream responses currently being relayed, by server',

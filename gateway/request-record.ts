@@ -6,6 +6,7 @@
 import type { Socket } from 'node:net'
 import type { EffectiveRule } from '../core/tool-scope.ts'
 import type { Principal } from './auth.ts'
+import type { McpCall } from './mcp-filter.ts'
 import type { RegisteredServer } from './registry.ts'
 
 /** How an accepted key was checked: fresh cache entry, cheap store revalidation, argon2, or grace. */
@@ -50,6 +51,8 @@ export class GateRecord {
   sessionId: string | null = null
 
   // the upstream hop
+  /** The request's JSON-RPC messages, when its body was read (a tool scope, the audit trail). */
+  calls: McpCall[] | null = null
   /** Status the upstream answered with (0: no answer). */
   upstreamStatus = 0
   /** The response is a relayed text/event-stream. */
@@ -100,6 +103,11 @@ export class GateRecord {
   inSession (sessionId: string): void {
     if (this.sessionId !== null) twice('the session')
     this.sessionId = sessionId
+  }
+
+  described (calls: McpCall[]): void {
+    if (this.calls !== null) twice('the calls')
+    this.calls = calls
   }
 
   upstreamAnswered (status: number, stream: boolean): void {

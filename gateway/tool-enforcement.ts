@@ -32,7 +32,7 @@ export type Admission =
   | { forward: Buffer, plan: McpPlan }
   | { answered: true }
 
-function readBody (req: IncomingMessage, limit: number): Promise<Buffer> {
+export function readBody (req: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = []
     let length = 0
@@ -75,6 +75,7 @@ export class ToolEnforcement {
     const headers = request.headers
     const version = header(headers, 'mcp-protocol-version')
     const seen = inspectRequest(body, rule, { version, method: header(headers, 'mcp-method'), name: header(headers, 'mcp-name') })
+    if (seen.ok) request.gate.described(seen.calls)
     if (!seen.ok) {
       reply.send(seen.error === 'parse' ? new errors.McpParseError() : seen.error === 'invalid' ? new errors.McpInvalidRequest(seen.message) : new errors.McpHeaderMismatch(seen.message))
       return { answered: true }

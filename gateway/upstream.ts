@@ -13,7 +13,8 @@ import type { ConnectionDrain } from '../core/connection-drain.ts'
 import { errors } from '../core/errors.ts'
 import type { RegisteredServer } from './registry.ts'
 import { gatewayEndpoint, SseEndpointRewrite } from './sse-endpoint-rewrite.ts'
-import { ToolEnforcement, type McpPlan } from './tool-enforcement.ts'
+import { describeRequest } from './mcp-filter.ts'
+import { MAX_INSPECTED_REQUEST, readBody, ToolEnforcement, type McpPlan } from './tool-enforcement.ts'
 import { UpstreamExchange, type BodyFilter, type ExchangeHooks, type ExchangeKind } from './upstream-exchange.ts'
 import { upstreamRequestHeaders } from './upstream-headers.ts'
 
@@ -52,6 +53,8 @@ export interface UpstreamOptions {
   /** Shutdown ends open SSE streams through it (core/connection-drain.ts). */
   drain?: ConnectionDrain
   observers?: ExchangeObserver[]
+  /** The audit trail is on: a POST's messages are read (method, name) even when no rule needs them. */
+  audit?: boolean
 }
 
 /** At most one "server busy" warning per server and kind in this long. */
@@ -148,6 +151,18 @@ export class Upstream {
     if (kind === 'stream') load.streams++
     else load.requests++
     const rule = gate.rule
+    if (rule === null && request.method === 'POST' && this.#options.audit === true && describable(request.headers)) {
+      // The audit trail names each call: the body is read (bounded) and sent on as it came.
+      readBody(request.raw, MAX_INSPECTED_REQUEST).then(body => {
+        request.gate.described(describeRequest(body))
+        if (!reply.raw.destroyed) this.#dispatch(request, reply, kind, body, null)
+        else this.#release(server.id, kind)
+      }, (err: unknown) => {
+        this.#release(server.id, kind)
+        reply.send(err)
+      })
+      return reply
+    }
     if (rule === null || request.method !== 'POST') {
       this.#dispatch(request, reply, kind, hasBody(request.headers) ? request.raw : null, null)
       return reply
@@ -283,6 +298,16 @@ export class Upstream {
     this.#agents.clear()
     await Promise.all(agents.map(p => p.agent.destroy().catch(() => {})))
   }
+}
+
+/**
+ * A body the audit trail reads: JSON, with a length within the inspection bound (a longer one, or
+ * one of unknown length, is relayed as it comes and recorded as method "unknown").
+ */
+function describable (headers: IncomingHttpHeaders): boolean {
+  const length = Number(headers['content-length'])
+  const type = headers['content-type']
+  return Number.isInteger(length) && length > 0 && length <= MAX_INSPECTED_REQUEST && typeof type === 'string' && type.toLowerCase().startsWith('application/json')
 }
 
 /** A body to relay: a length above zero, or a chunked one. */

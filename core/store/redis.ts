@@ -9,6 +9,7 @@
 import { createHash } from 'node:crypto'
 import { Redis, type RedisOptions } from 'ioredis'
 import { systemClock, type Clock } from '../clock.ts'
+import { AUDIT_SCAN_BUDGET, bucketsFrom, DAY_MS, HOUR_MS, matchesQuery, type AuditEvent, type AuditPage, type AuditQuery, type KeyUsage } from '../audit.ts'
 import type { KeyScopes } from '../tool-scope.ts'
 import { errors, StoreConflictError, StoreUnavailableError } from '../errors.ts'
 import { randomBase62 } from '../key-format.ts'
@@ -17,6 +18,7 @@ import { callStart, checkPageRequest, maxKeysOf, newUserRecord, notifySafely, pa
 import {
   encodeKeyCursor,
   type ApiKeyRecord,
+  type AuditRetention,
   type InvalidationEvent,
   type InvalidationListener,
   type KeyLimits,
@@ -29,6 +31,9 @@ import {
   type User,
   type UserPatch
 } from './store.ts'
+
+/** How far out of time order audit events may be appended (replicas' clocks, batching). */
+const SINCE_SLACK_MS = 5 * 60_000
 
 export interface RedisStoreOptions {
   /**
@@ -75,6 +80,33 @@ end
 `
 
 const scripts = {
+  // KEYS: the batch's marker, the audit stream · ARGV: maxEvents, minId, ttl (s), per event 6
+  // values: event JSON, usage hash key ('' for no key), hour, outcome, tool name (''), last-used
+  // key ('' when not an allowed use) → 1 | 0 the batch was written before. A batch whose reply
+  // was lost (a timeout while Redis was frozen: Redis runs it when it thaws) is retried with the
+  // same marker and written once.
+  appendAudit: script(`
+if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', 86400) then return 0 end
+local ttl = tonumber(ARGV[3])
+for i = 4, #ARGV, 6 do
+  local event, usage, hour, outcome, tool, last = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
+  redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[1], '*', 'e', event)
+  if usage ~= '' then
+    redis.call('HINCRBY', usage, 'c:' .. hour, 1)
+    if outcome == 'denied' then redis.call('HINCRBY', usage, 'd:' .. hour, 1) end
+    if outcome == 'error' then redis.call('HINCRBY', usage, 'e:' .. hour, 1) end
+    if tool ~= '' then redis.call('HINCRBY', usage, 't:' .. tool, 1) end
+    redis.call('EXPIRE', usage, ttl)
+  end
+  if last ~= '' then
+    local e = cjson.decode(event)
+    redis.call('HSET', last, 'time', tostring(e.time), 'ip', e.ip, 'ua', e.userAgent or '')
+    redis.call('EXPIRE', last, ttl)
+  end
+end
+redis.call('XTRIM', KEYS[2], 'MINID', ARGV[2])
+return 1
+`),
   // KEYS: u:<id>, email:<lower>, users[, oidc:<digest>] · ARGV: id, zset member, field, value, …
   // → 1 | 0 email taken | -1 id taken | -2 identity taken
   createUser: script(`
@@ -473,6 +505,98 @@ export class RedisStore implements KeyStore {
 
   async deleteSession (id: string): Promise<void> {
     await this.command('deleteSession', r => r.del(this.key('s:', id)))
+  }
+
+  /**
+   * One script per batch, run once however often it is sent (`batchId`): each event XADDed to the
+   * audit stream (trimmed to maxEvents, and by age with MINID: stream ids are the Redis server's
+   * clock, the gateway's is about the same), and each event of a key counted in that key's
+   * per-day usage hash (per-hour calls, denials and errors, tool calls by name; expiring after the
+   * retention) and its last allowed use.
+   */
+  async appendAudit (events: readonly AuditEvent[], retention: AuditRetention, batchId: string = randomBase62(16)): Promise<void> {
+    if (events.length === 0) return
+    const ttlS = String(Math.max(1, Math.ceil((this.clock.now() - retention.olderThan) / 1000) + 86_400))
+    const args = [String(retention.maxEvents), `${retention.olderThan}-0`, ttlS]
+    for (const e of events) {
+      const keyed = e.keyId !== null
+      args.push(
+        JSON.stringify({ ...e, id: undefined }),
+        keyed ? this.key('au:', `${e.keyId ?? ''}:${Math.floor(e.time / DAY_MS) * DAY_MS}`) : '',
+        String(Math.floor(e.time / HOUR_MS) * HOUR_MS),
+        e.outcome,
+        e.method === 'tools/call' && e.name !== undefined && e.outcome === 'allowed' ? e.name : '',
+        keyed && e.outcome === 'allowed' ? this.key('al:', e.keyId ?? '') : ''
+      )
+    }
+    await this.run('appendAudit', scripts.appendAudit, [this.key('ab:', batchId), this.key('audit')], args)
+  }
+
+  async listAudit (query: AuditQuery): Promise<AuditPage> {
+    const stream = this.key('audit')
+    const items: AuditEvent[] = []
+    // Newest first from the cursor (exclusive). Stream ids are the Redis server's clock, events
+    // carry the gateway's: `since`/`until` filter on the event's time, and the scan stops once it
+    // is well past `since` (events are appended in about time order).
+    let end = query.cursor !== null && query.cursor !== undefined ? `(${query.cursor}` : '+'
+    const start = '-'
+    const stopBelow = query.since === undefined ? null : query.since - SINCE_SLACK_MS
+    let scanned = 0
+    let lastId: string | null = null
+    while (items.length < query.limit && scanned < AUDIT_SCAN_BUDGET) {
+      const batch = await this.command('listAudit', r => r.xrevrange(stream, end, start, 'COUNT', Math.min(500, AUDIT_SCAN_BUDGET - scanned)))
+      if (batch.length === 0) return { items, nextCursor: null }
+      for (const [id, fields] of batch) {
+        scanned++
+        lastId = id
+        const e = { ...(JSON.parse(fields[1] ?? '{}') as AuditEvent), id }
+        if (stopBelow !== null && e.time < stopBelow) return { items, nextCursor: null }
+        if (matchesQuery(e, query)) {
+          items.push(e)
+          if (items.length === query.limit) return { items, nextCursor: id }
+        }
+      }
+      end = `(${lastId ?? ''}`
+    }
+    return { items, nextCursor: lastId }
+  }
+
+  async keyUsage (keyId: string, since: number, until: number): Promise<KeyUsage> {
+    const days: number[] = []
+    for (let d = Math.floor(since / DAY_MS) * DAY_MS; d < until; d += DAY_MS) days.push(d)
+    const [hashes, last] = await this.command('keyUsage', async r => {
+      const p = r.pipeline()
+      for (const d of days) p.hgetall(this.key('au:', `${keyId}:${d}`))
+      p.hgetall(this.key('al:', keyId))
+      const results = (await p.exec()) ?? []
+      const failed = results.find(([err]) => err !== null)?.[0]
+      if (failed !== undefined && failed !== null) throw failed
+      const values = results.map(([, v]) => v as Record<string, string>)
+      return [values.slice(0, days.length), values[days.length] ?? {}] as const
+    })
+    const hours = new Map<number, { calls: number, denied: number, errors: number }>()
+    const tools = new Map<string, number>()
+    for (const h of hashes) {
+      for (const [field, value] of Object.entries(h)) {
+        const n = Number(value)
+        const kind = field.slice(0, 2)
+        const rest = field.slice(2)
+        if (kind === 't:') {
+          tools.set(rest, (tools.get(rest) ?? 0) + n)
+          continue
+        }
+        const hour = Number(rest)
+        if (hour < since || hour >= until) continue
+        const c = hours.get(hour) ?? { calls: 0, denied: 0, errors: 0 }
+        if (kind === 'c:') c.calls += n
+        else if (kind === 'd:') c.denied += n
+        else if (kind === 'e:') c.errors += n
+        hours.set(hour, c)
+      }
+    }
+    const topTools = [...tools].map(([name, calls]) => ({ name, calls })).sort((a, b) => b.calls - a.calls || a.name.localeCompare(b.name)).slice(0, 10)
+    const lastUsed = last.time === undefined ? null : { time: Number(last.time), ip: last.ip ?? '', userAgent: last.ua === '' || last.ua === undefined ? null : last.ua }
+    return { ...bucketsFrom(hours, since, until), topTools, lastUsed }
   }
 
   async publish (event: InvalidationEvent): Promise<void> {

@@ -5,11 +5,13 @@ import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
 import { systemClock, type Clock } from '../clock.ts'
+import { bucketsFrom, type AuditEvent, type AuditPage, type AuditQuery, type KeyUsage } from '../audit.ts'
 import type { KeyScopes } from '../tool-scope.ts'
 import { errors, StoreConflictError, StoreUnavailableError } from '../errors.ts'
 import { callStart, checkPageRequest, maxKeysOf, newUserRecord, notifySafely, pageOf, parseInvalidation, publishCall, sameIdentity, serializeInvalidation } from './common.ts'
 import {
   type ApiKeyRecord,
+  type AuditRetention,
   type InvalidationEvent,
   type InvalidationListener,
   type KeyLimits,
@@ -77,6 +79,19 @@ CREATE TABLE IF NOT EXISTS sessions (
   expires_at INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS sessions_expires ON sessions (expires_at);
+CREATE TABLE IF NOT EXISTS audit_events (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  at INTEGER NOT NULL,
+  key_id TEXT,
+  user_id TEXT,
+  server_id TEXT,
+  method TEXT NOT NULL,
+  name TEXT,
+  outcome TEXT NOT NULL,
+  event TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_at ON audit_events (at);
+CREATE INDEX IF NOT EXISTS audit_key_at ON audit_events (key_id, at);
 CREATE TABLE IF NOT EXISTS invalidations (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   event TEXT NOT NULL,
@@ -247,6 +262,12 @@ export class SqliteStore implements KeyStore {
     touchSession: Database.Statement<[number, string, number]>
     deleteSession: Database.Statement<[string]>
     pruneSessions: Database.Statement<[number]>
+    insertAudit: Database.Statement<[number, string | null, string | null, string | null, string, string | null, string, string]>
+    pruneAuditByAge: Database.Statement<[number]>
+    pruneAuditByCount: Database.Statement<[number]>
+    usageHours: Database.Statement<[string, number, number], { hour: number, calls: number, denied: number, errors: number }>
+    usageTools: Database.Statement<[string, number, number], { name: string, calls: number }>
+    usageLast: Database.Statement<[string], string>
   }
 
   constructor (options: SqliteStoreOptions) {
@@ -310,7 +331,17 @@ export class SqliteStore implements KeyStore {
       sessionOwner: db.prepare<[string, number], string>('SELECT key_id FROM sessions WHERE id = ? AND expires_at > ?').pluck(),
       touchSession: db.prepare('UPDATE sessions SET expires_at = ? WHERE id = ? AND expires_at > ?'),
       deleteSession: db.prepare('DELETE FROM sessions WHERE id = ?'),
-      pruneSessions: db.prepare('DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE expires_at <= ? LIMIT 100)')
+      pruneSessions: db.prepare('DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE expires_at <= ? LIMIT 100)'),
+      insertAudit: db.prepare('INSERT INTO audit_events (at, key_id, user_id, server_id, method, name, outcome, event) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
+      pruneAuditByAge: db.prepare('DELETE FROM audit_events WHERE at < ?'),
+      // Keeps the newest `?` rows: seq only grows and rows go from the oldest, so the kept ones
+      // are the last `?` numbers (an OFFSET would walk them all at every batch).
+      pruneAuditByCount: db.prepare('DELETE FROM audit_events WHERE seq <= (SELECT max(seq) FROM audit_events) - ?'),
+      usageHours: db.prepare('SELECT (at / 3600000) * 3600000 AS hour, count(*) AS calls, sum(outcome = \'denied\') AS denied, sum(outcome = \'error\') AS errors ' +
+        'FROM audit_events WHERE key_id = ? AND at >= ? AND at < ? GROUP BY hour'),
+      usageTools: db.prepare('SELECT name, count(*) AS calls FROM audit_events WHERE key_id = ? AND at >= ? AND at < ? AND method = \'tools/call\' AND outcome = \'allowed\' AND name IS NOT NULL ' +
+        'GROUP BY name ORDER BY calls DESC, name LIMIT 10'),
+      usageLast: db.prepare<[string], string>('SELECT event FROM audit_events WHERE key_id = ? AND outcome = \'allowed\' ORDER BY seq DESC LIMIT 1').pluck()
     }
   }
 
@@ -527,6 +558,55 @@ export class SqliteStore implements KeyStore {
 
   async deleteSession (id: string): Promise<void> {
     this.write('deleteSession', () => { this.stmt.deleteSession.run(id); return [] })
+  }
+
+  /** `batchId` is not needed here: a transaction that failed wrote nothing. */
+  async appendAudit (events: readonly AuditEvent[], retention: AuditRetention): Promise<void> {
+    if (events.length === 0) return
+    this.write('appendAudit', () => {
+      for (const e of events) {
+        this.stmt.insertAudit.run(e.time, e.keyId, e.userId, e.serverId, e.method, e.name ?? null, e.outcome, JSON.stringify({ ...e, id: undefined }))
+      }
+      // Retention with each batch: by age (indexed), then by count.
+      this.stmt.pruneAuditByAge.run(retention.olderThan)
+      this.stmt.pruneAuditByCount.run(retention.maxEvents)
+      return []
+    })
+  }
+
+  async listAudit (query: AuditQuery): Promise<AuditPage> {
+    const where: string[] = []
+    const args: Array<string | number> = []
+    const cursor = query.cursor === null || query.cursor === undefined ? null : Number(query.cursor)
+    if (cursor !== null && !Number.isSafeInteger(cursor)) throw new TypeError('invalid page cursor: pass back the nextCursor of a previous page')
+    if (cursor !== null) { where.push('seq < ?'); args.push(cursor) }
+    if (query.keyId !== undefined) { where.push('key_id = ?'); args.push(query.keyId) }
+    if (query.keyIds !== undefined) {
+      if (query.keyIds.length === 0) return { items: [], nextCursor: null }
+      where.push(`key_id IN (${query.keyIds.map(() => '?').join(', ')})`)
+      args.push(...query.keyIds)
+    }
+    if (query.userId !== undefined) { where.push('user_id = ?'); args.push(query.userId) }
+    if (query.serverId !== undefined) { where.push('server_id = ?'); args.push(query.serverId) }
+    if (query.name !== undefined) { where.push('name = ?'); args.push(query.name) }
+    if (query.outcome !== undefined) { where.push('outcome = ?'); args.push(query.outcome) }
+    if (query.since !== undefined) { where.push('at >= ?'); args.push(query.since) }
+    if (query.until !== undefined) { where.push('at < ?'); args.push(query.until) }
+    const sql = `SELECT seq, event FROM audit_events ${where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`} ORDER BY seq DESC LIMIT ?`
+    const rows = this.read('listAudit', () => this.db.prepare<Array<string | number>, { seq: number, event: string }>(sql).all(...args, query.limit + 1))
+    const items = rows.slice(0, query.limit).map(r => ({ ...(JSON.parse(r.event) as AuditEvent), id: String(r.seq) }))
+    return { items, nextCursor: rows.length > query.limit ? String(rows[query.limit - 1]?.seq) : null }
+  }
+
+  async keyUsage (keyId: string, since: number, until: number): Promise<KeyUsage> {
+    return this.read('keyUsage', () => {
+      const hours = new Map<number, { calls: number, denied: number, errors: number }>()
+      for (const r of this.stmt.usageHours.all(keyId, since, until)) hours.set(r.hour, { calls: r.calls, denied: r.denied, errors: r.errors })
+      const topTools = this.stmt.usageTools.all(keyId, since, until)
+      const last = this.stmt.usageLast.get(keyId)
+      const e = last === undefined ? null : JSON.parse(last) as AuditEvent
+      return { ...bucketsFrom(hours, since, until), topTools, lastUsed: e === null ? null : { time: e.time, ip: e.ip, userAgent: e.userAgent ?? null } }
+    })
   }
 
   async publish (event: InvalidationEvent): Promise<void> {

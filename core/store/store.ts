@@ -3,6 +3,7 @@
 // test/core/store-contract.ts. Expected misses are `null`; infrastructure failures throw
 // StoreUnavailableError; a duplicate email, id or OIDC identity throws StoreConflictError.
 import { createHash } from 'node:crypto'
+import type { AuditEvent, AuditPage, AuditQuery, KeyUsage } from '../audit.ts'
 import type { KeyScopes } from '../tool-scope.ts'
 
 export type Role = 'admin' | 'user'
@@ -62,6 +63,13 @@ export interface ApiKeyRecord {
   lastUsedAt: number | null
   /** argon2id PHC string of the secret. Never leaves the service boundary. */
   secretHash: string
+}
+
+export interface AuditRetention {
+  /** Epoch ms: older events are dropped. */
+  olderThan: number
+  /** At most this many events are kept (the newest). */
+  maxEvents: number
 }
 
 /** Limits a store enforces atomically with a write (see KeyStore.createKey). */
@@ -142,6 +150,18 @@ export interface KeyStore {
   /** Restarts a binding's TTL (the session is in use); nothing when there is none. */
   touchSession(id: string, ttlMs: number): Promise<void>
   deleteSession(id: string): Promise<void>
+
+  /**
+   * Appends audit events (one batch, in order) and applies the retention: events older than
+   * `retention.olderThan` (epoch ms) go, and at most `retention.maxEvents` are kept. A batch sent
+   * again with the same `batchId` (its first attempt timed out, and may still have landed) is
+   * written once.
+   */
+  appendAudit(events: readonly AuditEvent[], retention: AuditRetention, batchId?: string): Promise<void>
+  /** Newest first; filters as in AuditQuery; a page scans at most AUDIT_SCAN_BUDGET events. */
+  listAudit(query: AuditQuery): Promise<AuditPage>
+  /** A key's activity between `since` and `until` (epoch ms): per hour and day, top tools, last use. */
+  keyUsage(keyId: string, since: number, until: number): Promise<KeyUsage>
 
   /** Publishes to every process sharing this store (used for config-driven changes). */
   publish(event: InvalidationEvent): Promise<void>

@@ -1,6 +1,7 @@
 // The one KeyStore contract, run against every implementation (store-sqlite.test.ts,
 // store-redis.test.ts). Each subtest gets a fresh, empty store from makeStore.
 import type { Test } from 'tap'
+import type { AuditEvent, AuditPage, AuditQuery } from '../../core/audit.ts'
 import { ManualClock, type Clock } from '../../core/clock.ts'
 import { StoreConflictError } from '../../core/errors.ts'
 import { isValidUserId, newKeyId } from '../../core/key-format.ts'
@@ -500,6 +501,82 @@ export function storeContract (t: Test, makeStore: MakeStore, options: ContractO
     t.equal(keyFingerprint(await store.getKey(scoped.id) as ApiKeyRecord), keyFingerprint(scoped), 'the stored record has the written fingerprint')
   })
 
+  t.test('audit events: appended in batches, listed newest first over cursor pages, filtered', async t => {
+    const store = await makeStore(t, {})
+    const now = Date.now()
+    const events: AuditEvent[] = Array.from({ length: 120 }, (_, i) => ({
+      time: now - 120 + i,
+      requestId: `r${i}`,
+      keyId: i % 3 === 0 ? 'keyA' : i % 3 === 1 ? 'keyB' : null,
+      userId: i % 3 === 2 ? null : 'user1',
+      serverId: i % 2 === 0 ? 'github' : 'docs',
+      method: i % 4 === 0 ? 'tools/call' : 'tools/list',
+      ...(i % 4 === 0 ? { name: i % 8 === 0 ? 'search' : 'delete_repo' } : {}),
+      outcome: i % 5 === 0 ? 'denied' : i % 7 === 0 ? 'error' : 'allowed',
+      status: 200,
+      durationMs: 1.5,
+      bytesIn: 100,
+      bytesOut: 200,
+      ip: '127.0.0.1',
+      userAgent: 'test'
+    }))
+    const retention = { olderThan: now - 86_400_000, maxEvents: 10_000 }
+    await store.appendAudit(events.slice(0, 70), retention)
+    await store.appendAudit(events.slice(70), retention)
+    const all: AuditEvent[] = []
+    let cursor: string | null = null
+    for (let pages = 0; pages < 10; pages++) {
+      const page: AuditPage = await store.listAudit({ limit: 50, cursor })
+      all.push(...page.items)
+      cursor = page.nextCursor
+      if (cursor === null) break
+    }
+    t.same(all.map(e => e.requestId), events.map(e => e.requestId).reverse(), 'every event once, newest first, across pages')
+    t.ok(all.every(e => typeof e.id === 'string' && e.id !== ''), 'each has a store id')
+    t.same(omitId(all.find(e => e.requestId === 'r8')), events[8], 'read back as written')
+    const ids = (q: Omit<AuditQuery, 'limit'>) => store.listAudit({ limit: 500, ...q }).then(p => p.items.map(e => e.requestId).reverse())
+    const expect = (f: (e: AuditEvent) => boolean) => events.filter(f).map(e => e.requestId)
+    t.same(await ids({ keyId: 'keyA' }), expect(e => e.keyId === 'keyA'), 'by key')
+    t.same(await ids({ keyIds: ['keyA', 'keyB'] }), expect(e => e.keyId !== null), 'by any of several keys')
+    t.same(await ids({ keyIds: [] }), [], 'by none of no keys')
+    t.same(await ids({ userId: 'user1', serverId: 'docs' }), expect(e => e.userId === 'user1' && e.serverId === 'docs'), 'by user and server')
+    t.same(await ids({ name: 'delete_repo' }), expect(e => e.name === 'delete_repo'), 'by name')
+    t.same(await ids({ outcome: 'denied' }), expect(e => e.outcome === 'denied'), 'by outcome')
+    t.same(await ids({ since: now - 50, until: now - 20 }), expect(e => e.time >= now - 50 && e.time < now - 20), 'by time')
+  })
+
+  t.test('audit retention: by count and by age', async t => {
+    const store = await makeStore(t, {})
+    const now = Date.now()
+    const event = (i: number): AuditEvent => ({ time: now, requestId: `x${i}`, keyId: 'k', userId: 'u', serverId: 's', method: 'ping', outcome: 'allowed', status: 200, durationMs: 1, bytesIn: 1, bytesOut: 1, ip: '::1' })
+    await store.appendAudit(Array.from({ length: 20 }, (_, i) => event(i)), { olderThan: now - 60_000, maxEvents: 5 })
+    t.same((await store.listAudit({ limit: 100 })).items.map(e => e.requestId), ['x19', 'x18', 'x17', 'x16', 'x15'], 'the newest maxEvents are kept')
+    await store.appendAudit([event(99)], { olderThan: Date.now() + 60_000, maxEvents: 5 })
+    t.same((await store.listAudit({ limit: 100 })).items, [], 'everything older than olderThan goes')
+  })
+
+  t.test('key usage: calls per hour and day, denials, errors, top tools, last use', async t => {
+    const store = await makeStore(t, {})
+    const day = Math.floor(Date.now() / 86_400_000) * 86_400_000
+    const base = { requestId: 'r', userId: 'u', serverId: 's', status: 200, durationMs: 1, bytesIn: 1, bytesOut: 1, ip: '10.0.0.1', userAgent: 'ua/1' }
+    const events: AuditEvent[] = [
+      { ...base, time: day + 1000, keyId: 'K', method: 'tools/call', name: 'search', outcome: 'allowed' },
+      { ...base, time: day + 2000, keyId: 'K', method: 'tools/call', name: 'search', outcome: 'allowed' },
+      { ...base, time: day + 3_600_000 + 5, keyId: 'K', method: 'tools/call', name: 'get', outcome: 'allowed', ip: '10.0.0.2', userAgent: 'ua/2' },
+      { ...base, time: day + 3_600_000 + 6, keyId: 'K', method: 'tools/call', name: 'delete', outcome: 'denied', code: 'MCPGATE_TOOL_NOT_ALLOWED' },
+      { ...base, time: day + 3_600_000 + 7, keyId: 'K', method: 'tools/list', outcome: 'error', status: 502 },
+      { ...base, time: day + 2000, keyId: 'other', method: 'tools/call', name: 'search', outcome: 'allowed' }
+    ]
+    await store.appendAudit(events, { olderThan: day - 40 * 86_400_000, maxEvents: 1000 })
+    const usage = await store.keyUsage('K', day - 86_400_000, day + 86_400_000)
+    t.equal(usage.hourly.length, 48, 'one bucket per hour of the range')
+    t.same(usage.hourly.filter(h => h.calls > 0), [{ start: day, calls: 2, denied: 0, errors: 0 }, { start: day + 3_600_000, calls: 3, denied: 1, errors: 1 }])
+    t.same(usage.daily, [{ start: day - 86_400_000, calls: 0, denied: 0, errors: 0 }, { start: day, calls: 5, denied: 1, errors: 1 }])
+    t.same(usage.topTools, [{ name: 'search', calls: 2 }, { name: 'get', calls: 1 }], 'allowed tool calls by name, most first')
+    t.same(usage.lastUsed, { time: day + 3_600_000 + 5, ip: '10.0.0.2', userAgent: 'ua/2' }, 'the last allowed use')
+    t.same(await store.keyUsage('nobody', day, day + 3_600_000), { hourly: [{ start: day, calls: 0, denied: 0, errors: 0 }], daily: [{ start: day, calls: 0, denied: 0, errors: 0 }], topTools: [], lastUsed: null })
+  })
+
   t.test('fingerprints are stable across reads and change with scope or expiry', async t => {
     const store = await makeStore(t, {})
     const owner = await store.createUser(newUser())
@@ -517,4 +594,10 @@ export function storeContract (t: Test, makeStore: MakeStore, options: ContractO
     t.not(keyFingerprint({ ...record, expiresAt: null }), keyFingerprint(record), 'expiry changes it')
     t.not(keyFingerprint({ ...record, secretHash: FAKE_HASH + 'x' }), keyFingerprint(record), 'the secret hash changes it')
   })
+}
+
+function omitId (e: AuditEvent | undefined): AuditEvent | undefined {
+  if (e === undefined) return undefined
+  const { id: _id, ...rest } = e
+  return rest
 }

@@ -75,7 +75,7 @@ t.test('fast-check: any chunking gives the same bytes', async t => {
 })
 
 t.test('endpoint URL → gateway path', async t => {
-  const registry = new ServerRegistry([{ id: 'up', name: 'up', description: '', url: 'http://u:9/a/sse', headers: {}, access: 'everyone', identityHeaders: false, timeouts: { connectMs: 1, headersMs: 1 } }])
+  const registry = new ServerRegistry([{ id: 'up', name: 'up', description: '', url: 'http://u:9/a/sse', headers: {}, access: 'everyone', identityHeaders: false, timeouts: { connectMs: 1, headersMs: 1 }, audit: { arguments: false, redact: [] } }])
   const server = registry.get('up')!
   const requested = new URL('http://u:9/a/sse')
   t.equal(gatewayEndpoint(server, requested, '/a/messages?sessionId=1', ''), '/mcp-connect/up/messages?sessionId=1', 'relative path')

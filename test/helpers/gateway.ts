@@ -30,14 +30,17 @@ export interface TestServer {
   timeouts?: { connectMs?: number, headersMs?: number }
   upstream?: { maxStreams?: number, maxRequests?: number }
   policies?: PolicyLike[]
+  audit?: { arguments?: boolean, redact?: string[] }
 }
 
 /** A validated, frozen Config from a partial document, with fast hashing and quiet logs. */
-export function testConfig (doc: { gateway?: DeepPartial<Config['gateway']>, servers?: TestServer[], hashing?: Partial<Argon2Params>, log?: Partial<Config['log']> } = {}): Readonly<Config> {
+export function testConfig (doc: { gateway?: DeepPartial<Config['gateway']>, servers?: TestServer[], hashing?: Partial<Argon2Params>, log?: Partial<Config['log']>, audit?: Partial<Config['audit']>, admin?: DeepPartial<Config['admin']> } = {}): Readonly<Config> {
   return buildConfig({
     gateway: { port: 0, ...doc.gateway },
     hashing: { ...FAST_ARGON2, ...doc.hashing },
     log: { level: 'info', ...doc.log },
+    ...(doc.audit === undefined ? {} : { audit: doc.audit }),
+    ...(doc.admin === undefined ? {} : { admin: doc.admin }),
     servers: doc.servers ?? []
   })
 }
