@@ -140,6 +140,15 @@ export const ConfigSchema = Type.Object({
     bufferEvents: Type.Integer({ minimum: 100, default: 20000, description: 'events held in memory while the store is unreachable; more are dropped (counted in mcpgate_audit_events_total{result="dropped"}, logged once)' }),
     file: Type.Optional(Type.String({ minLength: 1, description: 'also write every event as a JSON line to this file, or to standard output with "stdout" (for log shippers)' }))
   }, { default: {}, additionalProperties: false }),
+  telemetry: Type.Object({
+    otlp: Type.Object({
+      endpoint: Type.Optional(Type.String({ minLength: 1, description: 'OTLP/HTTP traces endpoint (e.g. http://collector:4318/v1/traces); absent: no tracing, and nothing of it runs per request' })),
+      headers: Type.Record(Type.String(), Type.String(), { default: {}, description: 'headers sent with every export (e.g. an API key of the collector)' })
+    }, { default: {}, additionalProperties: false }),
+    serviceName: Type.String({ minLength: 1, default: 'mcpgate', description: 'service.name of the spans' }),
+    sampleRatio: Type.Number({ minimum: 0, maximum: 1, default: 1, description: 'share of new traces sampled (a client\'s sampled traceparent is followed)' }),
+    flushMs: PositiveMs(2000, 'spans are exported in batches this often')
+  }, { default: {}, additionalProperties: false }),
   log: Type.Object({
     level: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map(l => Type.Literal(l)), { default: 'info' }),
     accessLog: Type.Boolean({ default: true, description: 'one line per gateway request' })

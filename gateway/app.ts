@@ -6,6 +6,7 @@
 //     └ proxy catch-all raw-body parser; preHandler authorization (authorize.ts) → the upstream
 //             hop (upstream.ts), watched by metrics, session bindings (sessions.ts) and
 //             revocation (revocation.ts)
+import { readFileSync } from 'node:fs'
 import { setFlagsFromString } from 'node:v8'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import type { Config } from '../config/schema.ts'
@@ -17,6 +18,7 @@ import { requestId } from '../core/request-id.ts'
 import type { InvalidationEvent, KeyStore } from '../core/store/store.ts'
 import { AccessLogController, trackRequests, type LogStream, type RequestEnd } from './access-log.ts'
 import { AuditRecorder } from './audit.ts'
+import { Telemetry } from './telemetry.ts'
 import { Authenticator, authenticationHook, newAuthStats, StoreHealth, type AuthStats } from './auth.ts'
 import { OriginPolicy, originHook, preflight } from './cors.ts'
 import { healthRoutes } from './health.ts'
@@ -35,6 +37,9 @@ import { ToolRules } from './tool-rules.ts'
 import { Upstream, type ServerLoad } from './upstream.ts'
 
 type LoggerOptions = Exclude<FastifyServerOptions['logger'], boolean | undefined>
+
+/** The version reported in traces (service.version). */
+const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version
 
 /** Buffered log lines are written at least this often, so a quiet gateway's lines are not held back. */
 const LOG_FLUSH_MS = 1000
@@ -107,6 +112,8 @@ export interface GatewayControl {
   readonly revocation: Revocation
   /** The audit trail's writer; null when audit.enabled is false. */
   readonly audit: AuditRecorder | null
+  /** Tracing; null unless telemetry.otlp.endpoint is set. */
+  readonly telemetry: Telemetry | null
   /** Hot reload: servers, access rules and allowed origins; in-flight streams are not dropped. */
   reload (config: Readonly<Config>): void
 }
@@ -229,6 +236,7 @@ export async function buildGateway (config: Readonly<Config>, deps: GatewayDeps)
   // Shutdown: stop accepting, end standalone SSE streams, let in-flight requests finish for at
   // most shutdownGraceMs; then the onClose hook below flushes last-used.
   const drain = new ConnectionDrain(app.server)
+  const telemetry = config.telemetry.otlp.endpoint === undefined ? null : new Telemetry(config.telemetry, VERSION)
   const audit = config.audit.enabled
     ? new AuditRecorder({ store, clock, config: config.audit, log: app.log, serverAudit: id => registry.get(id)?.config.audit })
     : null
@@ -239,7 +247,7 @@ export async function buildGateway (config: Readonly<Config>, deps: GatewayDeps)
     publicPathPrefix: publicPathPrefix(config),
     log: app.log,
     drain,
-    observers: [metrics.observer(), sessions, revocation]
+    observers: telemetry === null ? [metrics.observer(), sessions, revocation] : [metrics.observer(), sessions, revocation, telemetry]
   })
 
   // Invalidation events evict at once and end the open exchanges the change refuses; a
@@ -272,6 +280,7 @@ export async function buildGateway (config: Readonly<Config>, deps: GatewayDeps)
     upstream,
     revocation,
     audit,
+    telemetry,
     reload (next) {
       registry.update(next.servers, next.gateway.upstream)
       upstream.retain(new Set(next.servers.map(s => s.id)))
@@ -299,9 +308,11 @@ export async function buildGateway (config: Readonly<Config>, deps: GatewayDeps)
     onEnd: end => {
       metrics.requestEnded(end)
       audit?.record(end)
+      telemetry?.ended(end)
       onRequestEnd?.(end)
     }
   })
+  telemetry?.register(app)
   app.addHook('onRequest', originHook(origins))
 
   for (const url of [...MCP_ROUTES, '/api/me']) {
@@ -333,6 +344,7 @@ export async function buildGateway (config: Readonly<Config>, deps: GatewayDeps)
     unsubscribe()
     unobserve()
     await audit?.close()
+    await telemetry?.shutdown().catch((err: unknown) => { app.log.warn({ err }, 'could not export the last spans') })
     await lastUsed.close()
     await upstream.destroy()
     await verifier.close()

@@ -31,6 +31,8 @@ export interface ExchangeObserver {
   closed? (exchange: UpstreamExchange): void
   /** A request refused because the server's budget was spent. */
   refused? (server: RegisteredServer, kind: ExchangeKind): void
+  /** The headers about to go upstream (tracing adds its traceparent). */
+  upstreamHeaders? (exchange: UpstreamExchange, headers: IncomingHttpHeaders): void
 }
 
 /** Open exchanges of one server on this replica. */
@@ -203,6 +205,7 @@ export class Upstream {
       host: request.host,
       trustProxy: this.#options.trustProxy
     })
+    for (const o of this.#observers) o.upstreamHeaders?.(exchange, headers)
     if (gate.rule !== null) {
       // Answers are read (filtered lists): asked for uncompressed.
       headers['accept-encoding'] = 'identity'

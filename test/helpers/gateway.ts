@@ -34,13 +34,14 @@ export interface TestServer {
 }
 
 /** A validated, frozen Config from a partial document, with fast hashing and quiet logs. */
-export function testConfig (doc: { gateway?: DeepPartial<Config['gateway']>, servers?: TestServer[], hashing?: Partial<Argon2Params>, log?: Partial<Config['log']>, audit?: Partial<Config['audit']>, admin?: DeepPartial<Config['admin']> } = {}): Readonly<Config> {
+export function testConfig (doc: { gateway?: DeepPartial<Config['gateway']>, servers?: TestServer[], hashing?: Partial<Argon2Params>, log?: Partial<Config['log']>, audit?: Partial<Config['audit']>, admin?: DeepPartial<Config['admin']>, telemetry?: DeepPartial<Config['telemetry']> } = {}): Readonly<Config> {
   return buildConfig({
     gateway: { port: 0, ...doc.gateway },
     hashing: { ...FAST_ARGON2, ...doc.hashing },
     log: { level: 'info', ...doc.log },
     ...(doc.audit === undefined ? {} : { audit: doc.audit }),
     ...(doc.admin === undefined ? {} : { admin: doc.admin }),
+    ...(doc.telemetry === undefined ? {} : { telemetry: doc.telemetry }),
     servers: doc.servers ?? []
   })
 }
