@@ -7,10 +7,11 @@ import { test } from 'tap'
 import { CONSOLE_ADMIN_TOKEN, launchBrowser, newPage, signInWithOidc, startConsoleStack } from '../helpers/console-stack.ts'
 
 test('globs checked before sending; an unlisted server takes typed globs', async t => {
-  const closed = createServer()
-  await new Promise<void>(resolve => closed.listen(0, '127.0.0.1', resolve))
-  const port = (closed.address() as AddressInfo).port
-  await new Promise<void>(resolve => closed.close(() => resolve()))
+  // An upstream that is down: it answers every request 503.
+  const down = createServer((_req, res) => { res.writeHead(503).end() })
+  await new Promise<void>(resolve => down.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>(resolve => { down.closeAllConnections(); down.close(() => resolve()) }))
+  const port = (down.address() as AddressInfo).port
   const stack = await startConsoleStack(t, {
     servers: upstream => [
       { id: 'docs', name: 'Docs', url: upstream },
