@@ -17,12 +17,14 @@ import { redactKeys } from '../core/key-format.ts'
 import { requestId } from '../core/request-id.ts'
 import type { KeyStore } from '../core/store/store.ts'
 import { audit } from './audit.ts'
+import { createAuditTrail } from './audit-trail.ts'
 import { createCatalogCache } from './catalog.ts'
 import { createKeyService, type KeyService } from './key-service.ts'
 import { adminMetrics } from './metrics.ts'
 import { AuthenticationFailure, createAuthenticator, type Principal } from './principal.ts'
 import { adminApiKeyRoutes } from './routes/admin-api-keys.ts'
 import { apiKeyRoutes } from './routes/api-keys.ts'
+import { adminAuditRoutes, auditEventRoutes } from './routes/audit-events.ts'
 import { meRoutes } from './routes/me.ts'
 import { userRoutes } from './routes/users.ts'
 import { ErrorBody, Health, ok, type ErrorView } from './schemas.ts'
@@ -211,6 +213,7 @@ export async function buildAdmin (config: Readonly<Config>, deps: AdminDeps): Pr
         { name: 'api-keys', description: 'your own API keys' },
         { name: 'me', description: 'the caller' },
         { name: 'admin', description: 'admin role required' },
+        { name: 'audit', description: 'the gateway\'s audit trail: admins every event, users their own keys\' events' },
         { name: 'health', description: 'probes' }
       ]
     },
@@ -268,6 +271,8 @@ export async function buildAdmin (config: Readonly<Config>, deps: AdminDeps): Pr
 
     await api.register(apiKeyRoutes, { service })
     await api.register(meRoutes, { service, catalog })
+    const trail = createAuditTrail({ store, clock })
+    await api.register(auditEventRoutes, { trail })
 
     await api.register(async adminOnly => {
       adminOnly.addHook('onRequest', async request => {
@@ -277,6 +282,7 @@ export async function buildAdmin (config: Readonly<Config>, deps: AdminDeps): Pr
         }
       })
       await adminOnly.register(adminApiKeyRoutes, { service })
+      await adminOnly.register(adminAuditRoutes, { trail })
       await adminOnly.register(userRoutes, { service })
     })
   })

@@ -207,3 +207,57 @@ export type MeView = Static<typeof Me>
 export const Health = Type.Object({ status: Type.String() })
 
 export const NoContent = Type.Null({ description: 'Done; no body' })
+
+const Outcome = Type.Union([Type.Literal('allowed'), Type.Literal('denied'), Type.Literal('error')])
+
+/** One event of the gateway's audit trail (core/audit.ts), its time as RFC 3339. */
+export const AuditEvent = Type.Object({
+  id: Type.String({ description: 'store id: events are listed newest first, by it' }),
+  time: DateTime('when the request ended'),
+  requestId: Type.String(),
+  keyId: Type.Union([Type.String(), Type.Null()], { description: 'the key used, or only claimed by a refused request' }),
+  userId: Type.Union([Type.String(), Type.Null()], { description: 'the key\'s owner, when the key was accepted' }),
+  serverId: Type.Union([Type.String(), Type.Null()]),
+  method: Type.String({ description: 'the JSON-RPC method; http:GET / http:DELETE for a stream or a session\'s end; unknown when the body was not read (a refusal before it)' }),
+  name: Type.Optional(Type.String({ description: 'the tool or prompt name, or the resource URI' })),
+  outcome: Outcome,
+  code: Type.Optional(Type.String({ description: 'the MCPGATE_* code of a refusal or failure (MCPGATE_TOOL_NOT_ALLOWED: a call outside the key\'s or owner\'s tool rule)' })),
+  status: Type.Integer({ description: 'HTTP status of the request (499: the client left first)' }),
+  durationMs: Type.Number(),
+  bytesIn: Type.Integer(),
+  bytesOut: Type.Integer(),
+  session: Type.Optional(Type.String({ description: 'a digest of the MCP session id (never the id)' })),
+  ip: Type.String(),
+  userAgent: Type.Optional(Type.String()),
+  arguments: Type.Optional(Type.Unknown({ description: 'tool arguments, redacted, for servers with audit.arguments' }))
+}, { title: 'AuditEvent' })
+export type AuditEventView = Static<typeof AuditEvent>
+
+export const AuditQuery = Type.Object({
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: PAGE_LIMIT_MAX, default: PAGE_LIMIT_DEFAULT })),
+  cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+  keyId: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+  userId: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'admins only' })),
+  serverId: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+  name: Type.Optional(Type.String({ minLength: 1, maxLength: 512 })),
+  outcome: Type.Optional(Outcome),
+  since: Type.Optional(DateTime('from (inclusive)')),
+  until: Type.Optional(DateTime('to (exclusive)'))
+}, { additionalProperties: false })
+
+const UsageBucket = Type.Object({
+  start: DateTime('start of the hour or day (UTC)'),
+  calls: Type.Integer(),
+  denied: Type.Integer(),
+  errors: Type.Integer()
+})
+
+/** A key's activity over the last 30 days, from the audit trail. */
+export const KeyUsage = Type.Object({
+  since: DateTime('start of the window'),
+  hourly: Type.Array(UsageBucket),
+  daily: Type.Array(UsageBucket),
+  topTools: Type.Array(Type.Object({ name: Type.String(), calls: Type.Integer() }), { description: 'allowed tool calls by name, most first (at most 10)' }),
+  lastUsed: Type.Union([Type.Object({ time: DateTime('the last allowed request'), ip: Type.String(), userAgent: Type.Union([Type.String(), Type.Null()]) }), Type.Null()])
+}, { title: 'KeyUsage' })
+export type KeyUsageView = Static<typeof KeyUsage>
