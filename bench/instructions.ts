@@ -1,4 +1,4 @@
-// `node --import tsx bench/instructions.ts [--requests 2000] [--warmup 6000] [--reps 2] [--idle 5] -- '' 'script:bench/floor-proxy.ts' '@bench/.scratch-A' …`:
+// `node --import tsx bench/instructions.ts [--requests 2000] [--warmup 6000] [--reps 2] [--idle 5] [--settle 2] [--tail 1.5] -- '' 'script:bench/floor-proxy.ts' '@bench/.scratch-A {"audit":{"enabled":false}}' …`:
 // instructions executed per proxied request, counted by valgrind's callgrind instead of timed.
 // On this shared machine a timed A/B cannot resolve a change below ~10 % (steal, a neighbour's
 // load); an instruction count does not move with what else the machine is doing. It is not a
@@ -14,10 +14,19 @@
 // others (V8's compiler and GC helper threads, libuv's pool), which depend on when V8 compiles or
 // collects and vary far more between processes.
 //
+// Work the gateway does per second rather than per request is kept out of both windows' edges:
+// the process rests `--settle` seconds uncounted after the warm-up (the audit trail's batch of the
+// warm-up's events, written every second, lands there, not in the idle window), and the loaded
+// window runs `--tail` seconds past the last answer (the batch of the counted requests' events
+// lands in it; the idle rate times the window, tail included, is taken off as above).
+//
 // Variants: '' is mcpgate as bench/gateway-target.ts runs it; a JSON object is config merged over
-// the bench's (e.g. '{"log":{"accessLog":false}}'); `@DIR` is the gateway of another build
-// (`tsc -p tsconfig.build.json --outDir DIR`, DIR inside the repository); `script:FILE` is any
-// proxy taking `--upstream` (bench/floor-proxy.ts, bench/bare-proxy.ts, bench/node-floor.ts).
+// the bench's (e.g. '{"log":{"accessLog":false}}'); `@DIR [config]` is the gateway of another
+// build (`tsc -p tsconfig.build.json --outDir DIR`, DIR inside the repository), with an optional
+// JSON config after a space (a build older than a config section refuses it); `script:FILE` is
+// any proxy taking `--upstream` (bench/floor-proxy.ts, bench/bare-proxy.ts, bench/node-floor.ts).
+// In a config, `"$key": {"scopes": {…}}` is not config: the variant is sent a key with those
+// per-tool scopes (the server's id is `bench`), as in bench/variants.ts.
 // Needs valgrind (Debian's package; on every machine kind here).
 import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -28,8 +37,10 @@ import { parseArgs } from 'node:util'
 import { Pool } from 'undici'
 import { buildConfig } from '../config/load.ts'
 import { openStore } from '../core/store/open.ts'
+import type { KeyScopes } from '../core/tool-scope.ts'
 import { BENCH_DIR, buildServers, hasCommand, machine, pinProcess, startNode, type StartNodeOptions } from './procs.ts'
-import { BODY, gatewayConfig } from './run.ts'
+import { BODY } from './results.ts'
+import { gatewayConfig } from './run.ts'
 import { CHEAP_ARGON2, createKeys, createUsers } from './seed.ts'
 import { median, round } from './stats.ts'
 
@@ -39,6 +50,8 @@ const { values, positionals } = parseArgs({
     warmup: { type: 'string', default: '6000' },
     reps: { type: 'string', default: '2' },
     idle: { type: 'string', default: '5' },
+    settle: { type: 'string', default: '2' },
+    tail: { type: 'string', default: '1.5' },
     connections: { type: 'string', default: '10' }
   },
   allowPositionals: true
@@ -61,23 +74,30 @@ function threadTotals (dir: string, out: string, n: number): { main: number, oth
   return { main, other }
 }
 
+type Server = Pick<StartNodeOptions, 'script' | 'args'> & { scopes: KeyScopes | null }
+
 /** How to start `variant` (see the header), given the upstream's port and the store the keys are in. */
-function serverFor (variant: string, i: number, dir: string, upstreamPort: number, store: Record<string, unknown>): Pick<StartNodeOptions, 'script' | 'args'> {
+function serverFor (variant: string, i: number, dir: string, upstreamPort: number, store: Record<string, unknown>): Server {
   if (variant.startsWith('script:')) {
-    return { script: resolvePath(variant.slice('script:'.length)), args: ['--upstream', `http://127.0.0.1:${upstreamPort}`] }
+    return { script: resolvePath(variant.slice('script:'.length)), args: ['--upstream', `http://127.0.0.1:${upstreamPort}`], scopes: null }
   }
   const config = join(dir, `gw${i}.json`)
-  const extra = variant.trim().startsWith('{') ? JSON.parse(variant) as Record<string, Record<string, unknown>> : {}
+  // `@DIR {…}`: the build, then its config.
+  const space = variant.search(/\s/)
+  const build = !variant.startsWith('@') ? null : space < 0 ? variant.slice(1) : variant.slice(1, space)
+  const text = build === null ? variant : space < 0 ? '' : variant.slice(space).trim()
+  const { $key, ...extra } = text.startsWith('{') ? JSON.parse(text) as Record<string, Record<string, unknown>> : {}
   writeFileSync(config, JSON.stringify(gatewayConfig(upstreamPort, store, extra)))
-  const script = variant.startsWith('@') ? join(resolvePath(variant.slice(1)), 'bench', 'gateway-target.js') : join(BENCH_DIR, 'gateway-target.ts')
-  return { script, args: ['--config', config] }
+  const script = build !== null ? join(resolvePath(build), 'bench', 'gateway-target.js') : join(BENCH_DIR, 'gateway-target.ts')
+  return { script, args: ['--config', config], scopes: ($key?.scopes as KeyScopes | undefined) ?? null }
 }
 
 /** One variant under callgrind: warm-up uninstrumented, then `requests` counted. */
-async function measure (server: Pick<StartNodeOptions, 'script' | 'args'>, cpu: number | undefined, dir: string, auth: string, tag: string): Promise<{ main: number, other: number, idleMainPerS: number, loadedS: number }> {
+async function measure (server: Server, cpu: number | undefined, dir: string, auth: string, tag: string): Promise<{ main: number, other: number, idleMainPerS: number, loadedS: number }> {
   const out = `cg-${tag}`
   const child = await startNode({
-    ...server,
+    script: server.script,
+    args: server.args,
     name: tag,
     cpu,
     wrapper: ['valgrind', '--tool=callgrind', '--instr-atstart=no', '--separate-threads=yes', `--callgrind-out-file=${join(dir, out)}`],
@@ -99,6 +119,7 @@ async function measure (server: Pick<StartNodeOptions, 'script' | 'args'>, cpu: 
       await Promise.all(Array.from({ length: connections }, worker))
     }
     await send(warmup)
+    await delay(Number(values.settle) * 1000)
     const control = (...args: string[]) => execFileSync('callgrind_control', [...args, String(child.pid)], { stdio: 'ignore' })
     // Timers run per second, not per request (the log flush, prom-client's lag sampling, the
     // store's polling): under valgrind, ~50× slower, they would weigh ~50× more per request than
@@ -115,6 +136,7 @@ async function measure (server: Pick<StartNodeOptions, 'script' | 'args'>, cpu: 
     t = performance.now()
     control('-i', 'on')
     await send(requests)
+    await delay(Number(values.tail) * 1000)
     control('-i', 'off')
     const loadedMs = performance.now() - t
     control('-d')
@@ -140,16 +162,19 @@ const upstream = await startNode({ name: 'upstream', script: join(BENCH_DIR, 'up
 try {
   const storeDoc = { type: 'sqlite', path: join(dir, 'i.db') }
   const store = openStore(buildConfig(gatewayConfig(upstream.port, storeDoc)).store)
-  const [key] = await createKeys(store, await createUsers(store, 1, 'i'), 1, CHEAP_ARGON2)
-  await store.close()
-  const auth = `Bearer ${key?.key ?? ''}`
+  const users = await createUsers(store, 1, 'i')
+  const [key] = await createKeys(store, users, 1, CHEAP_ARGON2)
   const servers = variants.map((v, i) => serverFor(v, i, dir, upstream.port, storeDoc))
+  // Each variant's key: the plain one, or one with the per-tool scopes it asks for.
+  const auths: string[] = []
+  for (const s of servers) auths.push(`Bearer ${(s.scopes === null ? key : (await createKeys(store, users, 1, CHEAP_ARGON2, { scopes: s.scopes }))[0])?.key ?? ''}`)
+  await store.close()
   const rows = variants.map(() => ({ main: [] as number[], other: [] as number[] }))
   for (let rep = 0; rep < Number(values.reps); rep++) {
     const order = variants.map((_, i) => i)
     if (rep % 2 === 1) order.reverse()
     for (const i of order) {
-      const t = await measure(servers[i] as Pick<StartNodeOptions, 'script' | 'args'>, cpuServer, dir, auth, `${rep}-${i}`)
+      const t = await measure(servers[i] as Server, cpuServer, dir, auths[i] ?? '', `${rep}-${i}`)
       rows[i]?.main.push(t.main / requests)
       rows[i]?.other.push(t.other / requests)
       process.stderr.write(`rep ${rep + 1} ${variants[i] || '(mcpgate)'}: main ${round(t.main / requests / 1000, 1)}k, other ${round(t.other / requests / 1000, 1)}k (idle main ${round(t.idleMainPerS / 1e6, 2)}M/s, loaded window ${round(t.loadedS, 1)} s)\n`)

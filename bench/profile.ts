@@ -12,7 +12,8 @@ import { buildConfig } from '../config/load.ts'
 import { openStore } from '../core/store/open.ts'
 import { runLoad } from './load.ts'
 import { BENCH_DIR, REPO_DIR, buildServers, cpuTimeOf, machine, pinProcess, startNode } from './procs.ts'
-import { BODY, DEFAULT_NODE_FLAGS, warmKeys } from './run.ts'
+import { BODY } from './results.ts'
+import { DEFAULT_NODE_FLAGS, warmKeys } from './run.ts'
 import { CHEAP_ARGON2, createKeys, createUsers, writeKeysFile } from './seed.ts'
 
 interface CallFrame { functionName: string, url: string, lineNumber: number }

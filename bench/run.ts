@@ -20,61 +20,13 @@ import {
 } from './procs.ts'
 import type { MemoryReport } from './child.ts'
 import { renderMarkdown } from './report.ts'
+import { BODY, TARGET_LABELS, type BenchOptions, type BenchResults, type FloodPhase, type FloodPhaseFigures, type MeasuredRun, type SseFigures, type TargetName } from './results.ts'
 import { CHEAP_ARGON2, DEFAULT_ARGON2, createKeys, createUsers, malformedKeys, wrongSecretKeys, writeKeysFile, type SeededKey } from './seed.ts'
 import { sseStream, sseStreams, type StreamTiming } from './sse-client.ts'
 import { runStreamSections, type StreamsCtx, type StreamsResults } from './streams.ts'
-import { percentile, round, spread, type Spread } from './stats.ts'
+import { percentile, round, spread } from './stats.ts'
+import { evaluate } from './targets.ts'
 import { SSE_EVENTS } from './upstream.ts'
-
-export type TargetName = 'direct' | 'bare' | 'nginx' | 'mcpgate' | 'mcpgate100k' | 'floor'
-
-export const TARGET_LABELS: Record<TargetName, string> = {
-  direct: '(a) upstream direct',
-  bare: '(b) bare @fastify/http-proxy',
-  nginx: '(c) nginx',
-  mcpgate: '(d) mcpgate, cached key',
-  mcpgate100k: '(e) mcpgate, 100k keys / 10k active',
-  floor: '(f) reference: node:http + undici, nothing else'
-}
-
-export interface BenchOptions {
-  mode: 'full' | 'quick'
-  durationS: number
-  warmupS: number
-  reps: number
-  concurrency: number[]
-  /** Keys in the store of target (e), all cached before it is measured. */
-  totalKeys: number
-  /** Distinct keys target (e)'s load rotates through. */
-  activeKeys: number
-  coldKeys: number
-  floodVictims: number
-  /** Bad-key requests per second during the flood runs (open loop). */
-  floodRate: number
-  floodSources: number
-  /** Rounds of the flood's three phases: its figure is a p99, the noisiest figure of a run. */
-  floodRounds: number
-  sseSingleRuns: number
-  sseRounds: number
-  sseConcurrent: number
-  revocationTrials: number
-  replicas: number
-  /** Open idle GET streams on one gateway (bench/streams.ts (a)); 0 skips the section. */
-  idleStreams: number
-  /** Server ids those streams are spread over. */
-  idleStreamServers: number
-  /** Key deletes with a stream open through every replica (bench/streams.ts (b)); 0 skips it. */
-  streamCutTrials: number
-  /** Niceness of every bench process (negative: less disturbed by other work on the machine). */
-  nice: number
-  /** Flags for every Node server process (upstream, bare proxy, mcpgate). */
-  nodeFlags: string[]
-  tool: 'wrk' | 'autocannon'
-  /** Markdown report path; null writes nothing. */
-  out: string | null
-  jsonOut: string | null
-  log: (line: string) => void
-}
 
 /** None: bin/mcpgate.js runs with Node's defaults (see README, GC settings). */
 export const DEFAULT_NODE_FLAGS: string[] = []
@@ -128,96 +80,6 @@ export const QUICK: BenchOptions = {
   jsonOut: join(BENCH_DIR, 'results-quick.json')
 }
 
-/** What one measured load run adds to the load generator's figures. */
-export interface MeasuredRun extends LoadResult {
-  cpuUsPerReq: number | null
-  /** % of the server core's and the load core's time taken by the hypervisor during the run. */
-  stealPct: { server: number | null, load: number | null }
-}
-
-export interface ThroughputCell {
-  runs: MeasuredRun[]
-  rps: Spread
-  p50: Spread
-  p99: Spread
-  /** Server-side CPU time (all its processes and threads) per request, µs. */
-  cpuUsPerReq: Spread | null
-}
-
-export interface SseFigures {
-  /** 1 stream at a time. */
-  single: { ttfbMs: Spread, gapP50Ms: number, gapP99Ms: number, gapMaxMs: number, totalMs: number }
-  /** `sseConcurrent` streams at once. */
-  concurrent: { streams: number, ttfbP50Ms: number, ttfbP99Ms: number, gapP50Ms: number, gapP99Ms: number, gapMaxMs: number, totalP50Ms: number }
-}
-
-/** The valid load alone, beside malformed keys (control), beside wrong secrets. */
-export type FloodPhase = 'alone' | 'control' | 'wrongSecret'
-
-export interface FloodPhaseFigures {
-  /** The valid load's run of each round, in round order. */
-  runs: Array<{ rps: number, p99: number, cpuUsPerValid: number | null }>
-  rps: Spread
-  p99: Spread
-  /** The gateway's CPU (all its threads: argon2 included) per valid request, µs. */
-  cpuUsPerValid: Spread | null
-}
-
-export interface TargetCheck {
-  name: string
-  target: string
-  value: string
-  met: boolean | null
-}
-
-export interface BenchResults {
-  mode: 'full' | 'quick'
-  startedAt: string
-  finishedAt: string
-  elapsedS: number
-  machine: ReturnType<typeof machine> & { loadavgEnd: number[] }
-  tools: { load: 'wrk' | 'autocannon', wrk: string | null, nginx: string | null, taskset: boolean }
-  settings: Omit<BenchOptions, 'log' | 'out' | 'jsonOut' | 'idleStreams' | 'idleStreamServers' | 'streamCutTrials'> & { pinning: string, bulkArgon2: string, defaultArgon2: string }
-  skipped: Partial<Record<TargetName, string>>
-  throughput: Partial<Record<TargetName, Record<number, ThroughputCell>>>
-  rssMB: Partial<Record<TargetName, { idle: number | null, underLoad: number | null }>> & { mcpgate100kCachedIdle?: number | null }
-  /** Where mcpgate's memory is (MB): its V8 heap, live and committed, beside the RSS, at two moments. */
-  heapMB?: Record<string, { rss: number, heapUsed: number, heapTotal: number } | null>
-  sse: Partial<Record<TargetName, SseFigures>>
-  coldKey: { samples: number, p50Ms: number, maxMs: number, cachedP50Ms: number } | null
-  flood: {
-    rate: number
-    sources: number
-    /** wrk connections of the valid load. */
-    connections: number
-    /** Rounds of the three phases, the phase order alternating (forward, reverse, …). */
-    rounds: number
-    phases: Record<FloodPhase, FloodPhaseFigures>
-    /** The target: (median wrong-secret p99 − median alone p99) / median alone p99, %. */
-    p99ChangePct: number
-    /** The same for the control flood: how much of the change is plain request load. */
-    controlP99ChangePct: number
-    /**
-     * Per round, the gateway's CPU per valid request beside the flood / alone in the same round:
-     * less noisy than a p99 (it cancels the machine's slow drifts), and it counts what the flood
-     * costs the gateway, argon2 included.
-     */
-    cpuRatioPerRound: { control: number[], wrongSecret: number[] }
-    /** Summed over the rounds. */
-    controlFlood: FloodResult
-    wrongSecretFlood: FloodResult
-    validNon2xx: number
-  } | null
-  warm100k: { keys: number, seconds: number, retries: number }
-  /** Open streams (issue 21): figures and settings, and which run they come from. */
-  streams?: StreamsResults | null
-  revocation: { replicas: number, trials: number, perReplica: Spread & { p50: number, p99: number }, everywhere: { p50: number, p99: number, max: number }, timeouts: number, refusals: Record<string, number>, warmRetries: number, pollRttMs: { p50: number, p99: number } } | null
-  /** Sections that failed (the rest of the report is still written): section → error. */
-  errors: Record<string, string>
-  checks: TargetCheck[]
-}
-
-export const BODY = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', arguments: { text: 'hello' } } })
 const MCP_PATH = '/mcp-connect/bench'
 const BASE_HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }
 const MB = 1024 * 1024
@@ -882,43 +744,6 @@ export async function runBench (opts: BenchOptions): Promise<BenchResults> {
     for (const c of children.reverse()) await c.stop().catch(() => {})
     for (const s of stores) await s.close().catch(() => {})
     rmSync(dir, { recursive: true, force: true })
-  }
-}
-
-/** The issue's targets, each evaluated from this run's figures (null: not measurable here). */
-export function evaluate (r: BenchResults): TargetCheck[] {
-  const checks = proxyChecks(r, 'mcpgate')
-  const add = checkAdder(checks)
-  add('wrong-secret flood: change of valid-key p99, c=10', '< 20 %', r.flood?.p99ChangePct, ' %', v => v < 20)
-  add('RSS under load with 100k keys cached', '≤ 200 MB', r.rssMB.mcpgate100k?.underLoad ?? undefined, ' MB', v => v <= 200)
-  add(`revocation lag p99, ${r.settings.replicas} replicas on Redis (refused everywhere)`, '< 100 ms', r.revocation?.everywhere.p99, ' ms', v => v < 100)
-  return checks
-}
-
-/**
- * The targets any proxy can be scored on (throughput, latency, SSE), for `subject`: mcpgate for
- * the issue's table, and the reference (f) to show which of them this stack can meet at all here.
- */
-export function proxyChecks (r: BenchResults, subject: TargetName): TargetCheck[] {
-  const rps = (t: TargetName, c: number) => r.throughput[t]?.[c]?.rps.median
-  const p50 = (t: TargetName, c: number) => r.throughput[t]?.[c]?.p50.median
-  const p99 = (t: TargetName, c: number) => r.throughput[t]?.[c]?.p99.median
-  const ratio = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined) ? undefined : a / b
-  const checks: TargetCheck[] = []
-  const add = checkAdder(checks)
-  add('cached-key throughput vs bare @fastify/http-proxy, c=10', '≥ 1.3×', ratio(rps(subject, 10), rps('bare', 10)), '×', v => v >= 1.3)
-  add('cached-key throughput vs nginx, c=10', '≥ 0.45×', ratio(rps(subject, 10), rps('nginx', 10)), '×', v => v >= 0.45)
-  const added = (p50(subject, 1) !== undefined && p50('direct', 1) !== undefined) ? (p50(subject, 1) as number) - (p50('direct', 1) as number) : undefined
-  add('p50 added over direct, c=1', '≤ 250 µs', added, ' µs', v => v <= 250)
-  add('p99 vs nginx, c=10', '≤ 2×', ratio(p99(subject, 10), p99('nginx', 10)), '×', v => v <= 2)
-  add('SSE time to first byte vs nginx (1 stream, median)', '≤ 1.5×', ratio(r.sse[subject]?.single.ttfbMs.median, r.sse.nginx?.single.ttfbMs.median), '×', v => v <= 1.5)
-  return checks
-}
-
-function checkAdder (checks: TargetCheck[]) {
-  return (name: string, target: string, value: number | undefined, unit: string, met: (v: number) => boolean): void => {
-    const measured = value !== undefined && !Number.isNaN(value)
-    checks.push({ name, target, value: measured ? `${round(value, 2)}${unit}` : 'n/a', met: measured ? met(value) : null })
   }
 }
 

@@ -5,6 +5,7 @@ import { writeFileSync } from 'node:fs'
 import { generateKey, newKeyId } from '../core/key-format.ts'
 import { DEFAULT_ARGON2, hashSecret, type Argon2Params } from '../core/hashing.ts'
 import type { KeyStore, User } from '../core/store/store.ts'
+import type { KeyScopes } from '../core/tool-scope.ts'
 
 /** m=8 KiB, t=1: ~30 µs per hash. Verification reads the parameters from the PHC string. */
 export const CHEAP_ARGON2: Argon2Params = Object.freeze({ memoryCost: 8, timeCost: 1, parallelism: 1 })
@@ -30,8 +31,12 @@ export async function createUsers (store: KeyStore, count: number, tag: string):
   return users
 }
 
-/** `count` keys spread round-robin over `users`, scoped to every server, never expiring. */
-export async function createKeys (store: KeyStore, users: User[], count: number, params: Argon2Params, now = Date.now()): Promise<SeededKey[]> {
+/**
+ * `count` keys spread round-robin over `users`, for every server, never expiring; with `scopes`,
+ * limited to those tools, prompts and resources (per-tool scopes: the gateway then reads every
+ * POST body and filters every list).
+ */
+export async function createKeys (store: KeyStore, users: User[], count: number, params: Argon2Params, { now = Date.now(), scopes = null }: { now?: number, scopes?: KeyScopes | null } = {}): Promise<SeededKey[]> {
   const keys: SeededKey[] = []
   for (let i = 0; i < count; i += BATCH) {
     const batch = []
@@ -47,7 +52,8 @@ export async function createKeys (store: KeyStore, users: User[], count: number,
         createdAt: now,
         expiresAt: null,
         lastUsedAt: null,
-        secretHash
+        secretHash,
+        ...(scopes === null ? {} : { scopes })
       })).then(() => ({ key: g.key, keyId: g.keyId, userId: g.userId })))
     }
     keys.push(...await Promise.all(batch))

@@ -1,7 +1,8 @@
 // The bench upstream: a plain node:http MCP-ish server. POST answers a 211-byte JSON-RPC result
-// (the size used for the reference figures); GET /sse streams 100 events 1 ms apart; a GET under
-// /idle is a Streamable HTTP standalone stream that stays open and silent until the client leaves
-// (bench/streams.ts holds thousands of them).
+// (the size used for the reference figures), and a POST under /tools-500 a tools/list result of
+// 500 tools (the list filter's load, bench/variants.ts --upstream-path /tools-500); GET /sse
+// streams 100 events 1 ms apart; a GET under /idle is a Streamable HTTP standalone stream that
+// stays open and silent until the client leaves (bench/streams.ts holds thousands of them).
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import { pathToFileURL } from 'node:url'
 import { announceReady, childOptions, exitWithParent } from './child.ts'
@@ -15,12 +16,44 @@ export const ANSWER = Buffer.from(JSON.stringify({
   }
 }))
 
+/**
+ * The tools of the /tools-500 list: 99 `search_*`, an `echo` and 400 others, each with a
+ * description and an input schema, as an MCP server with a large catalogue lists them (163 KB).
+ * A key scoped to `["echo", "search_*"]` sees 100 of them.
+ */
+export const TOOL_NAMES: readonly string[] = Array.from({ length: 500 }, (_, i) =>
+  i === 250 ? 'echo' : i % 5 === 0 ? `search_${i}` : `${['get', 'create', 'update', 'delete'][i % 4] ?? 'get'}_item_${i}`)
+
+export const TOOLS_500 = Buffer.from(JSON.stringify({
+  jsonrpc: '2.0',
+  id: 1,
+  result: {
+    tools: TOOL_NAMES.map(name => ({
+      name,
+      description: `The bench tool ${name}: takes a query and answers with what it found, at most \`limit\` items.`,
+      inputSchema: {
+        type: 'object',
+        properties: {
+          query: { type: 'string', description: 'what to look for' },
+          limit: { type: 'integer', minimum: 1, maximum: 100, default: 10 }
+        },
+        required: ['query']
+      }
+    }))
+  }
+}))
+
 export const SSE_EVENTS = 100
 export const SSE_INTERVAL_MS = 1
 
 const ANSWER_HEADERS = {
   'content-type': 'application/json',
   'content-length': String(ANSWER.length)
+}
+
+const TOOLS_500_HEADERS = {
+  'content-type': 'application/json',
+  'content-length': String(TOOLS_500.length)
 }
 
 function sse (req: IncomingMessage, res: ServerResponse): void {
@@ -53,11 +86,12 @@ export function handle (req: IncomingMessage, res: ServerResponse): void {
     idle(res)
     return
   }
+  const list = req.url !== undefined && req.url.startsWith('/tools-500')
   // Drain the request body before answering, as a real JSON-RPC server would parse it.
   req.on('data', () => {})
   req.on('end', () => {
-    res.writeHead(200, ANSWER_HEADERS)
-    res.end(ANSWER)
+    res.writeHead(200, list ? TOOLS_500_HEADERS : ANSWER_HEADERS)
+    res.end(list ? TOOLS_500 : ANSWER)
   })
 }
 

@@ -1,55 +1,99 @@
-// `node --import tsx bench/variants.ts [--seconds 6] [--reps 3] -- '' '--max-semi-space-size=32' '{"log":{"accessLog":false}}' …`:
+// `node --import tsx bench/variants.ts [--seconds 6] [--reps 3] [--connections 10,64] -- '' '--max-semi-space-size=32' '{"log":{"accessLog":false}}' …`:
 // the same cached-key load on mcpgate processes that differ in Node/V8 flags ('' = none) or in
 // config (a JSON object merged over the bench config's top-level sections), measured interleaved,
-// reporting req/s, server CPU per request, p99 and RSS; the variant `bare [flags]` is the bare
+// reporting req/s, server CPU per request, p50, p99 and RSS; the variant `bare [flags]` is the bare
 // @fastify/http-proxy of target (b), for comparison; `script:FILE [flags]` any other proxy taking
-// `--upstream` (e.g. `script:bench/floor-proxy.ts`, the stack's floor); `@DIR` is the gateway of
-// another build of the repository (`tsc -p tsconfig.build.json --outDir DIR`, DIR inside the
-// repository so that its imports resolve), to compare code changes. A variant given several
-// times runs in that many processes, pooled. Each repetition runs every variant once, in
-// alternating order; besides medians, the CPU per request of each variant is divided by the
-// first variant's in the same repetition, which cancels the machine's slow drifts. Used for the
-// GC settings, the access log and the floor figures in bench/README.md.
+// `--upstream` (e.g. `script:bench/floor-proxy.ts`, the stack's floor); `@DIR [config]` is the
+// gateway of another build of the repository (`tsc -p tsconfig.build.json --outDir DIR`, DIR
+// inside the repository so that its imports resolve), with an optional JSON config after it, to
+// compare code changes. A variant given several times runs in that many processes, pooled. Each
+// repetition runs every variant once, in alternating order; besides medians, the CPU per request
+// of each variant is divided by the first variant's in the same repetition (and its p50 taken
+// from the first's), which cancels the machine's slow drifts. Used for the GC settings, the access
+// log, the floor figures and the feature costs in bench/README.md.
+//
+// In a config variant:
+// - `"$key": {"scopes": {…}}` is not config: that variant is loaded with a key of its own carrying
+//   those per-tool scopes (e.g. `{"$key":{"scopes":{"bench":{"tools":["echo","search_*"]}}}}`).
+//   The server's id is `bench`.
+// - `$OTLP` anywhere in it becomes the URL of a stand-in OTLP collector (bench/otlp-sink.ts,
+//   started when a variant names it): `{"telemetry":{"otlp":{"endpoint":"$OTLP"}}}`. The spans it
+//   received are printed with the table.
+// - `label=VARIANT` names a variant in the table (`plain={"audit":{"enabled":false}}`; a label is
+//   a letter, then letters, digits, `_`, `.` or `-`).
+//
+// `--body JSON` replaces the request (default: the bench's tools/call, bench/results.ts BODY);
+// `--upstream-path /tools-500` points the server at the upstream's 500-tool tools/list answer
+// (bench/upstream.ts) instead of `/mcp`.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { buildConfig } from '../config/load.ts'
 import { openStore } from '../core/store/open.ts'
+import type { KeyScopes } from '../core/tool-scope.ts'
 import { runLoad } from './load.ts'
 import { BENCH_DIR, buildServers, cpuTimeOf, machine, maxRssDuring, pinProcess, rssOf, startNode, type NodeChild } from './procs.ts'
-import { BODY } from './run.ts'
-import { CHEAP_ARGON2, createKeys, createUsers } from './seed.ts'
+import { BODY } from './results.ts'
+import { CHEAP_ARGON2, createKeys, createUsers, type SeededKey } from './seed.ts'
 import { median, percentile, round } from './stats.ts'
 
 const { values, positionals } = parseArgs({
   options: {
     seconds: { type: 'string', default: '6' },
     reps: { type: 'string', default: '3' },
-    connections: { type: 'string', default: '10,64' }
+    connections: { type: 'string', default: '10,64' },
+    body: { type: 'string', default: BODY },
+    'upstream-path': { type: 'string', default: '/mcp' }
   },
   allowPositionals: true
 })
-const variants = positionals.length > 0 ? positionals : ['', '--max-semi-space-size=32', '--max-semi-space-size=64']
+const given = positionals.length > 0 ? positionals : ['', '--max-semi-space-size=32', '--max-semi-space-size=64']
+/** `label=variant` → the label and the variant; a variant without a label is its own label. */
+const named = given.map(v => {
+  const m = /^([A-Za-z][\w.-]*)=(.*)$/s.exec(v)
+  return m === null ? { label: v || '(none)', variant: v } : { label: m[1] as string, variant: m[2] as string }
+})
+const variants = named.map(n => n.variant)
+const labels = named.map(n => n.label)
 /** A variant starting with `{` is config; anything else is Node flags. */
 const isConfig = (v: string) => v.trim().startsWith('{')
+/** `@DIR {…}`: the build's directory and the config after it, if any. */
+const atBuild = (v: string) => {
+  const space = v.search(/\s/)
+  return space < 0 ? { dir: v.slice(1), config: '' } : { dir: v.slice(1, space), config: v.slice(space).trim() }
+}
 const dir = mkdtempSync(join(tmpdir(), 'mcpgate-gc-'))
 const [cpuLoad, cpuServer] = machine().cores >= 2 ? [0, 1] : [undefined, undefined]
 if (cpuLoad !== undefined) pinProcess(process.pid, cpuLoad)
 const children: NodeChild[] = []
+let kept = false
 try {
   buildServers()
   const upstream = await startNode({ name: 'upstream', script: join(BENCH_DIR, 'upstream.ts'), cpu: cpuLoad, logFile: join(dir, 'upstream.log') })
   children.push(upstream)
+  const sink = variants.some(v => v.includes('$OTLP'))
+    ? await startNode({ name: 'otlp sink', script: join(BENCH_DIR, 'otlp-sink.ts'), cpu: cpuLoad, logFile: join(dir, 'otlp-sink.log') })
+    : null
+  if (sink !== null) children.push(sink)
+  const otlpUrl = sink === null ? '' : `http://127.0.0.1:${sink.port}/v1/traces`
   const doc = (extra: Record<string, Record<string, unknown>>) => ({
     ...extra,
     gateway: { ...extra.gateway, host: '127.0.0.1', port: 0 },
     store: { type: 'sqlite', path: join(dir, 'v.db') },
-    servers: [{ id: 'bench', url: `http://127.0.0.1:${upstream.port}/mcp`, access: 'everyone' }]
+    servers: [{ id: 'bench', url: `http://127.0.0.1:${upstream.port}${values['upstream-path'] ?? '/mcp'}`, access: 'everyone' }]
   })
+  /** A config variant's document, without `$key`, and the scopes `$key` asks for (null: none). */
+  const configOf = (text: string): { config: Record<string, Record<string, unknown>>, scopes: KeyScopes | null } => {
+    if (text === '') return { config: {}, scopes: null }
+    const { $key, ...config } = JSON.parse(text.replaceAll('$OTLP', otlpUrl)) as Record<string, Record<string, unknown>>
+    return { config, scopes: ($key?.scopes as KeyScopes | undefined) ?? null }
+  }
   const store = openStore(buildConfig(doc({})).store)
-  const [key] = await createKeys(store, await createUsers(store, 1, 'v'), 1, CHEAP_ARGON2)
-  await store.close()
+  const users = await createUsers(store, 1, 'v')
+  const [plainKey] = await createKeys(store, users, 1, CHEAP_ARGON2) as [SeededKey]
+  /** The key each process is loaded with: the plain one, or one with its variant's scopes. */
+  const keys: SeededKey[] = []
   const gateways: NodeChild[] = []
   for (const [i, variant] of variants.entries()) {
     if (variant === 'bare' || variant.startsWith('bare ') || variant.startsWith('script:')) {
@@ -63,73 +107,104 @@ try {
         logFile: join(dir, `bare${i}.log`)
       })
       gateways.push(bare)
+      keys.push(plainKey)
       children.push(bare)
       continue
     }
-    writeFileSync(join(dir, `gw${i}.json`), JSON.stringify(doc(isConfig(variant) ? JSON.parse(variant) : {})))
+    const build = variant.startsWith('@') ? atBuild(variant) : null
+    const { config, scopes } = configOf(build !== null ? build.config : isConfig(variant) ? variant : '')
+    keys.push(scopes === null ? plainKey : (await createKeys(store, users, 1, CHEAP_ARGON2, { scopes }))[0] as SeededKey)
+    writeFileSync(join(dir, `gw${i}.json`), JSON.stringify(doc(config)))
     const gw = await startNode({
       name: `gw${i}`,
       // `@DIR`: another build of the repository (tsc --outDir DIR), to compare code changes.
-      script: variant.startsWith('@') ? join(variant.slice(1), 'bench', 'gateway-target.js') : join(BENCH_DIR, 'gateway-target.ts'),
+      script: build !== null ? join(build.dir, 'bench', 'gateway-target.js') : join(BENCH_DIR, 'gateway-target.ts'),
       args: ['--config', join(dir, `gw${i}.json`)],
       cpu: cpuServer,
-      nodeFlags: isConfig(variant) || variant.startsWith('@') ? [] : variant.split(/\s+/).filter(f => f !== ''),
+      nodeFlags: isConfig(variant) || build !== null ? [] : variant.split(/\s+/).filter(f => f !== ''),
       logFile: join(dir, `gw${i}.log`),
       timeoutMs: 60_000
     })
     gateways.push(gw)
     children.push(gw)
   }
-  const spec = (port: number, connections: number, durationS: number) => ({
-    url: `http://127.0.0.1:${port}/mcp-connect/bench`,
+  await store.close()
+  const spec = (i: number, connections: number, durationS: number) => ({
+    url: `http://127.0.0.1:${(gateways[i] as NodeChild).port}/mcp-connect/bench`,
     connections,
     durationS,
     method: 'POST' as const,
-    body: BODY,
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${key?.key ?? ''}` },
+    body: values.body ?? BODY,
+    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${(keys[i] as SeededKey).key}` },
     cpu: cpuLoad,
     workDir: dir
   })
   const idle = gateways.map(g => rssOf(g.pid))
-  for (const g of gateways) await runLoad(spec(g.port, 10, 3))
+  // What each variant answers the request (a scoped key's list is filtered: fewer bytes).
+  const answers: string[] = []
+  for (const i of gateways.keys()) {
+    const s = spec(i, 1, 0)
+    const res = await fetch(s.url, { method: 'POST', headers: s.headers, body: s.body })
+    answers.push(`${labels[i] ?? i} ${res.status} ${(await res.arrayBuffer()).byteLength} B`)
+    const warm = await runLoad(spec(i, 10, 3))
+    if (warm.non2xx + warm.errors > 0) throw new Error(`${labels[i] ?? i}: ${warm.non2xx} non-2xx answers and ${warm.errors} errors in the warm-up (log: ${join(dir, `gw${i}.log`)})`)
+  }
   const cs = (values.connections ?? '10,64').split(',').map(Number)
-  const rows = new Map<string, { rps: number[], cpu: number[], p50: number[], p99: number[], rss: number[], round: number[] }>()
+  const rows = new Map<string, { rps: number[], cpu: number[], p50: number[], p99: number[], rss: number[], round: number[], requests: number, non2xx: number }>()
   for (let rep = 0; rep < Number(values.reps); rep++) {
     const order = rep % 2 === 0 ? gateways.map((g, i) => i) : gateways.map((g, i) => i).reverse()
     for (const c of cs) {
       for (const i of order) {
         const g = gateways[i] as NodeChild
         const cpu0 = cpuTimeOf(g.pid) ?? 0
-        const { result, maxRss } = await maxRssDuring(g.pid, runLoad(spec(g.port, c, Number(values.seconds))))
+        const { result, maxRss } = await maxRssDuring(g.pid, runLoad(spec(i, c, Number(values.seconds))))
         const cpu = ((cpuTimeOf(g.pid) ?? 0) - cpu0) / Math.max(1, result.requests)
-        const k = `${variants[i] || '(none)'} c=${c}`
-        const row = rows.get(k) ?? { rps: [], cpu: [], p50: [], p99: [], rss: [], round: [] }
+        const k = `${labels[i] ?? ''} c=${c}`
+        const row = rows.get(k) ?? { rps: [], cpu: [], p50: [], p99: [], rss: [], round: [], requests: 0, non2xx: 0 }
         row.rps.push(result.rps)
         row.cpu.push(cpu)
         row.round.push(rep)
         row.p50.push(result.p50)
         row.p99.push(result.p99)
         row.rss.push((maxRss ?? 0) / 1048576)
+        row.requests += result.requests
+        row.non2xx += result.non2xx + result.errors
         rows.set(k, row)
       }
     }
   }
-  process.stdout.write('| variant | req/s | CPU µs/req | CPU vs first, per repetition: median (quartiles) | p50 µs | p99 µs | max RSS MB |\n| --- | --- | --- | --- | --- | --- | --- |\n')
+  process.stdout.write('| variant | req/s | CPU µs/req | CPU vs first, per repetition: median (quartiles) | p50 µs | p50 − first\'s, per repetition: median (quartiles) | p99 µs | max RSS MB |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n')
   for (const [k, r] of rows) {
-    const ratios = pairedRatios(r, rows.get(`${variants[0] || '(none)'} ${k.slice(k.lastIndexOf('c='))}`) ?? r)
-    process.stdout.write(`| ${k} | ${Math.round(median(r.rps))} | ${round(median(r.cpu), 0)} | ${round(median(ratios), 2)} (${round(percentile(ratios, 25), 2)}–${round(percentile(ratios, 75), 2)}) | ${median(r.p50)} | ${median(r.p99)} | ${round(Math.max(...r.rss), 0)} |\n`)
+    const first = rows.get(`${labels[0] ?? ''} ${k.slice(k.lastIndexOf('c='))}`) ?? r
+    const ratios = paired(r, first, 'cpu', (a, b) => a / b)
+    const added = paired(r, first, 'p50', (a, b) => a - b)
+    const q = (xs: number[], digits: number) => `${round(median(xs), digits)} (${round(percentile(xs, 25), digits)}–${round(percentile(xs, 75), digits)})`
+    process.stdout.write(`| ${k} | ${Math.round(median(r.rps))} | ${round(median(r.cpu), 0)} | ${q(ratios, 2)} | ${median(r.p50)} | ${q(added, 0)} | ${median(r.p99)} | ${round(Math.max(...r.rss), 0)} |\n`)
   }
-  process.stdout.write(`\nidle RSS MB: ${variants.map((v, i) => `${v || '(none)'} ${round((idle[i] ?? 0) / 1048576, 0)}`).join(', ')}\n`)
+  const failed = [...rows].filter(([, r]) => r.non2xx > 0)
+  if (failed.length > 0) process.stdout.write(`\nNOT 2xx: ${failed.map(([k, r]) => `${k} ${r.non2xx} of ${r.requests}`).join(', ')}\n`)
+  process.stdout.write(`\nanswers: ${answers.join(', ')}\n`)
+  process.stdout.write(`idle RSS MB: ${labels.map((l, i) => `${l} ${round((idle[i] ?? 0) / 1048576, 0)}`).join(', ')}\n`)
+  if (sink !== null) {
+    const res = await fetch(`http://127.0.0.1:${sink.port}/stats`)
+    const stats = await res.json() as { exports: number, bytes: number, spans: number }
+    const traced = [...rows].filter(([k]) => variants[labels.indexOf(k.slice(0, k.lastIndexOf(' c=')))]?.includes('$OTLP') === true).reduce((n, [, r]) => n + r.requests, 0)
+    process.stdout.write(`OTLP sink: ${stats.exports} exports, ${round(stats.bytes / 1048576, 1)} MB, ${stats.spans} spans; the traced variants served ${traced} measured requests (+ their warm-up)\n`)
+  }
+} catch (err) {
+  // The servers' logs stay for a look (the error names them).
+  kept = true
+  throw err
 } finally {
   for (const c of children.reverse()) await c.stop()
-  rmSync(dir, { recursive: true, force: true })
+  if (!kept) rmSync(dir, { recursive: true, force: true })
 }
 
-/** Per repetition: the mean CPU per request of `row`'s processes over the mean of `first`'s. */
-function pairedRatios (row: { cpu: number[], round: number[] }, first: { cpu: number[], round: number[] }): number[] {
-  const meanIn = (r: { cpu: number[], round: number[] }, rep: number) => {
-    const xs = r.cpu.filter((_, i) => r.round[i] === rep)
+/** Per repetition: `op` of the mean `field` of `row`'s processes and the mean of `first`'s. */
+function paired<F extends 'cpu' | 'p50'> (row: Record<F | 'round', number[]>, first: Record<F | 'round', number[]>, field: F, op: (a: number, b: number) => number): number[] {
+  const meanIn = (r: Record<F | 'round', number[]>, rep: number) => {
+    const xs = r[field].filter((_, i) => r.round[i] === rep)
     return xs.reduce((a, b) => a + b, 0) / xs.length
   }
-  return [...new Set(row.round)].map(rep => meanIn(row, rep) / meanIn(first, rep))
+  return [...new Set(row.round)].map(rep => op(meanIn(row, rep), meanIn(first, rep)))
 }

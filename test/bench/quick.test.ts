@@ -4,7 +4,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
-import { QUICK, TARGET_LABELS, runBench, type TargetName } from '../../bench/run.ts'
+import { TARGET_LABELS, type TargetName } from '../../bench/results.ts'
+import { QUICK, runBench } from '../../bench/run.ts'
 
 const finite = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v)
 
