@@ -6,7 +6,6 @@
 //     └ proxy catch-all raw-body parser; preHandler authorization (authorize.ts) → the upstream
 //             hop (upstream.ts), watched by metrics, session bindings (sessions.ts) and
 //             revocation (revocation.ts)
-import { readFileSync } from 'node:fs'
 import { setFlagsFromString } from 'node:v8'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import type { Config } from '../config/schema.ts'
@@ -15,6 +14,7 @@ import { ConnectionDrain } from '../core/connection-drain.ts'
 import { BufferedLogDestination } from '../core/log-destination.ts'
 import { redactKeys } from '../core/key-format.ts'
 import { requestId } from '../core/request-id.ts'
+import { VERSION } from '../core/version.ts'
 import type { InvalidationEvent, KeyStore } from '../core/store/store.ts'
 import { AccessLogController, trackRequests, type LogStream, type RequestEnd } from './access-log.ts'
 import { AuditRecorder } from './audit.ts'
@@ -37,9 +37,6 @@ import { ToolRules } from './tool-rules.ts'
 import { Upstream, type ServerLoad } from './upstream.ts'
 
 type LoggerOptions = Exclude<FastifyServerOptions['logger'], boolean | undefined>
-
-/** The version reported in traces (service.version). */
-const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version
 
 /** Buffered log lines are written at least this often, so a quiet gateway's lines are not held back. */
 const LOG_FLUSH_MS = 1000
