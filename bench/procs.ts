@@ -2,7 +2,7 @@
 // process, pinned to its own core with taskset when available, so RSS is per target and the
 // load generator never shares an event loop or a core with the server it measures.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { copyFileSync, openSync, closeSync, readFileSync } from 'node:fs'
+import { openSync, closeSync, readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { relative, join } from 'node:path'
 import { createServer } from 'node:net'
@@ -27,10 +27,6 @@ export function buildServers (): void {
   const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc')
   const r = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.build.json', '--outDir', COMPILED_DIR, '--tsBuildInfoFile', join(COMPILED_DIR, '.tsbuildinfo')], { cwd: REPO_DIR, stdio: 'inherit' })
   if (r.status !== 0) throw new Error(`tsc -p tsconfig.build.json failed (exit ${r.status})`)
-  // gateway/app.ts reads its version from `../package.json` beside its own file: in a compiled tree
-  // that is the tree's root, where tsc writes no package.json (a compiled gateway fails to start
-  // without it: ENOENT, reported in bench/README.md round 12). The bench gives it one.
-  copyFileSync(join(REPO_DIR, 'package.json'), join(COMPILED_DIR, 'package.json'))
   compiled = true
 }
 
