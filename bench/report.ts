@@ -50,7 +50,7 @@ export function renderMarkdown (r: BenchResults): string {
   out.push(`- nginx: ${r.tools.nginx ?? 'not installed'}; pinning: ${r.settings.pinning}`)
   if (r.settings.nice !== 0) out.push(`- Every bench process ran at niceness ${r.settings.nice} (other work shared the machine)`)
   out.push(`- Node flags of every Node server process: \`${r.settings.nodeFlags.join(' ') || '(none)'}\``)
-  out.push(`- Request: POST JSON-RPC \`tools/call\` (${BODY.length} bytes) with \`Authorization: Bearer ok1-…\`; answer 211 bytes. mcpgate runs with its production defaults (SQLite store, access log on, level info, logs to a file).`)
+  out.push(`- Request: POST JSON-RPC \`tools/call\` (${BODY.length} bytes) with \`Authorization: Bearer ok1-…\`; answer 211 bytes. mcpgate runs with its production defaults (SQLite store, access log on, level info, logs to a file), so with the **audit trail on** (\`audit.enabled\`, the default since df4e0b1; runs before it had none): each POST body is read and parsed to name the call, and one event per request is written to the SQLite store in batches. The plain path (\`audit.enabled: false\`) is not a target here: bench/README.md (round 12) gives its CPU per request against the default's, paired in one run.`)
   out.push(`- Target (e): ${r.settings.totalKeys.toLocaleString('en-US')} keys created directly in the store with **cheap argon2 parameters (${r.settings.bulkArgon2})** to keep setup fast; all of them cached before measuring (${r.warm100k.seconds} s, ${r.warm100k.retries} guard retries); load rotates through ${r.settings.activeKeys.toLocaleString('en-US')} distinct keys. Cold-key and flood-victim keys use the default parameters (${r.settings.defaultArgon2}).`)
   out.push('')
 
