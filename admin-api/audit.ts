@@ -7,6 +7,7 @@ import type { Principal } from './principal.ts'
 export type AuditEvent =
   | 'api_key.created'
   | 'api_key.deleted'
+  | 'api_key.rotated'
   | 'user.created'
   | 'user.updated'
   | 'user.deleted'
@@ -20,6 +21,8 @@ export interface AuditTarget {
   email?: string
   fields?: string[]
   reason?: string
+  /** A rotation: until when the old secret works (RFC 3339), or null. */
+  previousSecretValidUntil?: string | null
 }
 
 export function actorOf (principal: Principal | null): Record<string, string> | null {

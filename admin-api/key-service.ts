@@ -67,7 +67,10 @@ export function keyView (record: ApiKeyRecord): ApiKeyView {
     ...(record.scopes === null || record.scopes === undefined ? {} : { scopes: scopesView(record.scopes) }),
     createdAt: new Date(record.createdAt).toISOString(),
     expiresAt: iso(record.expiresAt),
-    lastUsedAt: iso(record.lastUsedAt)
+    lastUsedAt: iso(record.lastUsedAt),
+    ...(record.rotatedAt === undefined ? {} : { rotatedAt: new Date(record.rotatedAt).toISOString() }),
+    ...(record.secretGeneration === undefined || record.secretGeneration === 0 ? {} : { secretGeneration: record.secretGeneration }),
+    ...(record.previousUntil === undefined ? {} : { previousSecretValidUntil: new Date(record.previousUntil).toISOString() })
   }
 }
 
@@ -293,6 +296,22 @@ export function createKeyService ({ store, config, clock = systemClock }: KeySer
     return keyView(deleted)
   }
 
+  /**
+   * A new secret for the same key id (the full key shown once, as at creation); the old one keeps
+   * working for the overlap (admin.rotationOverlapSeconds unless given; never past expiresAt).
+   */
+  async function rotateKey (id: string, opts: { ownerId?: string, overlapSeconds?: number } = {}): Promise<CreatedKey> {
+    const record = await findKey(id, opts.ownerId)
+    const overlap = opts.overlapSeconds ?? config.admin.rotationOverlapSeconds
+    if (!Number.isInteger(overlap) || overlap < 0) throw invalid('overlapSeconds', 'must be a non-negative integer')
+    const now = clock.now()
+    const previousUntil = Math.min(now + overlap * 1000, record.expiresAt ?? Infinity)
+    const generated = generateKey(record.userId, record.id)
+    const rotated = await store.rotateKey(record.id, await hashSecret(generated.secret, config.hashing), previousUntil, now)
+    if (rotated === null) throw new errors.ApiKeyNotFound(id)
+    return { record: keyView(rotated), key: generated.key }
+  }
+
   async function createUser (input: NewUserInput): Promise<UserView> {
     if (input.id !== undefined && !isValidUserId(input.id)) throw invalid('id', 'must be 1-32 letters or digits')
     const email = normalizeEmail(String(input.email ?? ''))
@@ -405,6 +424,7 @@ export function createKeyService ({ store, config, clock = systemClock }: KeySer
     getKey,
     getKeyWithOwner,
     deleteKey,
+    rotateKey,
     createUser,
     listUsers,
     getUser,

@@ -110,10 +110,17 @@ const keyProperties = {
   scopes: Type.Optional(KeyScopes),
   createdAt: DateTime('RFC 3339'),
   expiresAt: NullableDateTime('RFC 3339; null = never'),
-  lastUsedAt: NullableDateTime('RFC 3339; recorded in batches, may lag by a few seconds')
+  lastUsedAt: NullableDateTime('RFC 3339; recorded in batches, may lag by a few seconds'),
+  rotatedAt: Type.Optional(DateTime('the last rotation (absent: never rotated)')),
+  secretGeneration: Type.Optional(Type.Integer({ minimum: 1, description: 'rotations so far (absent: none)' })),
+  previousSecretValidUntil: Type.Optional(DateTime('the secret before the last rotation works until then (absent: it does not)'))
 }
 
 export const ApiKey = Type.Object(keyProperties, { title: 'ApiKey' })
+
+export const RotateKeyBody = Type.Object({
+  overlapSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 31536000, description: 'how long the old secret keeps working (default admin.rotationOverlapSeconds; never past expiresAt; 0: refused at once)' }))
+}, { additionalProperties: false })
 /** A key outside the store: no secret hash, times as RFC 3339. */
 export type ApiKeyView = Static<typeof ApiKey>
 
@@ -217,6 +224,7 @@ export const AuditEvent = Type.Object({
   requestId: Type.String(),
   keyId: Type.Union([Type.String(), Type.Null()], { description: 'the key used, or only claimed by a refused request' }),
   userId: Type.Union([Type.String(), Type.Null()], { description: 'the key\'s owner, when the key was accepted' }),
+  secretGeneration: Type.Optional(Type.Integer({ description: 'which of the key\'s secrets was used (0 before the first rotation), when the key was accepted' })),
   serverId: Type.Union([Type.String(), Type.Null()]),
   method: Type.String({ description: 'the JSON-RPC method; http:GET / http:DELETE for a stream or a session\'s end; unknown when the body was not read (a refusal before it)' }),
   name: Type.Optional(Type.String({ description: 'the tool or prompt name, or the resource URI' })),

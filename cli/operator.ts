@@ -20,6 +20,9 @@ const KEYS_USAGE = `Usage:
                       [--scopes JSON] [--tools S:a,b*] [--prompts S:a,b] [--resources S:uri,uri*] [--config FILE]
   mcpgate keys list [--user <email|id>] [--config FILE]
   mcpgate keys delete <id> [--config FILE]
+  mcpgate keys rotate <id> [--overlap <0|30m|24h|7d>] [--config FILE]
+                      (a new secret, the same key id; the old one works for --overlap, default
+                      admin.rotationOverlapSeconds, never past the key's expiry)
 
 Per-tool scopes (absent: the whole servers): --scopes takes the API's JSON, e.g.
   '{"github":{"tools":["search_*","get_issue"],"prompts":[]},"*":{"tools":["read_*"]}}'
@@ -33,6 +36,14 @@ export function resolveExpiry (value: string | undefined, clock: Clock): string 
   if (m === null) return value
   const unit = { d: 86_400_000, h: 3_600_000, m: 60_000 }[m[2] as 'd' | 'h' | 'm']
   return new Date(clock.now() + Number(m[1]) * unit).toISOString()
+}
+
+/** `--overlap`: `0`, or a count of seconds, minutes, hours or days (`90s`, `30m`, `24h`, `7d`). */
+export function overlapSeconds (value: string | undefined): number | undefined {
+  if (value === undefined) return undefined
+  const m = /^(\d{1,7})([smhd]?)$/.exec(value.trim())
+  if (m === null) throw new UsageError(`--overlap: "${value}" is not a duration like 0, 30m, 24h or 7d`)
+  return Number(m[1]) * { '': 1, s: 1, m: 60, h: 3600, d: 86_400 }[m[2] as '' | 's' | 'm' | 'h' | 'd']
 }
 
 /** The scope flags of `keys create`: --scopes (JSON) and one list each per --tools/--prompts/--resources. */
@@ -119,6 +130,7 @@ export async function runOperator (area: 'users' | 'keys', args: string[], env: 
     user: { type: 'string' },
     servers: { type: 'string' },
     expires: { type: 'string' },
+    overlap: { type: 'string' },
     description: { type: 'string' },
     scopes: { type: 'string' },
     tools: { type: 'string', multiple: true },
@@ -197,6 +209,14 @@ export async function runOperator (area: 'users' | 'keys', args: string[], env: 
       if (action === 'delete') {
         const deleted = await service.deleteKey(need('key id', target))
         io.out(`deleted key ${deleted.id} "${deleted.name}"`)
+        return 0
+      }
+      if (action === 'rotate') {
+        const overlap = overlapSeconds(values.overlap)
+        const rotated = await service.rotateKey(need('key id', target), overlap === undefined ? {} : { overlapSeconds: overlap })
+        io.err(`rotated key ${rotated.record.id} "${rotated.record.name}": the old key works until ${rotated.record.previousSecretValidUntil ?? 'now (no overlap)'}`)
+        io.err('The new key is shown once; store it now:')
+        io.out(rotated.key)
         return 0
       }
     }

@@ -15,6 +15,8 @@ export interface AuditEvent {
   keyId: string | null
   /** The owner, when the key was accepted. */
   userId: string | null
+  /** Which of the key's secrets was used: its generation (0 until the first rotation); with the owner. */
+  secretGeneration?: number
   serverId: string | null
   /** The JSON-RPC method, or `http:GET` / `http:DELETE` for a stream or a session's end; `unknown` when the body was not read. */
   method: string

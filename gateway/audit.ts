@@ -178,6 +178,7 @@ export function eventsOf (end: RequestEnd, now: number, serverAudit: AuditOption
     requestId: request.id,
     keyId: gate.principal?.keyId ?? (gate.claimedKeyId === null ? null : ownCopy(gate.claimedKeyId)),
     userId: gate.principal?.userId ?? null,
+    ...(gate.principal === null ? {} : { secretGeneration: gate.principal.secretGeneration }),
     serverId,
     status: end.status,
     durationMs: Math.round(end.durationMs * 10) / 10,

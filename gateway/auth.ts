@@ -28,8 +28,13 @@ export interface Principal {
   readonly scope: readonly string[]
   /** The key's per-tool scopes (frozen), null for whole servers (tool-rules.ts). */
   readonly scopes: KeyScopes | null
-  /** The key's expiry (clock ms), null for never: open streams end at it (revocation.ts). */
+  /**
+   * Until when this request's secret is valid (clock ms), null for never: the key's expiry, or the
+   * end of the overlap for a rotated-out secret. Open streams end at it (revocation.ts).
+   */
   readonly expiresAt: number | null
+  /** The generation of the secret this request used (a rotation makes a new one). */
+  readonly secretGeneration: number
   readonly user: UserState
 }
 
@@ -167,12 +172,25 @@ export class Authenticator {
     const digest = keyDigest(rawKey)
     const cached = this.#cache.getKey(keyId)
     if (cached !== undefined) {
-      if (digestsEqual(cached.digest, digest)) {
+      if (cached.digest !== null && digestsEqual(cached.digest, digest)) {
         this.#stats.cacheHits++
-        return this.#fromCache(cached, parsed.key, ip)
+        return this.#fromCache(cached, parsed.key, digest, 'current', ip)
+      }
+      if (cached.previousDigest !== null && digestsEqual(cached.previousDigest, digest)) {
+        this.#stats.cacheHits++
+        // A rotated-out secret: valid until its overlap ends, then refused like any wrong one.
+        if (cached.previousUntil !== null && cached.previousUntil > this.#clock.now()) return this.#fromCache(cached, parsed.key, digest, 'previous', ip)
+        return { ok: false, error: 'KeyInvalid' }
+      }
+      // A key of a rotated record whose other secret no request has proved yet: it may be that
+      // one; verified like a first use.
+      const unproven = cached.previousUntil !== null && cached.previousUntil > this.#clock.now() && (cached.digest === null || cached.previousDigest === null)
+      if (unproven) {
+        this.#stats.cacheMisses++
+        return this.#miss(parsed.key, digest, ip)
       }
       // Same keyId, different key: the cached record already proves the secret or the userId
-      // segment wrong (a keyId's key never changes), so no store read and no argon2.
+      // segment wrong (a keyId's secrets are known), so no store read and no argon2.
       const limited = this.#limited(keyId, ip)
       if (limited !== null) return limited
       this.#charge(keyId, ip)
@@ -219,22 +237,22 @@ export class Authenticator {
     this.#keyBudget.refund(keyId)
   }
 
-  #fromCache (entry: CachedKey, key: ParsedKey, ip: string): AuthResult | Promise<AuthResult> {
+  #fromCache (entry: CachedKey, key: ParsedKey, digest: KeyDigest, secret: Secret, ip: string): AuthResult | Promise<AuthResult> {
     const now = this.#clock.now()
     // Expiry first and on every request: it needs no store and must never wait for revalidation.
     if (entry.expiresAt !== null && entry.expiresAt <= now) return { ok: false, error: 'KeyExpired' }
     const user = this.#cache.getUser(entry.userId)
     if (user !== undefined && this.#fresh(entry, now) && this.#fresh(user, now)) {
-      if (!this.#health.failing) return evaluate(entry, user.user, now, 'cache')
+      if (!this.#health.failing) return evaluate(entry, user.user, now, 'cache', secret)
       // The store is failing: a fresh entry is served for the grace window like a stale one,
       // without waiting on the store. Past the window it is revalidated (a read that succeeds
       // ends the outage; one that fails answers 503).
       if (this.#withinGrace(now)) {
         this.#stats.graceServed++
-        return evaluate(entry, user.user, now, 'grace')
+        return evaluate(entry, user.user, now, 'grace', secret)
       }
     }
-    return this.#revalidateCached(entry, key, ip)
+    return this.#revalidateCached(entry, key, digest, secret, ip)
   }
 
   #withinGrace (now: number): boolean {
@@ -242,11 +260,11 @@ export class Authenticator {
   }
 
   /** A cached key that is stale or whose owner state is: one store read, argon2 only if the record changed. */
-  async #revalidateCached (entry: CachedKey, key: ParsedKey, ip: string): Promise<AuthResult> {
-    const verdict = await this.#revalidations.run(entry.keyId, () => this.#revalidate(entry))
+  async #revalidateCached (entry: CachedKey, key: ParsedKey, digest: KeyDigest, secret: Secret, ip: string): Promise<AuthResult> {
+    const verdict = await this.#revalidations.run(entry.keyId, () => this.#revalidate(entry, secret))
     if (verdict.ok || verdict.error !== 'Changed') return verdict
     // The record changed under the same keyId: verify it like a first use, reusing this read.
-    return this.#verifications.run(entry.digest, () => this.#verifyRecord(key, entry.digest, verdict.found, ip, true, verdict.generation))
+    return this.#verifications.run(digest, () => this.#verifyRecord(key, digest, verdict.found, ip, true, verdict.generation))
   }
 
   /** The owner's state to cache, keeping the id string of the state it replaces (see toUserState). */
@@ -273,7 +291,7 @@ export class Authenticator {
   }
 
   /** One cheap store read (no argon2): same record, same owner, owner's current state. */
-  async #revalidate (entry: CachedKey): Promise<Verdict> {
+  async #revalidate (entry: CachedKey, secret: Secret): Promise<Verdict> {
     this.#stats.revalidations++
     const generation = this.#cache.generation
     const found = await this.#read(entry.keyId)
@@ -284,7 +302,7 @@ export class Authenticator {
       // contact; expiry was checked already and scope is checked by authorize as usual.
       if (user !== undefined && this.#withinGrace(now) && this.#cache.getKey(entry.keyId) === entry) {
         this.#stats.graceServed++
-        return evaluate(entry, user.user, now, 'grace')
+        return evaluate(entry, user.user, now, 'grace', secret)
       }
       return { ok: false, error: 'StoreUnavailable', retryAfter: STORE_RETRY_AFTER_S }
     }
@@ -306,7 +324,7 @@ export class Authenticator {
       entry.epoch = this.#cache.epoch
       this.#cache.setUser({ user, checkedAt: now, epoch: this.#cache.epoch })
     }
-    return evaluate(entry, user, now, 'revalidated')
+    return evaluate(entry, user, now, 'revalidated', secret)
   }
 
   async #miss (key: ParsedKey, digest: KeyDigest, ip: string): Promise<AuthResult> {
@@ -355,43 +373,60 @@ export class Authenticator {
       return { ok: false, error: 'Overloaded', retryAfter: this.#unprovenRate.retryAfter() }
     }
     this.#charge(keyId, ip)
-    let valid: boolean
+    // The current secret, else (a rotation's overlap) the previous one.
+    const record = found.key
+    const overlap = record.previousSecretHash !== undefined && record.previousUntil !== undefined && record.previousUntil > this.#clock.now()
+    let secret: Secret | null = null
     const started = performance.now()
     try {
       this.#stats.argon2Verifications++
-      valid = await this.#argon2Verify(found.key.secretHash, key.secret)
+      if (await this.#argon2Verify(record.secretHash, key.secret)) secret = 'current'
+      else if (overlap) {
+        this.#stats.argon2Verifications++
+        if (await this.#argon2Verify(record.previousSecretHash as string, key.secret)) secret = 'previous'
+      }
     } finally {
       this.#limiter.release()
     }
-    this.#onVerification?.((performance.now() - started) / 1000, valid)
-    if (!valid) {
+    this.#onVerification?.((performance.now() - started) / 1000, secret !== null)
+    if (secret === null) {
       this.#cache.rememberFailure(digest, this.#clock.now())
       return { ok: false, error: 'KeyInvalid' }
     }
     this.#refund(keyId, ip)
     const now = this.#clock.now()
     const user = this.#ownerState(found.owner)
-    // keyId/userId from the record and the owner's state (equal to the parsed ones, checked
-    // above): the parsed ones are slices of the raw key and would pin the secret in the heap for
-    // as long as this is cached.
-    const entry: CachedKey = {
-      keyId: found.key.id,
-      digest,
-      userId: user.id,
-      scope: sharedScope(found.key.mcpServerIds),
-      scopes: frozenScopes(found.key.scopes),
-      expiresAt: found.key.expiresAt,
-      fingerprint: keyFingerprint(found.key),
-      checkedAt: now,
-      epoch: this.#cache.epoch
-    }
+    const fingerprint = keyFingerprint(record)
+    // The other secret of the same record may be proved already: one entry holds both.
+    const known = this.#cache.getKey(record.id)
+    const entry: CachedKey = known !== undefined && known.fingerprint === fingerprint
+      ? known
+      : {
+          // keyId/userId from the record and the owner's state (equal to the parsed ones, checked
+          // above): the parsed ones are slices of the raw key and would pin the secret in the heap
+          // for as long as this is cached.
+          keyId: record.id,
+          digest: null,
+          previousDigest: null,
+          previousUntil: overlap ? record.previousUntil as number : null,
+          secretGeneration: record.secretGeneration ?? 0,
+          userId: user.id,
+          scope: sharedScope(record.mcpServerIds),
+          scopes: frozenScopes(record.scopes),
+          expiresAt: record.expiresAt,
+          fingerprint,
+          checkedAt: now,
+          epoch: this.#cache.epoch
+        }
+    if (secret === 'current') entry.digest = digest
+    else entry.previousDigest = digest
     // Cached even when expired or the owner is disabled: later requests are then answered from
     // memory instead of paying argon2 again. Skipped if an invalidation raced the read.
     if (this.#cache.generation === generation) {
       this.#cache.setKey(entry)
       this.#cache.setUser({ user, checkedAt: now, epoch: this.#cache.epoch } satisfies CachedUser)
     }
-    return evaluate(entry, user, now, 'verified')
+    return evaluate(entry, user, now, 'verified', secret)
   }
 
   #rejected (keyId: string, digest: KeyDigest, ip: string): AuthResult {
@@ -401,15 +436,29 @@ export class Authenticator {
   }
 }
 
-function evaluate (entry: CachedKey, user: UserState, now: number, via: AuthVia): AuthResult {
+function evaluate (entry: CachedKey, user: UserState, now: number, via: AuthVia, secret: Secret): AuthResult {
   if (entry.expiresAt !== null && entry.expiresAt <= now) return { ok: false, error: 'KeyExpired' }
+  if (secret === 'previous' && (entry.previousUntil === null || entry.previousUntil <= now)) return { ok: false, error: 'KeyInvalid' }
   if (user.disabled) return { ok: false, error: 'OwnerDisabled' }
+  // A rotated-out secret is valid until its overlap ends, and never past the key's expiry.
+  const until = secret === 'previous' ? Math.min(entry.previousUntil as number, entry.expiresAt ?? Infinity) : entry.expiresAt
   return {
     ok: true,
     via,
-    principal: { keyId: entry.keyId, userId: entry.userId, scope: entry.scope, scopes: entry.scopes, expiresAt: entry.expiresAt, user }
+    principal: {
+      keyId: entry.keyId,
+      userId: entry.userId,
+      scope: entry.scope,
+      scopes: entry.scopes,
+      expiresAt: until,
+      secretGeneration: secret === 'previous' ? entry.secretGeneration - 1 : entry.secretGeneration,
+      user
+    }
   }
 }
+
+/** Which of a key's secrets a request used: the current one, or the one a rotation replaced. */
+type Secret = 'current' | 'previous'
 
 /** A key's scopes, deep-frozen: its lists are the identities compiled matchers are remembered by (tool-rules.ts). */
 function frozenScopes (scopes: KeyScopes | null | undefined): KeyScopes | null {

@@ -14,7 +14,14 @@ import type { Role } from '../core/store/store.ts'
  */
 export interface CachedKey {
   readonly keyId: string
-  readonly digest: KeyDigest
+  /** sha256 of the key with the current secret, once a request proved it; null until then. */
+  digest: KeyDigest | null
+  /** sha256 of the key with the previous secret (rotation), once proved; null until then. */
+  previousDigest: KeyDigest | null
+  /** Until when the previous secret is valid (clock ms); null: there is none. */
+  readonly previousUntil: number | null
+  /** The current secret's generation (how often the key was rotated). */
+  readonly secretGeneration: number
   readonly userId: string
   readonly scope: readonly string[]
   /** Per-tool scopes, frozen; null for whole servers. */

@@ -15,10 +15,12 @@ import type { UpstreamExchange } from './upstream-exchange.ts'
 import type { ExchangeObserver } from './upstream.ts'
 
 /** Why an exchange was cut: a closed set (a metric label). */
-export type CutReason = 'key_deleted' | 'key_expired' | 'owner_disabled' | 'access_lost' | 'server_removed'
+export type CutReason = 'key_deleted' | 'key_expired' | 'key_rotated' | 'owner_disabled' | 'access_lost' | 'server_removed'
 
+/** The exchanges of one key opened with one of its secrets (a rotation makes a new one). */
 interface KeyGroup {
   readonly keyId: string
+  readonly secretGeneration: number
   readonly userId: string
   readonly exchanges: Set<UpstreamExchange>
   expiresAt: number | null
@@ -55,28 +57,35 @@ export class Revocation implements ExchangeObserver {
   }
 
   opened (exchange: UpstreamExchange): void {
-    const { keyId, userId, expiresAt } = exchange.principal
-    let group = this.#groups.get(keyId)
+    const { keyId, userId, expiresAt, secretGeneration } = exchange.principal
+    const id = groupId(keyId, secretGeneration)
+    let group = this.#groups.get(id)
     if (group === undefined) {
-      group = { keyId, userId, exchanges: new Set(), expiresAt: null, cancelExpiry: null }
-      this.#groups.set(keyId, group)
+      group = { keyId, secretGeneration, userId, exchanges: new Set(), expiresAt: null, cancelExpiry: null }
+      this.#groups.set(id, group)
       this.#expireAt(group, expiresAt)
     }
     group.exchanges.add(exchange)
   }
 
   closed (exchange: UpstreamExchange): void {
-    const group = this.#groups.get(exchange.principal.keyId)
+    const id = groupId(exchange.principal.keyId, exchange.principal.secretGeneration)
+    const group = this.#groups.get(id)
     if (group === undefined) return
     group.exchanges.delete(exchange)
     if (group.exchanges.size > 0) return
     group.cancelExpiry?.()
-    this.#groups.delete(group.keyId)
+    this.#groups.delete(id)
   }
 
-  /** The key's record changed or went (an invalidation event). */
+  /** The key's record changed or went (an invalidation event: deleted, rotated…). */
   keyChanged (keyId: string): void {
-    if (this.#groups.has(keyId)) this.#check(keyId)
+    for (const group of this.#groups.values()) {
+      if (group.keyId === keyId) {
+        this.#check(keyId)
+        return
+      }
+    }
   }
 
   /** The owner's state changed (disabled, role, groups, deleted). */
@@ -86,7 +95,7 @@ export class Revocation implements ExchangeObserver {
 
   /** Events may have been lost (a resubscribe) or everything changed: check every open key. */
   everything (): void {
-    const keys = [...this.#groups.keys()]
+    const keys = [...new Set([...this.#groups.values()].map(g => g.keyId))]
     let next = 0
     const worker = async (): Promise<void> => {
       while (next < keys.length) await this.#check(keys[next++] as string)
@@ -146,23 +155,37 @@ export class Revocation implements ExchangeObserver {
   }
 
   #apply (keyId: string, found: { key: ApiKeyRecord, owner: User } | null): void {
-    const group = this.#groups.get(keyId)
-    if (group === undefined) return
+    for (const group of [...this.#groups.values()]) if (group.keyId === keyId) this.#applyTo(group, found)
+  }
+
+  #applyTo (group: KeyGroup, found: { key: ApiKeyRecord, owner: User } | null): void {
     const exchanges = [...group.exchanges]
     if (found === null || found.key.userId !== group.userId || found.owner.id !== group.userId) {
       for (const exchange of exchanges) this.#cut(exchange, 'key_deleted')
       return
     }
     const { key, owner } = found
-    if (key.expiresAt !== null && key.expiresAt <= this.#options.clock.now()) {
+    const now = this.#options.clock.now()
+    if (key.expiresAt !== null && key.expiresAt <= now) {
       for (const exchange of exchanges) this.#cut(exchange, 'key_expired')
       return
+    }
+    // Rotations: the current secret, or the previous one until its overlap ends; anything older is gone.
+    const current = key.secretGeneration ?? 0
+    let until = key.expiresAt
+    if (group.secretGeneration !== current) {
+      const overlap = group.secretGeneration === current - 1 && key.previousUntil !== undefined && key.previousUntil > now
+      if (!overlap) {
+        for (const exchange of exchanges) this.#cut(exchange, 'key_rotated')
+        return
+      }
+      until = Math.min(key.previousUntil as number, key.expiresAt ?? Infinity)
     }
     if (owner.disabled) {
       for (const exchange of exchanges) this.#cut(exchange, 'owner_disabled')
       return
     }
-    this.#expireAt(group, key.expiresAt)
+    this.#expireAt(group, until)
     for (const exchange of exchanges) {
       const server = this.#options.registry.get(exchange.server.id)
       if (server === undefined) this.#cut(exchange, 'server_removed')
@@ -179,10 +202,15 @@ export class Revocation implements ExchangeObserver {
   }
 }
 
+function groupId (keyId: string, secretGeneration: number): string {
+  return `${keyId}\n${secretGeneration}`
+}
+
 /** What a request still waiting for its answer gets: what the same request would get now. */
 function refusalFor (reason: CutReason, serverId: string): FastifyError {
   switch (reason) {
     case 'key_deleted': return new errors.KeyInvalid()
+    case 'key_rotated': return new errors.KeyInvalid()
     case 'key_expired': return new errors.KeyExpired()
     case 'owner_disabled': return new errors.OwnerDisabled()
     default: return new errors.ServerNotFound(serverId)

@@ -2,7 +2,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { audit } from '../audit.ts'
 import type { KeyService } from '../key-service.ts'
-import { ok, AdminApiKey, AdminKeyQuery, errorResponses, IdParams, NoContent, pageOf } from '../schemas.ts'
+import { ok, AdminApiKey, AdminKeyQuery, CreatedApiKey, errorResponses, IdParams, NoContent, pageOf, RotateKeyBody } from '../schemas.ts'
 
 const tags = ['admin']
 
@@ -24,6 +24,20 @@ export const adminApiKeyRoutes: FastifyPluginAsyncTypebox<{ service: KeyService 
       response: { 200: ok(AdminApiKey, 'The key with its owner'), ...errorResponses(403, 404) }
     }
   }, async (request) => service.getKeyWithOwner(request.params.id))
+
+  app.post('/api/admin-api-keys/:id/rotate', {
+    schema: {
+      tags,
+      summary: 'Rotate any API key (a service account\'s, say): a new secret, the same key id',
+      params: IdParams,
+      body: RotateKeyBody,
+      response: { 200: ok(CreatedApiKey, 'The key record and its new full key (shown this once)'), ...errorResponses(400, 403, 404) }
+    }
+  }, async (request) => {
+    const { record, key } = await service.rotateKey(request.params.id, request.body?.overlapSeconds === undefined ? {} : { overlapSeconds: request.body.overlapSeconds })
+    audit(request, 'api_key.rotated', { keyId: record.id, userId: record.userId, previousSecretValidUntil: record.previousSecretValidUntil ?? null })
+    return { ...record, key }
+  })
 
   app.delete('/api/admin-api-keys/:id', {
     schema: {

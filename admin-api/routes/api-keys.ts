@@ -4,7 +4,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { errors } from '../../core/errors.ts'
 import { audit } from '../audit.ts'
 import type { KeyService } from '../key-service.ts'
-import { ok, ApiKey, CreatedApiKey, errorResponses, IdParams, NewKeyBody, NoContent, pageOf, PageQuery } from '../schemas.ts'
+import { ok, ApiKey, CreatedApiKey, errorResponses, IdParams, NewKeyBody, NoContent, pageOf, PageQuery, RotateKeyBody } from '../schemas.ts'
 
 const tags = ['api-keys']
 
@@ -50,6 +50,23 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox<{ service: KeyService }> = 
     const { user } = request.adminPrincipal
     if (user === null) throw new errors.ApiKeyNotFound(request.params.id)
     return service.getKey(request.params.id, { ownerId: user.id })
+  })
+
+  app.post('/api/api-keys/:id/rotate', {
+    schema: {
+      tags,
+      summary: 'Rotate one of your API keys: a new secret, the same key id',
+      description: 'The response carries the new full key, shown once. The old key keeps working for overlapSeconds (default admin.rotationOverlapSeconds, never past expiresAt), then every gateway refuses it.',
+      params: IdParams,
+      body: RotateKeyBody,
+      response: { 200: ok(CreatedApiKey, 'The key record and its new full key (shown this once)'), ...errorResponses(400, 403, 404) }
+    }
+  }, async (request) => {
+    const { user } = request.adminPrincipal
+    if (user === null) throw new errors.ApiKeyNotFound(request.params.id)
+    const { record, key } = await service.rotateKey(request.params.id, { ownerId: user.id, ...(request.body?.overlapSeconds === undefined ? {} : { overlapSeconds: request.body.overlapSeconds }) })
+    audit(request, 'api_key.rotated', { keyId: record.id, userId: record.userId, previousSecretValidUntil: record.previousSecretValidUntil ?? null })
+    return { ...record, key }
   })
 
   app.delete('/api/api-keys/:id', {

@@ -132,6 +132,21 @@ redis.call('ZADD', KEYS[4], 0, ARGV[1])
 return 1
 `),
   // KEYS: k:<id>, keys · ARGV: prefix, channel, event → the deleted hash (flat) | nil
+  // KEYS: k:<id> · ARGV: new hash, previous until ('' = none), rotated at, channel, event → the
+  // rotated hash (flat) | nil
+  rotateKey: script(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+local old = redis.call('HGET', KEYS[1], 'secretHash')
+local gen = tonumber(redis.call('HGET', KEYS[1], 'secretGeneration') or '0') or 0
+redis.call('HSET', KEYS[1], 'secretHash', ARGV[1], 'secretGeneration', tostring(gen + 1), 'rotatedAt', ARGV[3])
+if ARGV[2] == '' then
+  redis.call('HDEL', KEYS[1], 'previousSecretHash', 'previousUntil')
+else
+  redis.call('HSET', KEYS[1], 'previousSecretHash', old, 'previousUntil', ARGV[2])
+end
+redis.call('PUBLISH', ARGV[4], ARGV[5])
+return redis.call('HGETALL', KEYS[1])
+`),
   deleteKey: script(HASH_OF + `
 local flat = redis.call('HGETALL', KEYS[1])
 if #flat == 0 then return false end
@@ -274,7 +289,10 @@ function toKey (h: Hash): ApiKeyRecord {
     createdAt: Number(h.createdAt),
     expiresAt: nullableNumber(h.expiresAt),
     lastUsedAt: nullableNumber(h.lastUsedAt),
-    secretHash: h.secretHash ?? ''
+    secretHash: h.secretHash ?? '',
+    ...(h.secretGeneration === undefined ? {} : { secretGeneration: Number(h.secretGeneration) }),
+    ...(h.rotatedAt === undefined ? {} : { rotatedAt: Number(h.rotatedAt) }),
+    ...(h.previousSecretHash === undefined || h.previousUntil === undefined ? {} : { previousSecretHash: h.previousSecretHash, previousUntil: Number(h.previousUntil) })
   }
 }
 
@@ -470,6 +488,14 @@ export class RedisStore implements KeyStore {
 
   async countKeys (userId: string): Promise<number> {
     return this.command('countKeys', r => r.zcard(this.key('uk:', userId)))
+  }
+
+  async rotateKey (id: string, secretHash: string, previousUntil: number, now: number): Promise<ApiKeyRecord | null> {
+    const hash = hashFromFlat(await this.run('rotateKey', scripts.rotateKey, [this.key('k:', id)],
+      [secretHash, previousUntil > now ? String(previousUntil) : '', String(now), this.channel, this.message({ type: 'key', keyId: id })]))
+    if (hash === null) return null
+    this.deliverLocally({ type: 'key', keyId: id })
+    return toKey(hash)
   }
 
   async deleteKey (id: string): Promise<ApiKeyRecord | null> {

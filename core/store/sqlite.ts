@@ -66,6 +66,10 @@ CREATE TABLE IF NOT EXISTS api_keys (
   description TEXT NOT NULL,
   mcp_server_ids TEXT NOT NULL,
   scopes TEXT,
+  secret_generation INTEGER,
+  rotated_at INTEGER,
+  previous_secret_hash TEXT,
+  previous_until INTEGER,
   created_at INTEGER NOT NULL,
   expires_at INTEGER,
   last_used_at INTEGER,
@@ -121,6 +125,10 @@ interface KeyRow {
   description: string
   mcp_server_ids: string
   scopes: string | null
+  secret_generation: number | null
+  rotated_at: number | null
+  previous_secret_hash: string | null
+  previous_until: number | null
   created_at: number
   expires_at: number | null
   last_used_at: number | null
@@ -134,7 +142,7 @@ interface LogRow {
   event: string
 }
 
-const KEY_COLUMNS = 'k.id, k.user_id, k.name, k.description, k.mcp_server_ids, k.scopes, k.created_at, k.expires_at, k.last_used_at, k.secret_hash'
+const KEY_COLUMNS = 'k.id, k.user_id, k.name, k.description, k.mcp_server_ids, k.scopes, k.secret_generation, k.rotated_at, k.previous_secret_hash, k.previous_until, k.created_at, k.expires_at, k.last_used_at, k.secret_hash'
 const OWNER_COLUMNS = 'u.id AS owner_id, u.email AS owner_email, u.name AS owner_name, u.role AS owner_role, ' +
   'u.groups AS owner_groups, u.disabled AS owner_disabled, u.created_at AS owner_created_at, ' +
   'u.oidc_issuer AS owner_oidc_issuer, u.oidc_subject AS owner_oidc_subject'
@@ -161,6 +169,9 @@ function toKey (row: KeyRow): ApiKeyRecord {
     mcpServerIds: JSON.parse(row.mcp_server_ids) as string[],
     // Absent when the key has none: a record reads back exactly as written.
     ...(row.scopes === null ? {} : { scopes: JSON.parse(row.scopes) as KeyScopes }),
+    ...(row.secret_generation === null ? {} : { secretGeneration: row.secret_generation }),
+    ...(row.rotated_at === null ? {} : { rotatedAt: row.rotated_at }),
+    ...(row.previous_secret_hash === null || row.previous_until === null ? {} : { previousSecretHash: row.previous_secret_hash, previousUntil: row.previous_until }),
     createdAt: row.created_at,
     expiresAt: row.expires_at,
     lastUsedAt: row.last_used_at,
@@ -194,6 +205,12 @@ function addIdentityColumns (db: Database.Database): void {
 /** Files written before per-tool scopes have no scopes column: added once, as the identity columns. */
 function addScopesColumn (db: Database.Database): void {
   addColumns(db, 'api_keys', 'scopes', 'ALTER TABLE api_keys ADD COLUMN scopes TEXT')
+}
+
+/** Files written before key rotation have no rotation columns: added once. */
+function addRotationColumns (db: Database.Database): void {
+  addColumns(db, 'api_keys', 'secret_generation', 'ALTER TABLE api_keys ADD COLUMN secret_generation INTEGER; ALTER TABLE api_keys ADD COLUMN rotated_at INTEGER; ' +
+    'ALTER TABLE api_keys ADD COLUMN previous_secret_hash TEXT; ALTER TABLE api_keys ADD COLUMN previous_until INTEGER')
 }
 
 function addColumns (db: Database.Database, table: string, probe: string, ddl: string): void {
@@ -250,6 +267,7 @@ export class SqliteStore implements KeyStore {
     countKeys: Database.Statement<[string], number>
     insertKey: Database.Statement<[KeyRow]>
     deleteKey: Database.Statement<[string]>
+    rotateKey: Database.Statement<[string, number, number, string | null, number | null, string]>
     touchKey: Database.Statement<[number, string]>
     insertEvent: Database.Statement<[string, number]>
     pruneEvents: Database.Statement<[number]>
@@ -292,6 +310,7 @@ export class SqliteStore implements KeyStore {
     this.db.exec(SCHEMA)
     addIdentityColumns(this.db)
     addScopesColumn(this.db)
+    addRotationColumns(this.db)
     this.db.exec(IDENTITY_INDEX)
 
     const db = this.db
@@ -313,9 +332,10 @@ export class SqliteStore implements KeyStore {
       userKeysFirst: db.prepare(`SELECT ${KEY_COLUMNS} FROM api_keys k WHERE k.user_id = ? ORDER BY k.created_at DESC, k.id DESC LIMIT ?`),
       userKeysAfter: db.prepare(`SELECT ${KEY_COLUMNS} FROM api_keys k WHERE k.user_id = ? AND (k.created_at, k.id) < (?, ?) ORDER BY k.created_at DESC, k.id DESC LIMIT ?`),
       countKeys: db.prepare<[string], number>('SELECT count(*) FROM api_keys WHERE user_id = ?').pluck(),
-      insertKey: db.prepare('INSERT INTO api_keys (id, user_id, name, description, mcp_server_ids, scopes, created_at, expires_at, last_used_at, secret_hash) ' +
-        'VALUES (@id, @user_id, @name, @description, @mcp_server_ids, @scopes, @created_at, @expires_at, @last_used_at, @secret_hash)'),
+      insertKey: db.prepare('INSERT INTO api_keys (id, user_id, name, description, mcp_server_ids, scopes, secret_generation, rotated_at, previous_secret_hash, previous_until, created_at, expires_at, last_used_at, secret_hash) ' +
+        'VALUES (@id, @user_id, @name, @description, @mcp_server_ids, @scopes, @secret_generation, @rotated_at, @previous_secret_hash, @previous_until, @created_at, @expires_at, @last_used_at, @secret_hash)'),
       deleteKey: db.prepare('DELETE FROM api_keys WHERE id = ?'),
+      rotateKey: db.prepare('UPDATE api_keys SET secret_hash = ?, secret_generation = ?, rotated_at = ?, previous_secret_hash = ?, previous_until = ? WHERE id = ?'),
       // max() of the stored and the new value: batches from several replicas may arrive out of order.
       touchKey: db.prepare('UPDATE api_keys SET last_used_at = max(coalesce(last_used_at, 0), ?) WHERE id = ?'),
       insertEvent: db.prepare('INSERT INTO invalidations (event, at) VALUES (?, ?)'),
@@ -457,6 +477,10 @@ export class SqliteStore implements KeyStore {
         description: record.description,
         mcp_server_ids: JSON.stringify(record.mcpServerIds),
         scopes: record.scopes === null || record.scopes === undefined ? null : JSON.stringify(record.scopes),
+        secret_generation: record.secretGeneration ?? null,
+        rotated_at: record.rotatedAt ?? null,
+        previous_secret_hash: record.previousSecretHash ?? null,
+        previous_until: record.previousUntil ?? null,
         created_at: record.createdAt,
         expires_at: record.expiresAt,
         last_used_at: record.lastUsedAt,
@@ -494,6 +518,19 @@ export class SqliteStore implements KeyStore {
 
   async countKeys (userId: string): Promise<number> {
     return this.read('countKeys', () => this.stmt.countKeys.get(userId) ?? 0)
+  }
+
+  async rotateKey (id: string, secretHash: string, previousUntil: number, now: number): Promise<ApiKeyRecord | null> {
+    let rotated: ApiKeyRecord | null = null
+    this.write('rotateKey', () => {
+      const row = this.stmt.keyById.get(id)
+      if (row === undefined) return []
+      const keep = previousUntil > now
+      this.stmt.rotateKey.run(secretHash, (row.secret_generation ?? 0) + 1, now, keep ? row.secret_hash : null, keep ? previousUntil : null, id)
+      rotated = toKey(this.stmt.keyById.get(id) as KeyRow)
+      return [{ type: 'key', keyId: id }]
+    })
+    return rotated
   }
 
   async deleteKey (id: string): Promise<ApiKeyRecord | null> {

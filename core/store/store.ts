@@ -63,6 +63,13 @@ export interface ApiKeyRecord {
   lastUsedAt: number | null
   /** argon2id PHC string of the secret. Never leaves the service boundary. */
   secretHash: string
+  /** How often the secret was rotated (absent: never): the secret's generation. */
+  secretGeneration?: number
+  /** When it was last rotated (epoch ms). */
+  rotatedAt?: number
+  /** The secret before the last rotation, valid until previousUntil (absent: none, or its overlap is over). */
+  previousSecretHash?: string
+  previousUntil?: number
 }
 
 export interface AuditRetention {
@@ -134,6 +141,12 @@ export interface KeyStore {
   /** Newest first (createdAt desc, id desc); `userId` filters to one owner. */
   listKeys(page: PageRequest & { userId?: string }): Promise<Page<ApiKeyRecord>>
   countKeys(userId: string): Promise<number>
+  /**
+   * A new secret for the same key id (rotation): the current secret becomes the previous one, valid
+   * until `previousUntil` (≤ now: not at all; only the newest previous secret is kept), the
+   * generation goes up by one; atomically, and publishes `{type:'key'}`. null when the key is gone.
+   */
+  rotateKey(id: string, secretHash: string, previousUntil: number, now: number): Promise<ApiKeyRecord | null>
   /** Deletes the record and its index entries atomically; publishes `{type:'key'}`. */
   deleteKey(id: string): Promise<ApiKeyRecord | null>
   /** One batched write; entries for keys deleted meanwhile are ignored, never resurrected. */
@@ -182,7 +195,8 @@ export function keyFingerprint (record: ApiKeyRecord): string {
   // 16 bytes as 22 base64url characters, encoded from the bytes rather than sliced from a longer
   // string: a slice would keep its 43-character parent alive in every cache entry.
   return createHash('sha256')
-    .update(JSON.stringify([record.id, record.userId, record.secretHash, record.mcpServerIds, record.expiresAt, record.scopes ?? null]))
+    .update(JSON.stringify([record.id, record.userId, record.secretHash, record.mcpServerIds, record.expiresAt, record.scopes ?? null,
+      record.secretGeneration ?? 0, record.previousSecretHash ?? null, record.previousUntil ?? null]))
     .digest()
     .toString('base64url', 0, 16)
 }

@@ -577,6 +577,31 @@ export function storeContract (t: Test, makeStore: MakeStore, options: ContractO
     t.same(await store.keyUsage('nobody', day, day + 3_600_000), { hourly: [{ start: day, calls: 0, denied: 0, errors: 0 }], daily: [{ start: day, calls: 0, denied: 0, errors: 0 }], topTools: [], lastUsed: null })
   })
 
+  t.test('rotateKey: a new secret, the old one kept until the overlap ends, only the newest previous one', async t => {
+    const store = await makeStore(t, {})
+    const owner = await store.createUser(newUser())
+    const record = keyRecord(owner.id)
+    await store.createKey(record)
+    const events: string[] = []
+    const stop = store.subscribe({ onEvent: e => { if (e.type === 'key') events.push(e.keyId) }, onResync: () => {} })
+    t.teardown(stop)
+    const now = Date.parse('2027-01-01T00:00:00Z')
+    const first = await store.rotateKey(record.id, FAKE_HASH + 'two', now + 60_000, now)
+    t.match(first, { id: record.id, secretHash: FAKE_HASH + 'two', secretGeneration: 1, rotatedAt: now, previousSecretHash: FAKE_HASH, previousUntil: now + 60_000 }, 'the old secret becomes the previous one')
+    t.same(await store.getKey(record.id), first, 'as stored')
+    t.same((await store.getKeyWithOwner(record.id))?.key, first)
+    const second = await store.rotateKey(record.id, FAKE_HASH + 'three', now + 120_000, now + 1000)
+    t.match(second, { secretHash: FAKE_HASH + 'three', secretGeneration: 2, previousSecretHash: FAKE_HASH + 'two', previousUntil: now + 120_000 }, 'rotating again keeps only the newest previous secret')
+    const third = await store.rotateKey(record.id, FAKE_HASH + 'four', now + 2000, now + 2000)
+    t.equal(third?.secretGeneration, 3)
+    t.equal(third?.previousSecretHash, undefined, 'an overlap of 0: no previous secret')
+    t.equal(third?.previousUntil, undefined)
+    t.not(keyFingerprint(third as ApiKeyRecord), keyFingerprint(second as ApiKeyRecord), 'a rotation changes the fingerprint')
+    t.equal(await store.rotateKey('nope', FAKE_HASH, now, now), null, 'a missing key: null')
+    await pollUntil('three key events', () => events.filter(id => id === record.id).length >= 3)
+    t.pass('each rotation published an invalidation')
+  })
+
   t.test('fingerprints are stable across reads and change with scope or expiry', async t => {
     const store = await makeStore(t, {})
     const owner = await store.createUser(newUser())
