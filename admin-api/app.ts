@@ -244,7 +244,7 @@ export async function buildAdmin (config: Readonly<Config>, deps: AdminDeps): Pr
       if (retryAfter > 0) {
         audit(request, 'admin.rate_limited', { reason: 'too many failed authentications from this IP' }, null)
         reply.header('retry-after', String(retryAfter))
-        throw new errors.RateLimited()
+        throw new errors.RateLimited('too many failed authentications from this address; retry later')
       }
       try {
         const { principal, change } = await authenticator.authenticate(request.headers)

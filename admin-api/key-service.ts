@@ -2,6 +2,7 @@
 // users lives here, shared by the REST routes and the CLI (so nothing here knows about HTTP).
 // Expected failures are thrown as the typed errors of core/errors.ts; results are public views
 // that can never carry a secret hash.
+import { limitsProblem, type RateLimits } from '../core/limits.ts'
 import type { Static } from '@fastify/type-provider-typebox'
 import type { Config, ServerConfig } from '../config/schema.ts'
 import { userCanReach, type AccessSubject } from '../core/access.ts'
@@ -65,6 +66,7 @@ export function keyView (record: ApiKeyRecord): ApiKeyView {
     mcpServerIds: [...record.mcpServerIds],
     // Absent when the key reaches whole servers.
     ...(record.scopes === null || record.scopes === undefined ? {} : { scopes: scopesView(record.scopes) }),
+    ...(record.limits === undefined ? {} : { limits: { ...record.limits } }),
     createdAt: new Date(record.createdAt).toISOString(),
     expiresAt: iso(record.expiresAt),
     lastUsedAt: iso(record.lastUsedAt),
@@ -204,6 +206,15 @@ export function createKeyService ({ store, config, clock = systemClock }: KeySer
     return parsed.scopes
   }
 
+  /** A key's own limits, checked for every caller (the CLI too); null: none (`{}` is none). */
+  function validateLimits (value: unknown): RateLimits | null {
+    if (value === undefined || value === null) return null
+    const problem = limitsProblem(value)
+    if (problem !== null) throw invalid(problem.field, problem.problem)
+    const limits = value as RateLimits
+    return Object.keys(limits).length === 0 ? null : { ...limits }
+  }
+
   async function createKey (ownerUserId: string, input: NewKeyInput): Promise<CreatedKey> {
     const owner = await requireUser(ownerUserId)
     const name = cleanName('name', String(input.name ?? ''), NAME_MAX)
@@ -212,6 +223,7 @@ export function createKeyService ({ store, config, clock = systemClock }: KeySer
     const expiresAt = validateExpiry(input.expiresAt)
     const mcpServerIds = validateScope(input.mcpServerIds, owner)
     const scopes = validateScopes(input.scopes, mcpServerIds, owner)
+    const limits = validateLimits(input.limits)
     // A cheap early refusal before ~25 ms of argon2. Concurrent creates can all pass this count,
     // so it is not the final word: the store counts again atomically with the insert below.
     const max = config.admin.maxKeysPerUser
@@ -224,6 +236,7 @@ export function createKeyService ({ store, config, clock = systemClock }: KeySer
       description,
       mcpServerIds,
       ...(scopes === null ? {} : { scopes }),
+      ...(limits === null ? {} : { limits }),
       createdAt: clock.now(),
       expiresAt,
       lastUsedAt: null,

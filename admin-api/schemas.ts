@@ -7,6 +7,7 @@
 // build erases.
 import { Type, type Static, type TSchema, type TUnsafe } from '@fastify/type-provider-typebox'
 import { EMAIL_MAX } from '../core/email.ts'
+import { MAX_LIMIT } from '../core/limits.ts'
 import { MAX_SCOPE_ENTRIES, MAX_SCOPE_ENTRY_LENGTH } from '../core/tool-scope.ts'
 
 // The input limits: enforced here for HTTP and by key-service.ts for every caller (the CLI too).
@@ -89,6 +90,12 @@ export const KeyScopes = Type.Record(Type.String(), ScopeRule, {
 })
 export type KeyScopesView = Static<typeof KeyScopes>
 
+/** A key's own rate limit and quota (absent: the gateway's defaults, gateway.limits.perKey). */
+export const KeyLimits = Type.Object({
+  requestsPerMinute: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_LIMIT, description: 'requests a minute, every server together; past it 429' })),
+  toolCallsPerDay: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_LIMIT, description: 'tool calls a UTC day; past it a call is answered as a tool error' }))
+}, { additionalProperties: false, title: 'KeyLimits' })
+
 export const NewKeyBody = Type.Object({
   name: Type.String({ minLength: 1, maxLength: NAME_MAX, description: `1-${NAME_MAX} characters, trimmed` }),
   description: Type.Optional(Type.String({ maxLength: DESCRIPTION_MAX })),
@@ -98,7 +105,8 @@ export const NewKeyBody = Type.Object({
     maxItems: 1000,
     description: '["*"] = every server the owner can reach, now and later; otherwise ids the owner can reach'
   }),
-  scopes: Type.Optional(KeyScopes)
+  scopes: Type.Optional(KeyScopes),
+  limits: Type.Optional(KeyLimits)
 }, { additionalProperties: false })
 
 const keyProperties = {
@@ -108,6 +116,7 @@ const keyProperties = {
   description: Type.String(),
   mcpServerIds: Type.Array(Type.String()),
   scopes: Type.Optional(KeyScopes),
+  limits: Type.Optional(KeyLimits),
   createdAt: DateTime('RFC 3339'),
   expiresAt: NullableDateTime('RFC 3339; null = never'),
   lastUsedAt: NullableDateTime('RFC 3339; recorded in batches, may lag by a few seconds'),

@@ -17,7 +17,8 @@ const USERS_USAGE = `Usage:
 
 const KEYS_USAGE = `Usage:
   mcpgate keys create --user <email|id> --name N --servers a,b|* [--expires <RFC3339|30d|12h>] [--description D]
-                      [--scopes JSON] [--tools S:a,b*] [--prompts S:a,b] [--resources S:uri,uri*] [--config FILE]
+                      [--scopes JSON] [--tools S:a,b*] [--prompts S:a,b] [--resources S:uri,uri*]
+                      [--requests-per-minute N] [--tool-calls-per-day N] [--config FILE]
   mcpgate keys list [--user <email|id>] [--config FILE]
   mcpgate keys delete <id> [--config FILE]
   mcpgate keys rotate <id> [--overlap <0|30m|24h|7d>] [--config FILE]
@@ -36,6 +37,21 @@ export function resolveExpiry (value: string | undefined, clock: Clock): string 
   if (m === null) return value
   const unit = { d: 86_400_000, h: 3_600_000, m: 60_000 }[m[2] as 'd' | 'h' | 'm']
   return new Date(clock.now() + Number(m[1]) * unit).toISOString()
+}
+
+/** `--requests-per-minute` and `--tool-calls-per-day` as a key's `limits` (the service checks the numbers). */
+export function limitFlags (perMinute: string | undefined, perDay: string | undefined): { limits?: { requestsPerMinute?: number, toolCallsPerDay?: number } } {
+  const num = (flag: string, v: string): number => {
+    if (!/^\d{1,9}$/.test(v)) throw new UsageError(`${flag}: "${v}" is not a whole number`)
+    return Number(v)
+  }
+  if (perMinute === undefined && perDay === undefined) return {}
+  return {
+    limits: {
+      ...(perMinute === undefined ? {} : { requestsPerMinute: num('--requests-per-minute', perMinute) }),
+      ...(perDay === undefined ? {} : { toolCallsPerDay: num('--tool-calls-per-day', perDay) })
+    }
+  }
 }
 
 /** `--overlap`: `0`, or a count of seconds, minutes, hours or days (`90s`, `30m`, `24h`, `7d`). */
@@ -131,6 +147,8 @@ export async function runOperator (area: 'users' | 'keys', args: string[], env: 
     servers: { type: 'string' },
     expires: { type: 'string' },
     overlap: { type: 'string' },
+    'requests-per-minute': { type: 'string' },
+    'tool-calls-per-day': { type: 'string' },
     description: { type: 'string' },
     scopes: { type: 'string' },
     tools: { type: 'string', multiple: true },
@@ -186,7 +204,8 @@ export async function runOperator (area: 'users' | 'keys', args: string[], env: 
           description: values.description ?? '',
           expiresAt: resolveExpiry(values.expires, clock),
           mcpServerIds: servers,
-          ...(scopes === undefined ? {} : { scopes })
+          ...(scopes === undefined ? {} : { scopes }),
+          ...limitFlags(values['requests-per-minute'], values['tool-calls-per-day'])
         }).catch((err: unknown) => {
           // The service's word on a scope (a server not found, not among --servers): the flag's fault.
           const message = err instanceof errors.ValidationFailed ? err.message : ''

@@ -79,6 +79,16 @@ export const ConfigSchema = Type.Object({
       connections: Type.Optional(Type.Integer({ minimum: 1, description: 'deprecated, ignored: upstream sockets are opened as needed and bounded by maxStreams + maxRequests' })),
       pipelining: Type.Optional(Type.Integer({ minimum: 1, description: 'deprecated, ignored: never pipelined (a request must not wait behind a stream)' }))
     }, { default: {}, additionalProperties: false }),
+    limits: Type.Object({
+      perKey: Type.Object({
+        requestsPerMinute: Type.Optional(Type.Integer({ minimum: 1, description: 'requests a minute for a key without its own limit' })),
+        toolCallsPerDay: Type.Optional(Type.Integer({ minimum: 1, description: 'tool calls a UTC day for a key without its own quota' }))
+      }, { default: {}, additionalProperties: false, description: 'defaults for keys without their own `limits` (absent: none)' }),
+      perUser: Type.Object({
+        requestsPerMinute: Type.Optional(Type.Integer({ minimum: 1, description: 'requests a minute across all of a user\'s keys' })),
+        toolCallsPerDay: Type.Optional(Type.Integer({ minimum: 1, description: 'tool calls a UTC day across all of a user\'s keys' }))
+      }, { default: {}, additionalProperties: false, description: 'totals per user, so more keys do not multiply an allowance (absent: none)' })
+    }, { default: {}, additionalProperties: false }),
     sessions: Type.Object({
       idleTtlMs: PositiveMs(86400000, 'an MCP session\'s binding to its key is forgotten after this long unused (the client then starts a new session)'),
       maxCached: Type.Integer({ minimum: 1, default: 100000, description: 'session bindings kept in memory per replica (the store has them all)' })

@@ -34,7 +34,7 @@ export const errors = {
   // gateway: MCP sessions (sessions.ts): another key's session, or one the gateway never saw
   SessionNotFound: refusal('SESSION_NOT_FOUND', 'Session not found', 404),
   // gateway: guards and availability
-  RateLimited: refusal('RATE_LIMITED', 'Too many failed authentication attempts; retry later', 429),
+  RateLimited: refusal('RATE_LIMITED', 'Too many requests: %s', 429),
   Overloaded: refusal('OVERLOADED', 'Too many key verifications in progress; retry shortly', 503),
   StoreUnavailable: refusal('STORE_UNAVAILABLE', 'The key store is unavailable; retry shortly', 503),
   ShuttingDown: define('SHUTTING_DOWN', 'The server is shutting down', 503),

@@ -30,6 +30,7 @@ import { GatewayMetrics, metricsEndpoint } from './metrics.ts'
 import { MCP_ROUTES, proxyRoutes } from './proxy.ts'
 import { ServerRegistry } from './registry.ts'
 import { errorReplies } from './reply-error.ts'
+import { Limiter } from './limits.ts'
 import { lazyChildLogger } from './request-logger.ts'
 import { Revocation } from './revocation.ts'
 import { SessionBindings } from './sessions.ts'
@@ -111,6 +112,8 @@ export interface GatewayControl {
   readonly audit: AuditRecorder | null
   /** Tracing; null unless telemetry.otlp.endpoint is set. */
   readonly telemetry: Telemetry | null
+  /** Rate limits and tool-call quotas. */
+  readonly limiter: Limiter
   /** Hot reload: servers, access rules and allowed origins; in-flight streams are not dropped. */
   reload (config: Readonly<Config>): void
 }
@@ -202,6 +205,7 @@ export async function buildGateway (config: Readonly<Config>, deps: GatewayDeps)
     clock,
     pendingLastUsed: (): number => lastUsed.pendingCount,
     audit: () => audit,
+    limitsDecidedLocally: (): number => limiter.degraded,
     upstreamLoad: (): Iterable<ServerLoad> => upstream.load()
   })
   const unobserve = metrics.observeStore(store)
@@ -233,12 +237,14 @@ export async function buildGateway (config: Readonly<Config>, deps: GatewayDeps)
   // Shutdown: stop accepting, end standalone SSE streams, let in-flight requests finish for at
   // most shutdownGraceMs; then the onClose hook below flushes last-used.
   const drain = new ConnectionDrain(app.server)
+  const limiter = new Limiter({ store, clock, config: gw.limits, log: app.log })
   const telemetry = config.telemetry.otlp.endpoint === undefined ? null : new Telemetry(config.telemetry, VERSION)
   const audit = config.audit.enabled
     ? new AuditRecorder({ store, clock, config: config.audit, log: app.log, serverAudit: id => registry.get(id)?.config.audit })
     : null
   const upstream: Upstream = new Upstream({
     audit: audit !== null,
+    limiter,
     config: gw.upstream,
     trustProxy: gw.trustProxy,
     publicPathPrefix: publicPathPrefix(config),
@@ -278,6 +284,7 @@ export async function buildGateway (config: Readonly<Config>, deps: GatewayDeps)
     revocation,
     audit,
     telemetry,
+    limiter,
     reload (next) {
       registry.update(next.servers, next.gateway.upstream)
       upstream.retain(new Set(next.servers.map(s => s.id)))
@@ -331,15 +338,17 @@ export async function buildGateway (config: Readonly<Config>, deps: GatewayDeps)
 
   await app.register(async function authenticated (authed) {
     authed.addHook('onRequest', authenticationHook(authenticator, lastUsed))
-    await authed.register(meRoute, { store: store })
-    await authed.register(proxyRoutes, { registry, sessions, upstream, toolRules: new ToolRules() })
+    await authed.register(meRoute, { store, limiter })
+    await authed.register(proxyRoutes, { registry, sessions, upstream, toolRules: new ToolRules(), limiter })
   })
 
   lastUsed.start()
   audit?.start()
+  limiter.start()
   app.addHook('onClose', async () => {
     unsubscribe()
     unobserve()
+    limiter.stop()
     await audit?.close()
     await telemetry?.shutdown().catch((err: unknown) => { app.log.warn({ err }, 'could not export the last spans') })
     await lastUsed.close()

@@ -19,6 +19,9 @@ import { MCP_ROUTE_PREFIX } from './reply-error.ts'
 /** The code of a call the gateway answered itself because the key's or owner's rule refused it. */
 export const TOOL_NOT_ALLOWED = 'MCPGATE_TOOL_NOT_ALLOWED'
 
+/** The code of a tool call the gateway answered itself because a tool-call quota was used up. */
+export const QUOTA_EXCEEDED = 'MCPGATE_TOOL_QUOTA_EXCEEDED'
+
 /** Codes that are the upstream's failure (error), not the gateway refusing the client (denied). */
 const UPSTREAM_FAILURES = new Set(['MCPGATE_UPSTREAM_AUTH_FAILED', 'MCPGATE_UPSTREAM_UNREACHABLE', 'MCPGATE_UPSTREAM_CONNECT_TIMEOUT', 'MCPGATE_UPSTREAM_TIMEOUT', 'MCPGATE_INTERNAL'])
 
@@ -139,7 +142,8 @@ export class AuditRecorder {
 }
 
 function outcomeOf (end: RequestEnd, call: McpCall | null): { outcome: AuditOutcome, code?: string } {
-  if (call?.refused === true) return { outcome: 'denied', code: TOOL_NOT_ALLOWED }
+  if (call?.refused === 'scope') return { outcome: 'denied', code: TOOL_NOT_ALLOWED }
+  if (call?.refused === 'quota') return { outcome: 'denied', code: QUOTA_EXCEEDED }
   const code = end.code
   if (code !== null) return { outcome: UPSTREAM_FAILURES.has(code) ? 'error' : 'denied', code }
   // The upstream's own failures; a client leaving before an answer (499) is neither.

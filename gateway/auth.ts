@@ -12,6 +12,7 @@ import { KEY_PREFIX, parseKey, type KeyParseResult, type ParsedKey } from '../co
 import { keyFingerprint, type ApiKeyRecord, type KeyStore, type User } from '../core/store/store.ts'
 import { SingleFlight, TokenBucket, VerificationLimiter } from './guards.ts'
 import { sharedScope, type CachedKey, type CachedUser, type KeyCache, type UserState } from './key-cache.ts'
+import type { RateLimits } from '../core/limits.ts'
 import type { KeyScopes } from '../core/tool-scope.ts'
 import type { LastUsedRecorder } from './last-used.ts'
 import type { AuthVia } from './request-record.ts'
@@ -28,6 +29,8 @@ export interface Principal {
   readonly scope: readonly string[]
   /** The key's per-tool scopes (frozen), null for whole servers (tool-rules.ts). */
   readonly scopes: KeyScopes | null
+  /** The key's own rate limits and quotas; null: the config's defaults (limits.ts). */
+  readonly limits: RateLimits | null
   /**
    * Until when this request's secret is valid (clock ms), null for never: the key's expiry, or the
    * end of the overlap for a rotated-out secret. Open streams end at it (revocation.ts).
@@ -88,6 +91,7 @@ export class StoreHealth {
 }
 
 const STORE_RETRY_AFTER_S = 2
+const FAILED_ATTEMPTS = 'too many failed authentication attempts; retry later'
 const OVERLOADED_RETRY_AFTER_S = 1
 
 type Verdict = AuthResult | { ok: false, error: 'Changed', found: { key: ApiKeyRecord, owner: User }, generation: number }
@@ -413,6 +417,7 @@ export class Authenticator {
           userId: user.id,
           scope: sharedScope(record.mcpServerIds),
           scopes: frozenScopes(record.scopes),
+          limits: record.limits === undefined ? null : Object.freeze({ ...record.limits }),
           expiresAt: record.expiresAt,
           fingerprint,
           checkedAt: now,
@@ -450,6 +455,7 @@ function evaluate (entry: CachedKey, user: UserState, now: number, via: AuthVia,
       userId: entry.userId,
       scope: entry.scope,
       scopes: entry.scopes,
+      limits: entry.limits,
       expiresAt: until,
       secretGeneration: secret === 'previous' ? entry.secretGeneration - 1 : entry.secretGeneration,
       user
@@ -526,7 +532,7 @@ export function authenticationHook (authenticator: Authenticator, lastUsed: Last
       return
     }
     if ('retryAfter' in result) reply.header('retry-after', String(result.retryAfter))
-    done(new errors[result.error]())
+    done(result.error === 'RateLimited' ? new errors.RateLimited(FAILED_ATTEMPTS) : new errors[result.error]())
   }
   return function authenticate (request, reply, done) {
     // The key is read from the headers and parsed here, once; the record keeps what the access

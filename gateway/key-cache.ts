@@ -2,6 +2,7 @@
 // and failed (keyId, digest) pairs. All bounded by count; all evicted by invalidation events.
 import { LRUCache } from 'lru-cache'
 import type { KeyDigest } from '../core/hashing.ts'
+import type { RateLimits } from '../core/limits.ts'
 import type { KeyScopes } from '../core/tool-scope.ts'
 import type { Role } from '../core/store/store.ts'
 
@@ -26,6 +27,8 @@ export interface CachedKey {
   readonly scope: readonly string[]
   /** Per-tool scopes, frozen; null for whole servers. */
   readonly scopes: KeyScopes | null
+  /** The key's own rate limits; null: the config's defaults. */
+  readonly limits: RateLimits | null
   readonly expiresAt: number | null
   readonly fingerprint: string
   /** Last confirmation against the store (clock ms). */

@@ -44,8 +44,8 @@ export interface McpCall {
   method: string
   /** Tool or prompt name, or resource URI. */
   name?: string
-  /** Refused by the rule (answered -32602 by the gateway). */
-  refused?: true
+  /** Answered by the gateway: outside the tool rule (-32602), or past the tool-call quota. */
+  refused?: 'scope' | 'quota'
   /** tools/call arguments (only kept for servers that audit them). */
   arguments?: unknown
 }
@@ -116,8 +116,17 @@ export function headerEra (version: string | undefined): boolean {
   return version !== undefined && version >= '2026-07-28'
 }
 
-/** Reads a request body under `rule`. */
-export function inspectRequest (body: Buffer, rule: EffectiveRule, era: EraHeaders): Inspection {
+/** Tool calls a quota still allows in this request, and the answer for those past it. */
+export interface CallBudget {
+  allowed: number
+  answer: (id: unknown, name: string) => object
+}
+
+/** A rule that allows everything (a request read for its quota alone). */
+export const ALLOW_ALL: EffectiveRule = Object.freeze({ tools: [], resources: [], prompts: [] })
+
+/** Reads a request body under `rule` (and, given, a tool-call budget: the calls past it are answered here too). */
+export function inspectRequest (body: Buffer, rule: EffectiveRule, era: EraHeaders, budget?: CallBudget): Inspection {
   let parsed: unknown
   try {
     parsed = JSON.parse(body.toString('utf8'))
@@ -144,11 +153,20 @@ export function inspectRequest (body: Buffer, rule: EffectiveRule, era: EraHeade
   const allowed: unknown[] = []
   const calls: McpCall[] = []
   let lists = false
+  let budgetLeft = budget?.allowed ?? Infinity
   for (const raw of messages) {
     const m = raw as Message
     const refused = refusal(m, rule)
     const call = callOf(m)
-    if (call !== null) calls.push(refused === null ? call : { ...call, refused: true })
+    if (refused === null && call?.method === 'tools/call' && budget !== undefined) {
+      if (budgetLeft <= 0) {
+        calls.push({ ...call, refused: 'quota' })
+        if (m.id !== undefined) answers.push(budget.answer(m.id, call.name ?? ''))
+        continue
+      }
+      budgetLeft--
+    }
+    if (call !== null) calls.push(refused === null ? call : { ...call, refused: 'scope' })
     if (refused === null) {
       allowed.push(raw)
       if (typeof m.method === 'string' && LISTS.has(m.method)) lists = true

@@ -3,14 +3,16 @@
 import type { FastifyPluginAsync } from 'fastify'
 import { errors } from '../core/errors.ts'
 import type { KeyStore } from '../core/store/store.ts'
+import type { Limiter } from './limits.ts'
 
 function iso (ms: number | null): string | null {
   return ms === null ? null : new Date(ms).toISOString()
 }
 
-export const meRoute: FastifyPluginAsync<{ store: KeyStore }> = async function meRoute (app, { store }) {
+export const meRoute: FastifyPluginAsync<{ store: KeyStore, limiter: Limiter }> = async function meRoute (app, { store, limiter }) {
   app.get('/api/me', async (request) => {
-    const { user, keyId } = request.gate.principal as NonNullable<typeof request.gate.principal>
+    const principal = request.gate.principal as NonNullable<typeof request.gate.principal>
+    const { user, keyId } = principal
     // A store that cannot be reached throws StoreUnavailableError: 503 (gateway/reply-error.ts).
     const key = await store.getKey(keyId)
     // Deleted since authentication (a race with the revocation).
@@ -21,9 +23,12 @@ export const meRoute: FastifyPluginAsync<{ store: KeyStore }> = async function m
         id: key.id,
         name: key.name,
         mcpServerIds: [...key.mcpServerIds],
+        ...(key.scopes === undefined ? {} : { scopes: key.scopes }),
         expiresAt: iso(key.expiresAt),
         createdAt: iso(key.createdAt)
-      }
+      },
+      // The key's and its owner's rate limits and quotas, with what is left now ([] when none).
+      limits: await limiter.status(principal)
     }
   })
 }

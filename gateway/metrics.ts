@@ -36,6 +36,8 @@ export interface MetricSources {
   upstreamLoad: () => Iterable<ServerLoad>
   /** The audit trail's writer, or null when audit is off. */
   audit: () => AuditRecorder | null
+  /** Rate-limit decisions made without the store (it could not be reached). */
+  limitsDecidedLocally: () => number
 }
 
 export class GatewayMetrics {
@@ -104,6 +106,7 @@ export class GatewayMetrics {
       registers
     })
     const load = sources.upstreamLoad
+    mirroredCounter(this.registry, 'mcpgate_limits_decided_locally_total', 'Rate-limit and quota decisions a replica made alone (limit ÷ replicas seen) because the store could not be reached', sources.limitsDecidedLocally)
     const audit = sources.audit
     // A counter with a label, from the recorder's running totals at scrape time.
     let reported = { written: 0, dropped: 0 }

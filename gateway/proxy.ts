@@ -4,6 +4,7 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { authorizationHook } from './authorize.ts'
 import type { ServerRegistry } from './registry.ts'
+import { requestLimitHook, type Limiter } from './limits.ts'
 import type { SessionBindings } from './sessions.ts'
 import type { ToolRules } from './tool-rules.ts'
 import type { Upstream } from './upstream.ts'
@@ -13,12 +14,13 @@ export interface ProxyOptions {
   sessions: SessionBindings
   upstream: Upstream
   toolRules: ToolRules
+  limiter: Limiter
 }
 
 export const MCP_ROUTES = ['/mcp-connect/:serverId', '/mcp-connect/:serverId/*'] as const
 
 export const proxyRoutes: FastifyPluginAsync<ProxyOptions> = async function proxyRoutes (app, opts) {
-  const { registry, sessions, upstream, toolRules } = opts
+  const { registry, sessions, upstream, toolRules, limiter } = opts
 
   app.removeAllContentTypeParsers()
   const rawBody = (_request: FastifyRequest, payload: unknown, done: (err: null, body: unknown) => void): void => { done(null, payload) }
@@ -27,7 +29,8 @@ export const proxyRoutes: FastifyPluginAsync<ProxyOptions> = async function prox
   // would parse the header of every JSON request (what MCP clients send) to reach the catch-all.
   app.addContentTypeParser('application/json', rawBody)
 
-  const preHandler = authorizationHook(registry, sessions, toolRules)
+  // Authorization, then the rate limits (a refused request spends none of the allowance).
+  const preHandler = [authorizationHook(registry, sessions, toolRules), requestLimitHook(limiter)]
   const handler = function proxy (request: FastifyRequest, reply: FastifyReply): FastifyReply {
     return upstream.forward(request, reply)
   }

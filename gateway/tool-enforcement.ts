@@ -9,7 +9,8 @@ import type { IncomingHttpHeaders, IncomingMessage } from 'node:http'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { errors } from '../core/errors.ts'
 import type { EffectiveRule } from '../core/tool-scope.ts'
-import { filterJsonBody, headerEra, inspectRequest } from './mcp-filter.ts'
+import type { LimitRefusal } from './limits.ts'
+import { ALLOW_ALL, filterJsonBody, headerEra, inspectRequest } from './mcp-filter.ts'
 import { legacySession } from './sessions.ts'
 import { answerEvents, ChainedFilter, SseListFilter } from './sse-list-filter.ts'
 import type { BodyFilter, BodyRewrite, UpstreamExchange } from './upstream-exchange.ts'
@@ -26,6 +27,12 @@ export interface McpPlan {
   lists: boolean
   /** MCP 2026-07-28 or later (filtered results are marked cacheScope "private"). */
   era: boolean
+}
+
+/** A principal's tool-call quota (limits.ts): takes n calls, and answers those past it. */
+export interface ToolCallQuota {
+  take (n: number): Promise<{ granted: number, refusal: LimitRefusal | null }>
+  answer (refusal: LimitRefusal | null): (id: unknown, name: string) => object
 }
 
 export type Admission =
@@ -70,11 +77,20 @@ export class ToolEnforcement {
    * Reads and inspects a POST under `rule`. Answers it here when nothing is left to send (or it
    * is malformed); otherwise returns what to send and what its answer needs.
    */
-  async admit (request: FastifyRequest, reply: FastifyReply, rule: EffectiveRule): Promise<Admission> {
+  async admit (request: FastifyRequest, reply: FastifyReply, rule: EffectiveRule, quota: ToolCallQuota | null): Promise<Admission> {
     const body = await readBody(request.raw, MAX_INSPECTED_REQUEST)
     const headers = request.headers
     const version = header(headers, 'mcp-protocol-version')
-    const seen = inspectRequest(body, rule, { version, method: header(headers, 'mcp-method'), name: header(headers, 'mcp-name') })
+    const era = { version, method: header(headers, 'mcp-method'), name: header(headers, 'mcp-name') }
+    let seen = inspectRequest(body, rule, era)
+    if (seen.ok && quota !== null) {
+      // The tool calls the rule lets through spend the quota; those past it are answered here.
+      const calls = seen.calls.filter(c => c.method === 'tools/call' && c.refused === undefined).length
+      if (calls > 0) {
+        const taken = await quota.take(calls)
+        if (taken.granted < calls) seen = inspectRequest(body, rule, era, { allowed: taken.granted, answer: quota.answer(taken.refusal) })
+      }
+    }
     if (seen.ok) request.gate.described(seen.calls)
     if (!seen.ok) {
       reply.send(seen.error === 'parse' ? new errors.McpParseError() : seen.error === 'invalid' ? new errors.McpInvalidRequest(seen.message) : new errors.McpHeaderMismatch(seen.message))
@@ -107,15 +123,17 @@ export class ToolEnforcement {
    * rewrite), a JSON answer to a list or a partly refused batch is rewritten whole.
    */
   responsePlan (exchange: UpstreamExchange, headers: IncomingHttpHeaders, filter: BodyFilter | null): { filter: BodyFilter | null, rewrite: BodyRewrite | null } {
-    const rule = exchange.request.gate.rule
-    if (rule === null) return { filter, rewrite: null }
+    const gateRule = exchange.request.gate.rule
+    const plan = exchange.mcp
+    // Nothing to filter and nothing to merge (a request read for its quota that kept all its calls).
+    if (gateRule === null && (plan === null || plan.answers.length === 0)) return { filter, rewrite: null }
+    const rule = gateRule ?? ALLOW_ALL
     const encoding = headers['content-encoding']
     if (encoding !== undefined && encoding !== 'identity') {
       // The gateway asked for identity: an encoded answer cannot be filtered, so it is not relayed.
       const refuse = (): never => { throw new Error(`the upstream answered with content-encoding "${String(encoding)}" to a request with a tool scope`) }
       return exchange.stream ? { filter: { done: false, feed: refuse, flush: refuse }, rewrite: null } : { filter: null, rewrite: refuse }
     }
-    const plan = exchange.mcp
     const era = plan?.era ?? headerEra(header(exchange.request.headers, 'mcp-protocol-version'))
     if (exchange.stream) {
       const lists = new SseListFilter(rule, era, plan?.answers ?? [])

@@ -13,8 +13,10 @@ import type { ConnectionDrain } from '../core/connection-drain.ts'
 import { errors } from '../core/errors.ts'
 import type { RegisteredServer } from './registry.ts'
 import { gatewayEndpoint, SseEndpointRewrite } from './sse-endpoint-rewrite.ts'
-import { describeRequest } from './mcp-filter.ts'
-import { MAX_INSPECTED_REQUEST, readBody, ToolEnforcement, type McpPlan } from './tool-enforcement.ts'
+import type { Principal } from './auth.ts'
+import { refusalText, type Limiter, type LimitRefusal } from './limits.ts'
+import { ALLOW_ALL, describeRequest } from './mcp-filter.ts'
+import { MAX_INSPECTED_REQUEST, readBody, ToolEnforcement, type McpPlan, type ToolCallQuota } from './tool-enforcement.ts'
 import { UpstreamExchange, type BodyFilter, type ExchangeHooks, type ExchangeKind } from './upstream-exchange.ts'
 import { upstreamRequestHeaders } from './upstream-headers.ts'
 
@@ -57,6 +59,8 @@ export interface UpstreamOptions {
   observers?: ExchangeObserver[]
   /** The audit trail is on: a POST's messages are read (method, name) even when no rule needs them. */
   audit?: boolean
+  /** Tool-call quotas: a principal under one has its POSTs read and its calls counted. */
+  limiter?: Limiter
 }
 
 /** At most one "server busy" warning per server and kind in this long. */
@@ -153,7 +157,20 @@ export class Upstream {
     if (kind === 'stream') load.streams++
     else load.requests++
     const rule = gate.rule
-    if (rule === null && request.method === 'POST' && this.#options.audit === true && describable(request.headers)) {
+    const quota = this.#quotaOf(gate.principal)
+    if (request.method === 'POST' && (rule !== null || quota !== null)) {
+      // A tool scope or a tool-call quota: the body is read and inspected first; what is refused is answered here.
+      this.#tools.admit(request, reply, rule ?? ALLOW_ALL, quota).then(admission => {
+        // The client may have left while its body was read.
+        if ('forward' in admission && !reply.raw.destroyed) this.#dispatch(request, reply, kind, admission.forward, admission.plan)
+        else this.#release(server.id, kind)
+      }, (err: unknown) => {
+        this.#release(server.id, kind)
+        reply.send(err)
+      })
+      return reply
+    }
+    if (request.method === 'POST' && this.#options.audit === true && describable(request.headers)) {
       // The audit trail names each call: the body is read (bounded) and sent on as it came.
       readBody(request.raw, MAX_INSPECTED_REQUEST).then(body => {
         request.gate.described(describeRequest(body))
@@ -165,20 +182,18 @@ export class Upstream {
       })
       return reply
     }
-    if (rule === null || request.method !== 'POST') {
-      this.#dispatch(request, reply, kind, hasBody(request.headers) ? request.raw : null, null)
-      return reply
-    }
-    // A tool scope: the body is read and inspected first; what is refused is answered here.
-    this.#tools.admit(request, reply, rule).then(admission => {
-      // The client may have left while its body was read.
-      if ('forward' in admission && !reply.raw.destroyed) this.#dispatch(request, reply, kind, admission.forward, admission.plan)
-      else this.#release(server.id, kind)
-    }, (err: unknown) => {
-      this.#release(server.id, kind)
-      reply.send(err)
-    })
+    this.#dispatch(request, reply, kind, hasBody(request.headers) ? request.raw : null, null)
     return reply
+  }
+
+  /** The principal's tool-call quota, or null when it has none (the usual case: one property read). */
+  #quotaOf (principal: Principal | null): ToolCallQuota | null {
+    const limiter = this.#options.limiter
+    if (limiter === undefined || principal === null || !limiter.applies(principal, 'toolCalls')) return null
+    return {
+      take: async n => limiter.take(principal, 'toolCalls', n),
+      answer: refusal => (id, name) => quotaAnswer(id, name, refusal)
+    }
   }
 
   /** The budget place taken for a request that was answered without an exchange. */
@@ -301,6 +316,15 @@ export class Upstream {
     this.#agents.clear()
     await Promise.all(agents.map(p => p.agent.destroy().catch(() => {})))
   }
+}
+
+/**
+ * A tool call past its quota is answered as a tool error (CallToolResult isError): clients show
+ * it to the model and the user, and other methods go on working.
+ */
+function quotaAnswer (id: unknown, name: string, refusal: LimitRefusal | null): object {
+  const why = refusal === null ? 'the tool-call quota is used up' : refusalText(refusal)
+  return { jsonrpc: '2.0', id, result: { content: [{ type: 'text', text: `The call of "${name}" was not made: ${why}.` }], isError: true } }
 }
 
 /**

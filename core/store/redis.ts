@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto'
 import { Redis, type RedisOptions } from 'ioredis'
 import { systemClock, type Clock } from '../clock.ts'
 import { AUDIT_SCAN_BUDGET, bucketsFrom, DAY_MS, HOUR_MS, matchesQuery, type AuditEvent, type AuditPage, type AuditQuery, type KeyUsage } from '../audit.ts'
+import type { RateLimits } from '../limits.ts'
 import type { KeyScopes } from '../tool-scope.ts'
 import { errors, StoreConflictError, StoreUnavailableError } from '../errors.ts'
 import { randomBase62 } from '../key-format.ts'
@@ -132,6 +133,15 @@ redis.call('ZADD', KEYS[4], 0, ARGV[1])
 return 1
 `),
   // KEYS: k:<id>, keys · ARGV: prefix, channel, event → the deleted hash (flat) | nil
+  // KEYS: the counter · ARGV: limit, want, expire at (ms) → tokens granted
+  takeTokens: script(`
+local used = tonumber(redis.call('GET', KEYS[1]) or '0')
+local grant = math.min(tonumber(ARGV[2]), tonumber(ARGV[1]) - used)
+if grant <= 0 then return 0 end
+redis.call('INCRBY', KEYS[1], grant)
+redis.call('PEXPIREAT', KEYS[1], ARGV[3])
+return grant
+`),
   // KEYS: k:<id> · ARGV: new hash, previous until ('' = none), rotated at, channel, event → the
   // rotated hash (flat) | nil
   rotateKey: script(`
@@ -292,7 +302,8 @@ function toKey (h: Hash): ApiKeyRecord {
     secretHash: h.secretHash ?? '',
     ...(h.secretGeneration === undefined ? {} : { secretGeneration: Number(h.secretGeneration) }),
     ...(h.rotatedAt === undefined ? {} : { rotatedAt: Number(h.rotatedAt) }),
-    ...(h.previousSecretHash === undefined || h.previousUntil === undefined ? {} : { previousSecretHash: h.previousSecretHash, previousUntil: Number(h.previousUntil) })
+    ...(h.previousSecretHash === undefined || h.previousUntil === undefined ? {} : { previousSecretHash: h.previousSecretHash, previousUntil: Number(h.previousUntil) }),
+    ...(h.limits === undefined || h.limits === '' ? {} : { limits: JSON.parse(h.limits) as RateLimits })
   }
 }
 
@@ -454,6 +465,7 @@ export class RedisStore implements KeyStore {
         description: record.description,
         mcpServerIds: JSON.stringify(record.mcpServerIds),
         scopes: record.scopes === null || record.scopes === undefined ? '' : JSON.stringify(record.scopes),
+        limits: record.limits === undefined ? '' : JSON.stringify(record.limits),
         createdAt: String(record.createdAt),
         expiresAt: record.expiresAt === null ? '' : String(record.expiresAt),
         lastUsedAt: record.lastUsedAt === null ? '' : String(record.lastUsedAt),
@@ -488,6 +500,26 @@ export class RedisStore implements KeyStore {
 
   async countKeys (userId: string): Promise<number> {
     return this.command('countKeys', r => r.zcard(this.key('uk:', userId)))
+  }
+
+  async takeTokens (bucket: string, limit: number, want: number, expiresAt: number): Promise<number> {
+    return Number(await this.run('takeTokens', scripts.takeTokens, [this.key('rl:', bucket)], [String(limit), String(want), String(expiresAt)]))
+  }
+
+  async tokensUsed (buckets: readonly string[]): Promise<number[]> {
+    if (buckets.length === 0) return []
+    const values = await this.command('tokensUsed', r => r.mget(...buckets.map(b => this.key('rl:', b))))
+    return values.map(v => v === null ? 0 : Number(v))
+  }
+
+  async announceReplica (id: string, now: number, ttlMs: number): Promise<number> {
+    const key = this.key('replicas')
+    return this.command('announceReplica', async r => {
+      const results = await r.multi().zadd(key, now, id).zremrangebyscore(key, '-inf', now - ttlMs).zcard(key).exec()
+      const failed = results?.find(([err]) => err !== null)?.[0]
+      if (failed !== undefined && failed !== null) throw failed
+      return Number(results?.[2]?.[1] ?? 1)
+    })
   }
 
   async rotateKey (id: string, secretHash: string, previousUntil: number, now: number): Promise<ApiKeyRecord | null> {

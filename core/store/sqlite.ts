@@ -6,6 +6,7 @@ import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
 import { systemClock, type Clock } from '../clock.ts'
 import { bucketsFrom, type AuditEvent, type AuditPage, type AuditQuery, type KeyUsage } from '../audit.ts'
+import type { RateLimits } from '../limits.ts'
 import type { KeyScopes } from '../tool-scope.ts'
 import { errors, StoreConflictError, StoreUnavailableError } from '../errors.ts'
 import { callStart, checkPageRequest, maxKeysOf, newUserRecord, notifySafely, pageOf, parseInvalidation, publishCall, sameIdentity, serializeInvalidation } from './common.ts'
@@ -70,6 +71,7 @@ CREATE TABLE IF NOT EXISTS api_keys (
   rotated_at INTEGER,
   previous_secret_hash TEXT,
   previous_until INTEGER,
+  limits TEXT,
   created_at INTEGER NOT NULL,
   expires_at INTEGER,
   last_used_at INTEGER,
@@ -96,6 +98,16 @@ CREATE TABLE IF NOT EXISTS audit_events (
 );
 CREATE INDEX IF NOT EXISTS audit_at ON audit_events (at);
 CREATE INDEX IF NOT EXISTS audit_key_at ON audit_events (key_id, at);
+CREATE TABLE IF NOT EXISTS limit_counters (
+  bucket TEXT PRIMARY KEY,
+  used INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS limit_counters_expires ON limit_counters (expires_at);
+CREATE TABLE IF NOT EXISTS replicas (
+  id TEXT PRIMARY KEY,
+  seen INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS invalidations (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   event TEXT NOT NULL,
@@ -129,6 +141,7 @@ interface KeyRow {
   rotated_at: number | null
   previous_secret_hash: string | null
   previous_until: number | null
+  limits: string | null
   created_at: number
   expires_at: number | null
   last_used_at: number | null
@@ -142,7 +155,7 @@ interface LogRow {
   event: string
 }
 
-const KEY_COLUMNS = 'k.id, k.user_id, k.name, k.description, k.mcp_server_ids, k.scopes, k.secret_generation, k.rotated_at, k.previous_secret_hash, k.previous_until, k.created_at, k.expires_at, k.last_used_at, k.secret_hash'
+const KEY_COLUMNS = 'k.id, k.user_id, k.name, k.description, k.mcp_server_ids, k.scopes, k.secret_generation, k.rotated_at, k.previous_secret_hash, k.previous_until, k.limits, k.created_at, k.expires_at, k.last_used_at, k.secret_hash'
 const OWNER_COLUMNS = 'u.id AS owner_id, u.email AS owner_email, u.name AS owner_name, u.role AS owner_role, ' +
   'u.groups AS owner_groups, u.disabled AS owner_disabled, u.created_at AS owner_created_at, ' +
   'u.oidc_issuer AS owner_oidc_issuer, u.oidc_subject AS owner_oidc_subject'
@@ -172,6 +185,7 @@ function toKey (row: KeyRow): ApiKeyRecord {
     ...(row.secret_generation === null ? {} : { secretGeneration: row.secret_generation }),
     ...(row.rotated_at === null ? {} : { rotatedAt: row.rotated_at }),
     ...(row.previous_secret_hash === null || row.previous_until === null ? {} : { previousSecretHash: row.previous_secret_hash, previousUntil: row.previous_until }),
+    ...(row.limits === null ? {} : { limits: JSON.parse(row.limits) as RateLimits }),
     createdAt: row.created_at,
     expiresAt: row.expires_at,
     lastUsedAt: row.last_used_at,
@@ -205,6 +219,11 @@ function addIdentityColumns (db: Database.Database): void {
 /** Files written before per-tool scopes have no scopes column: added once, as the identity columns. */
 function addScopesColumn (db: Database.Database): void {
   addColumns(db, 'api_keys', 'scopes', 'ALTER TABLE api_keys ADD COLUMN scopes TEXT')
+}
+
+/** Files written before rate limits have no limits column: added once. */
+function addLimitsColumn (db: Database.Database): void {
+  addColumns(db, 'api_keys', 'limits', 'ALTER TABLE api_keys ADD COLUMN limits TEXT')
 }
 
 /** Files written before key rotation have no rotation columns: added once. */
@@ -268,6 +287,12 @@ export class SqliteStore implements KeyStore {
     insertKey: Database.Statement<[KeyRow]>
     deleteKey: Database.Statement<[string]>
     rotateKey: Database.Statement<[string, number, number, string | null, number | null, string]>
+    tokensUsed: Database.Statement<[string, number], number>
+    upsertTokens: Database.Statement<[string, number, number]>
+    pruneTokens: Database.Statement<[number]>
+    seenReplica: Database.Statement<[string, number]>
+    pruneReplicas: Database.Statement<[number]>
+    countReplicas: Database.Statement<[], number>
     touchKey: Database.Statement<[number, string]>
     insertEvent: Database.Statement<[string, number]>
     pruneEvents: Database.Statement<[number]>
@@ -311,6 +336,7 @@ export class SqliteStore implements KeyStore {
     addIdentityColumns(this.db)
     addScopesColumn(this.db)
     addRotationColumns(this.db)
+    addLimitsColumn(this.db)
     this.db.exec(IDENTITY_INDEX)
 
     const db = this.db
@@ -332,9 +358,15 @@ export class SqliteStore implements KeyStore {
       userKeysFirst: db.prepare(`SELECT ${KEY_COLUMNS} FROM api_keys k WHERE k.user_id = ? ORDER BY k.created_at DESC, k.id DESC LIMIT ?`),
       userKeysAfter: db.prepare(`SELECT ${KEY_COLUMNS} FROM api_keys k WHERE k.user_id = ? AND (k.created_at, k.id) < (?, ?) ORDER BY k.created_at DESC, k.id DESC LIMIT ?`),
       countKeys: db.prepare<[string], number>('SELECT count(*) FROM api_keys WHERE user_id = ?').pluck(),
-      insertKey: db.prepare('INSERT INTO api_keys (id, user_id, name, description, mcp_server_ids, scopes, secret_generation, rotated_at, previous_secret_hash, previous_until, created_at, expires_at, last_used_at, secret_hash) ' +
-        'VALUES (@id, @user_id, @name, @description, @mcp_server_ids, @scopes, @secret_generation, @rotated_at, @previous_secret_hash, @previous_until, @created_at, @expires_at, @last_used_at, @secret_hash)'),
+      insertKey: db.prepare('INSERT INTO api_keys (id, user_id, name, description, mcp_server_ids, scopes, secret_generation, rotated_at, previous_secret_hash, previous_until, limits, created_at, expires_at, last_used_at, secret_hash) ' +
+        'VALUES (@id, @user_id, @name, @description, @mcp_server_ids, @scopes, @secret_generation, @rotated_at, @previous_secret_hash, @previous_until, @limits, @created_at, @expires_at, @last_used_at, @secret_hash)'),
       deleteKey: db.prepare('DELETE FROM api_keys WHERE id = ?'),
+      tokensUsed: db.prepare<[string, number], number>('SELECT used FROM limit_counters WHERE bucket = ? AND expires_at > ?').pluck(),
+      upsertTokens: db.prepare('INSERT INTO limit_counters (bucket, used, expires_at) VALUES (?, ?, ?) ON CONFLICT (bucket) DO UPDATE SET used = excluded.used, expires_at = excluded.expires_at'),
+      pruneTokens: db.prepare('DELETE FROM limit_counters WHERE bucket IN (SELECT bucket FROM limit_counters WHERE expires_at <= ? LIMIT 100)'),
+      seenReplica: db.prepare('INSERT INTO replicas (id, seen) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET seen = excluded.seen'),
+      pruneReplicas: db.prepare('DELETE FROM replicas WHERE seen < ?'),
+      countReplicas: db.prepare<[], number>('SELECT count(*) FROM replicas').pluck(),
       rotateKey: db.prepare('UPDATE api_keys SET secret_hash = ?, secret_generation = ?, rotated_at = ?, previous_secret_hash = ?, previous_until = ? WHERE id = ?'),
       // max() of the stored and the new value: batches from several replicas may arrive out of order.
       touchKey: db.prepare('UPDATE api_keys SET last_used_at = max(coalesce(last_used_at, 0), ?) WHERE id = ?'),
@@ -481,6 +513,7 @@ export class SqliteStore implements KeyStore {
         rotated_at: record.rotatedAt ?? null,
         previous_secret_hash: record.previousSecretHash ?? null,
         previous_until: record.previousUntil ?? null,
+        limits: record.limits === undefined ? null : JSON.stringify(record.limits),
         created_at: record.createdAt,
         expires_at: record.expiresAt,
         last_used_at: record.lastUsedAt,
@@ -518,6 +551,35 @@ export class SqliteStore implements KeyStore {
 
   async countKeys (userId: string): Promise<number> {
     return this.read('countKeys', () => this.stmt.countKeys.get(userId) ?? 0)
+  }
+
+  async takeTokens (bucket: string, limit: number, want: number, expiresAt: number): Promise<number> {
+    const now = this.clock.now()
+    let granted = 0
+    this.write('takeTokens', () => {
+      this.stmt.pruneTokens.run(now)
+      const used = this.stmt.tokensUsed.get(bucket, now) ?? 0
+      granted = Math.max(0, Math.min(want, limit - used))
+      if (granted > 0) this.stmt.upsertTokens.run(bucket, used + granted, expiresAt)
+      return []
+    })
+    return granted
+  }
+
+  async tokensUsed (buckets: readonly string[]): Promise<number[]> {
+    const now = this.clock.now()
+    return this.read('tokensUsed', () => buckets.map(b => this.stmt.tokensUsed.get(b, now) ?? 0))
+  }
+
+  async announceReplica (id: string, now: number, ttlMs: number): Promise<number> {
+    let count = 1
+    this.write('announceReplica', () => {
+      this.stmt.seenReplica.run(id, now)
+      this.stmt.pruneReplicas.run(now - ttlMs)
+      count = this.stmt.countReplicas.get() ?? 1
+      return []
+    })
+    return count
   }
 
   async rotateKey (id: string, secretHash: string, previousUntil: number, now: number): Promise<ApiKeyRecord | null> {

@@ -4,6 +4,7 @@
 // StoreUnavailableError; a duplicate email, id or OIDC identity throws StoreConflictError.
 import { createHash } from 'node:crypto'
 import type { AuditEvent, AuditPage, AuditQuery, KeyUsage } from '../audit.ts'
+import type { RateLimits } from '../limits.ts'
 import type { KeyScopes } from '../tool-scope.ts'
 
 export type Role = 'admin' | 'user'
@@ -70,6 +71,8 @@ export interface ApiKeyRecord {
   /** The secret before the last rotation, valid until previousUntil (absent: none, or its overlap is over). */
   previousSecretHash?: string
   previousUntil?: number
+  /** The key's own rate limits and quotas (core/limits.ts); absent: the config's defaults. */
+  limits?: RateLimits
 }
 
 export interface AuditRetention {
@@ -176,6 +179,17 @@ export interface KeyStore {
   /** A key's activity between `since` and `until` (epoch ms): per hour and day, top tools, last use. */
   keyUsage(keyId: string, since: number, until: number): Promise<KeyUsage>
 
+  /**
+   * Takes up to `want` tokens from a limit counter (`bucket`: a subject, a kind and a window) whose
+   * total is `limit`; returns how many it got (0: the window's allowance is spent). Atomic across
+   * every replica; the counter is forgotten at `expiresAt` (epoch ms, the window's end).
+   */
+  takeTokens(bucket: string, limit: number, want: number, expiresAt: number): Promise<number>
+  /** How many tokens each counter has given in its window (0 for one never taken from). */
+  tokensUsed(buckets: readonly string[]): Promise<number[]>
+  /** This replica is alive at `now`; returns how many replicas announced themselves within `ttlMs`. */
+  announceReplica(id: string, now: number, ttlMs: number): Promise<number>
+
   /** Publishes to every process sharing this store (used for config-driven changes). */
   publish(event: InvalidationEvent): Promise<void>
   /** Starts delivering invalidation events; returns an unsubscribe function. */
@@ -196,7 +210,7 @@ export function keyFingerprint (record: ApiKeyRecord): string {
   // string: a slice would keep its 43-character parent alive in every cache entry.
   return createHash('sha256')
     .update(JSON.stringify([record.id, record.userId, record.secretHash, record.mcpServerIds, record.expiresAt, record.scopes ?? null,
-      record.secretGeneration ?? 0, record.previousSecretHash ?? null, record.previousUntil ?? null]))
+      record.secretGeneration ?? 0, record.previousSecretHash ?? null, record.previousUntil ?? null, record.limits ?? null]))
     .digest()
     .toString('base64url', 0, 16)
 }

@@ -602,6 +602,27 @@ export function storeContract (t: Test, makeStore: MakeStore, options: ContractO
     t.pass('each rotation published an invalidation')
   })
 
+  t.test('limit counters: exactly the limit is granted to concurrent takers, per window; replicas counted', async t => {
+    const store = await makeStore(t, {})
+    const bucket = `k:${Math.random().toString(36).slice(2)}:requests:0`
+    const end = Date.now() + 60_000
+    const grants = await Promise.all(Array.from({ length: 200 }, () => store.takeTokens(bucket, 50, 1, end)))
+    t.equal(grants.reduce((a, b) => a + b, 0), 50, '200 concurrent takers of 1: exactly 50 granted')
+    t.same(await store.tokensUsed([bucket, 'never-taken']), [50, 0])
+    const other = `${bucket}-b`
+    t.equal(await store.takeTokens(other, 25, 10, end), 10, 'a lease of 10')
+    t.equal(await store.takeTokens(other, 25, 10, end), 10)
+    t.equal(await store.takeTokens(other, 25, 10, end), 5, 'only what is left')
+    t.equal(await store.takeTokens(other, 25, 10, end), 0, 'then none')
+    const past = `${bucket}-past`
+    t.equal(await store.takeTokens(past, 3, 3, Date.now() - 1), 3)
+    t.equal((await store.tokensUsed([past]))[0], 0, 'a counter whose window is over reads as unused')
+    const now = Date.now()
+    t.equal(await store.announceReplica('r1', now, 30_000), 1)
+    t.equal(await store.announceReplica('r2', now, 30_000), 2, 'two replicas alive')
+    t.equal(await store.announceReplica('r1', now + 40_000, 30_000), 1, 'one not seen within the ttl is not counted')
+  })
+
   t.test('fingerprints are stable across reads and change with scope or expiry', async t => {
     const store = await makeStore(t, {})
     const owner = await store.createUser(newUser())

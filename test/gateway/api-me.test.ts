@@ -19,7 +19,8 @@ t.test('/api/me', async t => {
     const text = await res.text()
     t.same(JSON.parse(text), {
       user: { id: user.id, email: 'Ada@Example.com', name: 'Ada', role: 'admin' },
-      key: { id: k.keyId, name: 'laptop', mcpServerIds: ['a', 'b'], expiresAt: '2099-01-02T03:04:05.000Z', createdAt: new Date(record!.createdAt).toISOString() }
+      key: { id: k.keyId, name: 'laptop', mcpServerIds: ['a', 'b'], expiresAt: '2099-01-02T03:04:05.000Z', createdAt: new Date(record!.createdAt).toISOString() },
+      limits: []
     })
     t.notOk(text.includes(record!.secretHash), 'no hash')
     t.notOk(text.includes('argon2'), 'nothing hash-like')

@@ -14,6 +14,7 @@ import { systemClock, type Clock } from '../../core/clock.ts'
 import { hashSecret, type Argon2Params } from '../../core/hashing.ts'
 import { generateKey, randomBase62 } from '../../core/key-format.ts'
 import type { KeyStore, NewUser, User } from '../../core/store/store.ts'
+import type { RateLimits } from '../../core/limits.ts'
 import type { KeyScopes, PolicyLike } from '../../core/tool-scope.ts'
 import { buildGateway, type GatewayDeps } from '../../gateway/app.ts'
 
@@ -110,6 +111,7 @@ export async function createTestKey (store: KeyStore, opts: {
   user?: User
   mcpServerIds?: string[]
   scopes?: KeyScopes
+  limits?: RateLimits
   expiresAt?: number | null
   name?: string
   clock?: Clock
@@ -124,6 +126,7 @@ export async function createTestKey (store: KeyStore, opts: {
     description: '',
     mcpServerIds: opts.mcpServerIds ?? ['*'],
     ...(opts.scopes === undefined ? {} : { scopes: opts.scopes }),
+    ...(opts.limits === undefined ? {} : { limits: opts.limits }),
     createdAt: (opts.clock ?? systemClock).now(),
     expiresAt: opts.expiresAt ?? null,
     lastUsedAt: null,
