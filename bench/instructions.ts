@@ -1,4 +1,4 @@
-// `node --import tsx bench/instructions.ts [--requests 2000] [--warmup 6000] [--reps 2] [--idle 5] [--settle 2] [--tail 1.5] -- '' 'script:bench/floor-proxy.ts' '@bench/.scratch-A {"audit":{"enabled":false}}' …`:
+// `node --import tsx bench/instructions.ts [--requests 2000] [--warmup 6000] [--reps 2] [--idle 5] [--settle 2] [--tail 1.5] [--keep DIR] -- '' 'script:bench/floor-proxy.ts' '@bench/.scratch-A {"audit":{"enabled":false}}' …`:
 // instructions executed per proxied request, counted by valgrind's callgrind instead of timed.
 // On this shared machine a timed A/B cannot resolve a change below ~10 % (steal, a neighbour's
 // load); an instruction count does not move with what else the machine is doing. It is not a
@@ -29,7 +29,7 @@
 // per-tool scopes (the server's id is `bench`), as in bench/variants.ts.
 // Needs valgrind (Debian's package; on every machine kind here).
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve as resolvePath } from 'node:path'
 import { setTimeout as delay } from 'node:timers/promises'
@@ -52,6 +52,8 @@ const { values, positionals } = parseArgs({
     idle: { type: 'string', default: '5' },
     settle: { type: 'string', default: '2' },
     tail: { type: 'string', default: '1.5' },
+    /** Keep callgrind's files here (for callgrind_annotate: `<tag>.2-01` is the main thread's counted window). */
+    keep: { type: 'string' },
     connections: { type: 'string', default: '10' }
   },
   allowPositionals: true
@@ -189,5 +191,9 @@ try {
   }
 } finally {
   await upstream.stop()
+  if (values.keep !== undefined) {
+    for (const f of readdirSync(dir).filter(name => name.startsWith('cg-'))) renameSync(join(dir, f), join(values.keep, f))
+    process.stderr.write(`callgrind's files are in ${values.keep}\n`)
+  }
   rmSync(dir, { recursive: true, force: true })
 }
