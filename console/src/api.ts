@@ -5,7 +5,7 @@ import type { AdminApiKeyView, ApiKeyView, Page } from '../../admin-api/schemas.
 // The wire types are the admin API's own (its TypeBox schemas, which also validate and shape its
 // replies and generate its OpenAPI document). Type-only: the build erases the import, no server
 // code reaches the bundle.
-export type { CreatedApiKeyView as CreatedApiKey, McpServerCatalogView as McpServerCatalog, McpServerView as McpServer, MeView as Me, UserView as User } from '../../admin-api/schemas.ts'
+export type { AuditEventView as AuditEvent, CreatedApiKeyView as CreatedApiKey, KeyUsageView as KeyUsage, McpServerCatalogView as McpServerCatalog, McpServerView as McpServer, MeView as Me, Page, UserView as User } from '../../admin-api/schemas.ts'
 
 /** A key in a table: your own (`GET /api/api-keys`) or, on the admin pages, with its owner. */
 export type ApiKey = ApiKeyView & Partial<Pick<AdminApiKeyView, 'user'>>

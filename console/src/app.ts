@@ -1,9 +1,12 @@
 // The signed-in shell: top bar with the profile menu, the sidebar (User Management for admins
-// only) and a hash router (#/keys, #/admin/keys, #/admin/users), so the server serves one file.
+// only) and a hash router (#/keys, #/keys/key?id=…, #/admin/keys, #/admin/keys/key?id=…,
+// #/admin/users, #/admin/audit), so the server serves one file.
 import type { AppContext } from './context.ts'
 import { h, replaceChildren } from './dom.ts'
 import { menuButton } from './menu.ts'
 import { renderAdminKeys } from './pages/admin-keys.ts'
+import { renderAudit } from './pages/audit.ts'
+import { keyDetailPage } from './pages/key-detail.ts'
 import { renderMyKeys } from './pages/keys.ts'
 import { renderUsers } from './pages/users.ts'
 
@@ -11,13 +14,18 @@ interface Route {
   hash: string
   title: string
   admin: boolean
+  /** The sidebar link marked current: the route's own, or its list's for a detail view. */
+  nav?: string
   render: (ctx: AppContext, section: HTMLElement, params: URLSearchParams) => Promise<void>
 }
 
 const ROUTES: Route[] = [
   { hash: '#/keys', title: 'API Keys', admin: false, render: renderMyKeys },
   { hash: '#/admin/keys', title: 'All API Keys', admin: true, render: renderAdminKeys },
-  { hash: '#/admin/users', title: 'Users', admin: true, render: renderUsers }
+  { hash: '#/admin/users', title: 'Users', admin: true, render: renderUsers },
+  { hash: '#/admin/audit', title: 'Audit', admin: true, render: renderAudit },
+  { hash: '#/keys/key', title: 'API key', admin: false, nav: '#/keys', render: keyDetailPage(false) },
+  { hash: '#/admin/keys/key', title: 'API key', admin: true, nav: '#/admin/keys', render: keyDetailPage(true) }
 ]
 
 function displayName (ctx: AppContext): string {
@@ -28,13 +36,13 @@ function displayName (ctx: AppContext): string {
 
 export function startApp (root: HTMLElement, ctx: AppContext, signOut: () => void): () => void {
   const navLink = (route: Route, label: string) => h('li', {}, h('a', { href: route.hash, 'data-route': route.hash }, label))
-  const [keys, adminKeys, users] = ROUTES as [Route, Route, Route]
+  const [keys, adminKeys, users, audit] = ROUTES as [Route, Route, Route, Route]
   const sidebar = h('nav', { class: 'sidebar', 'aria-label': 'Main' },
     h('ul', {}, navLink(keys, 'My API Keys')),
     ctx.isAdmin
       ? h('div', { class: 'nav-group' },
         h('h2', { class: 'nav-heading', id: 'nav-user-management' }, 'User Management'),
-        h('ul', { 'aria-labelledby': 'nav-user-management' }, navLink(adminKeys, 'All API Keys'), navLink(users, 'Users')))
+        h('ul', { 'aria-labelledby': 'nav-user-management' }, navLink(adminKeys, 'All API Keys'), navLink(users, 'Users'), navLink(audit, 'Audit')))
       : null)
   const user = ctx.me.user
   const profile = menuButton({
@@ -70,7 +78,9 @@ export function startApp (root: HTMLElement, ctx: AppContext, signOut: () => voi
       history.replaceState(null, '', current.hash)
     }
     for (const a of sidebar.querySelectorAll('a')) {
+      // A detail view marks its list's link as the current section (not the current page).
       if (a.dataset.route === current.hash) a.setAttribute('aria-current', 'page')
+      else if (a.dataset.route === current.nav) a.setAttribute('aria-current', 'true')
       else a.removeAttribute('aria-current')
     }
     document.title = `${current.title} · mcpgate`

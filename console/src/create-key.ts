@@ -1,6 +1,6 @@
 // The "Create API key" dialog: the form (with, per chosen server, what of it the key may use),
 // then the one-time view of the new key with copy buttons and ready-to-paste client snippets for
-// the servers it was scoped to.
+// the servers it was scoped to (shown again for a rotated key's new secret).
 import { ApiError, type CreatedApiKey, type McpServer } from './api.ts'
 import { parseKeyScopes, type KeyScopes } from '../../core/tool-scope.ts'
 import { copyText } from './clipboard.ts'
@@ -164,7 +164,7 @@ export function openCreateKeyDialog (ctx: AppContext, onCreated: (key: CreatedAp
     submit.textContent = 'Creating…'
     ctx.api.post<CreatedApiKey>('/api/api-keys', body).then(created => {
       onCreated(created)
-      showCreatedKey(ctx, modal, created)
+      showKeyOnce(ctx, modal, created)
     }, (err: unknown) => {
       submit.disabled = false
       submit.textContent = 'Create API key'
@@ -184,9 +184,9 @@ export function openCreateKeyDialog (ctx: AppContext, onCreated: (key: CreatedAp
   name.focus()
 }
 
-function snippetServers (ctx: AppContext, key: CreatedApiKey): SnippetServer[] {
+function snippetServers (ctx: AppContext, key: CreatedApiKey, everyServer: McpServer[]): SnippetServer[] {
   const known = new Map<string, McpServer>(ctx.servers.map(s => [s.id, s]))
-  if (key.mcpServerIds[0] === '*') return choosableServers(ctx).map(s => ({ id: s.id, name: s.name }))
+  if (key.mcpServerIds[0] === '*') return everyServer.map(s => ({ id: s.id, name: s.name }))
   return key.mcpServerIds.map(id => ({ id, name: known.get(id)?.name ?? id }))
 }
 
@@ -231,17 +231,29 @@ function snippetTabs (tabs: Array<{ label: string, text: string }>): HTMLElement
   return h('div', { class: 'tabs' }, h('div', { role: 'tablist', 'aria-label': 'Client' }, tabButtons), panels)
 }
 
-function showCreatedKey (ctx: AppContext, modal: Modal, created: CreatedApiKey): void {
-  modal.setTitle('API key created')
+export interface ShownKeyText {
+  title: string
+  /** What to do when the key is lost. */
+  ifLost: string
+  /** Said before the key (e.g. how long the old secret keeps working). */
+  note?: Node | null
+  /** The servers "*" reaches for the key's owner (default: the caller's). */
+  everyServer?: McpServer[]
+}
+
+/** The one-time view of a full key (after create or rotate): copy button and client snippets. */
+export function showKeyOnce (ctx: AppContext, modal: Modal, created: CreatedApiKey, text: ShownKeyText = { title: 'API key created', ifLost: 'If you lose it, delete it and create a new one.' }): void {
+  modal.setTitle(text.title)
   const keyInput = h('input', { type: 'text', id: 'created-key', readonly: true, value: created.key, class: 'key-value', spellcheck: 'false', autocomplete: 'off' })
   keyInput.addEventListener('focus', () => keyInput.select())
-  const servers = snippetServers(ctx, created)
+  const servers = snippetServers(ctx, created, text.everyServer ?? choosableServers(ctx))
   const gateway = ctx.config.gatewayUrl
   const done = h('button', { type: 'button', class: 'primary', onclick: () => modal.close() }, 'Done')
   replaceChildren(modal.body,
     h('div', { class: 'notice warning' },
       h('strong', {}, 'Copy this key now. '),
-      'It cannot be shown again: only a hash of it is stored. If you lose it, delete it and create a new one.'),
+      `It cannot be shown again: only a hash of it is stored. ${text.ifLost}`),
+    text.note ?? null,
     h('div', { class: 'field' },
       h('label', { for: keyInput.id }, `API key “${created.name}”`),
       h('div', { class: 'key-row' }, keyInput, copyButton('Copy key', () => created.key))),

@@ -7,6 +7,8 @@ export interface ModalOptions {
   title: string
   className?: string
   onClose?: () => void
+  /** Where the focus goes on close when the opener is gone (re-rendered meanwhile, e.g. a table row). */
+  returnFocus?: () => HTMLElement | null
 }
 
 export interface Modal {
@@ -26,6 +28,7 @@ export function openModal (options: ModalOptions): Modal {
     dialog.remove()
     options.onClose?.()
     if (opener !== null && opener.isConnected) opener.focus()
+    else options.returnFocus?.()?.focus()
   })
   document.body.appendChild(dialog)
   dialog.showModal()

@@ -32,3 +32,23 @@ export function endOfLocalDay (value: string): Date | null {
   const d = new Date(Number(m[1]), Number(m[2]) - 1, Number(m[3]), 23, 59, 59, 999)
   return Number.isNaN(d.getTime()) ? null : d
 }
+
+const dateTimeSeconds = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'medium' })
+const integer = new Intl.NumberFormat()
+
+/** An audit event's time: to the second (several events share a minute). */
+export function preciseTimeElement (iso: string): HTMLElement {
+  const t = parseTime(iso)
+  if (t === null) return h('span', { class: 'muted' }, iso)
+  return h('time', { datetime: new Date(t).toISOString(), title: new Date(t).toISOString() }, dateTimeSeconds.format(t))
+}
+
+export function formatCount (n: number): string {
+  return integer.format(n)
+}
+
+export function formatDuration (ms: number): string {
+  if (ms < 10) return `${ms.toFixed(1)} ms`
+  if (ms < 10_000) return `${Math.round(ms)} ms`
+  return `${(ms / 1000).toFixed(1)} s`
+}

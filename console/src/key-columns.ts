@@ -7,8 +7,8 @@ import { menuButton } from './menu.ts'
 import { ruleText, scopeCounts } from './scope-text.ts'
 import type { Column } from './table.ts'
 
-export interface KeyColumnOptions {
-  withUser: boolean
+/** What the console knows of the servers a key may reach, for its Servers cell. */
+export interface KeyServerOptions {
   /** Every server id the console knows about (the caller's catalogue). */
   catalogue: ReadonlyMap<string, McpServer>
   /** Admins get every configured server; a user only those they can reach (missing ≠ deleted). */
@@ -17,6 +17,13 @@ export interface KeyColumnOptions {
   ownerCanReach: (server: McpServer, key: ApiKey) => boolean
   /** Servers "*" expands to, for the hover text and the expanded list. */
   allServersFor: (key: ApiKey) => McpServer[]
+}
+
+export interface KeyColumnOptions extends KeyServerOptions {
+  withUser: boolean
+  /** The key's detail view (usage, events). */
+  detailHref: (key: ApiKey) => string
+  onRotate: (key: ApiKey) => void
   onDelete: (key: ApiKey) => void
   now: () => number
 }
@@ -30,7 +37,7 @@ export function isExpired (key: ApiKey, now: number): boolean {
  * "2 servers · 5 tools" as a disclosure button: the names (and each server's rule) expand below it,
  * for keyboard and touch alike; the hover title stays for mice.
  */
-function serversCell (key: ApiKey, o: KeyColumnOptions): Node {
+export function serversCell (key: ApiKey, o: KeyServerOptions): Node {
   const all = key.mcpServerIds[0] === '*'
   const problems: string[] = []
   const entries: Array<{ id: string, label: string }> = all
@@ -83,13 +90,30 @@ function serversCell (key: ApiKey, o: KeyColumnOptions): Node {
     details)
 }
 
+/** Whether the secret before the last rotation still works now. */
+export function previousSecretWorks (key: ApiKey, now: number): boolean {
+  const until = parseTime(key.previousSecretValidUntil)
+  return until !== null && until > now
+}
+
+/** When the key was last rotated and, while it still works, until when its old secret does. */
+export function rotationCell (key: ApiKey, now: number): Node {
+  if (key.rotatedAt === undefined) return h('span', { class: 'muted' }, 'Never')
+  return h('span', { class: 'rotation' },
+    timeElement(key.rotatedAt, 'Never'),
+    previousSecretWorks(key, now)
+      ? h('span', { class: 'old-key muted' }, 'Old key works until ', timeElement(key.previousSecretValidUntil ?? null, ''))
+      : null)
+}
+
 export function keyColumns (o: KeyColumnOptions): Array<Column<ApiKey>> {
   const columns: Array<Column<ApiKey> | null> = [
     {
       key: 'name',
       label: 'Name',
       sortValue: k => k.name,
-      render: k => h('span', { class: 'key-name' }, k.name),
+      // A link to the key's detail view: its usage and audit events.
+      render: k => h('a', { class: 'key-name', href: o.detailHref(k) }, k.name),
       className: 'col-name'
     },
     o.withUser
@@ -129,6 +153,13 @@ export function keyColumns (o: KeyColumnOptions): Array<Column<ApiKey>> {
       render: k => timeElement(k.lastUsedAt, 'Never')
     },
     {
+      key: 'rotatedAt',
+      label: 'Rotated',
+      // Never rotated sorts as the oldest rotation.
+      sortValue: k => parseTime(k.rotatedAt) ?? Number.NEGATIVE_INFINITY,
+      render: k => rotationCell(k, o.now())
+    },
+    {
       key: 'expiresAt',
       label: 'Expires',
       // Never expiring sorts as the latest expiry.
@@ -142,12 +173,21 @@ export function keyColumns (o: KeyColumnOptions): Array<Column<ApiKey>> {
       label: 'Actions',
       hiddenLabel: true,
       className: 'col-actions',
-      render: k => menuButton({
-        label: `Actions for API key ${k.name}`,
-        content: h('span', { 'aria-hidden': 'true' }, '⋮'),
-        className: 'icon-button',
-        items: [{ label: 'Delete', danger: true, onSelect: () => o.onDelete(k) }]
-      })
+      render: k => {
+        const menu = menuButton({
+          label: `Actions for API key ${k.name}`,
+          content: h('span', { 'aria-hidden': 'true' }, '⋮'),
+          className: 'icon-button',
+          items: [
+            { label: 'View details', onSelect: () => { location.hash = o.detailHref(k) } },
+            { label: 'Rotate', onSelect: () => o.onRotate(k) },
+            { label: 'Delete', danger: true, onSelect: () => o.onDelete(k) }
+          ]
+        })
+        // Lets a dialog return the focus to this row's menu after the row was re-rendered.
+        menu.dataset.keyActions = k.id
+        return menu
+      }
     }
   ]
   return columns.filter((c): c is Column<ApiKey> => c !== null)

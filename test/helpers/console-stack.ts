@@ -91,6 +91,8 @@ export interface StackOptions {
   admin?: Record<string, unknown>
   /** The configured servers instead of docs, tickets and vault on the one-tool upstream (given its URL). */
   servers?: (upstream: string) => unknown[]
+  /** Merged into config.audit (e.g. a short flushMs, so the gateway's events reach the store soon). */
+  audit?: Record<string, unknown>
 }
 
 export async function startConsoleStack (t: Test, opts: StackOptions = {}): Promise<ConsoleStack> {
@@ -103,7 +105,8 @@ export async function startConsoleStack (t: Test, opts: StackOptions = {}): Prom
   const base = {
     hashing: { memoryCost: 1024, timeCost: 1, parallelism: 1 },
     log: { level: 'silent', accessLog: false },
-    servers: (opts.servers ?? SERVERS)(upstream)
+    servers: (opts.servers ?? SERVERS)(upstream),
+    ...(opts.audit === undefined ? {} : { audit: opts.audit })
   }
 
   const gatewayConfig = buildConfig({ ...base, gateway: { host: '127.0.0.1', port: 0, lastUsedFlushMs: opts.lastUsedFlushMs ?? 100 } })

@@ -1,15 +1,38 @@
-// User Management → API Keys: every user's keys with their owner; filter by user, delete any key.
+// User Management → API Keys: every user's keys with their owner; filter by user, rotate or delete
+// any key; a key's name opens its details.
 import { path, type ApiKey, type User } from '../api.ts'
 import { userCanReach } from '../../../core/access.ts'
 import type { AppContext } from '../context.ts'
 import { confirmDialog } from '../dialog.ts'
 import { announce, h, replaceChildren } from '../dom.ts'
-import { keyColumns } from '../key-columns.ts'
+import { keyColumns, type KeyServerOptions } from '../key-columns.ts'
+import { openRotateKeyDialog } from '../rotate-key.ts'
 import { sortableTable } from '../table.ts'
 import { deleteKeyMessage, loading, pageError, pageHeader } from './keys.ts'
 
 export function userLabel (u: Pick<User, 'name' | 'email'>): string {
   return u.name === '' || u.name === u.email ? u.email : `${u.name} (${u.email})`
+}
+
+/** The admin's detail view of any key. */
+export function adminKeyHref (key: Pick<ApiKey, 'id'>): string {
+  return `#/admin/keys/key?id=${encodeURIComponent(key.id)}`
+}
+
+/** Any key's servers, judged by what its owner (when known) can reach. */
+export function adminKeyServers (ctx: AppContext, owners: ReadonlyMap<string, User>): KeyServerOptions {
+  return {
+    catalogue: new Map(ctx.servers.map(s => [s.id, s])),
+    catalogueIsComplete: true,
+    ownerCanReach: (server, key) => {
+      const owner = owners.get(key.userId)
+      return owner === undefined || server.access === undefined || userCanReach(server.access, owner)
+    },
+    allServersFor: key => {
+      const owner = owners.get(key.userId)
+      return ctx.servers.filter(s => owner === undefined || s.access === undefined || userCanReach(s.access, owner))
+    }
+  }
 }
 
 export async function renderAdminKeys (ctx: AppContext, section: HTMLElement, params: URLSearchParams): Promise<void> {
@@ -46,7 +69,7 @@ export async function renderAdminKeys (ctx: AppContext, section: HTMLElement, pa
     location.hash = filter.value === '' ? '#/admin/keys' : `#/admin/keys?user=${encodeURIComponent(filter.value)}`
   })
 
-  const catalogue = new Map(ctx.servers.map(s => [s.id, s]))
+  const servers = adminKeyServers(ctx, usersById)
   const filteredUser = usersById.get(userId)
   const table = sortableTable<ApiKey>({
     caption: filteredUser === undefined ? 'All API keys' : `API keys of ${userLabel(filteredUser)}`,
@@ -57,18 +80,19 @@ export async function renderAdminKeys (ctx: AppContext, section: HTMLElement, pa
       h('h2', {}, 'No API keys'),
       h('p', {}, filteredUser === undefined ? 'No user has created an API key yet.' : `${userLabel(filteredUser)} has no API keys.`)),
     columns: keyColumns({
+      ...servers,
       withUser: true,
-      catalogue,
-      catalogueIsComplete: true,
-      ownerCanReach: (server, key) => {
-        const owner = usersById.get(key.userId)
-        return owner === undefined || server.access === undefined || userCanReach(server.access, owner)
-      },
-      allServersFor: key => {
-        const owner = usersById.get(key.userId)
-        return ctx.servers.filter(s => owner === undefined || s.access === undefined || userCanReach(s.access, owner))
-      },
+      detailHref: adminKeyHref,
       now: () => Date.now(),
+      onRotate: key => openRotateKeyDialog(ctx, key, {
+        admin: true,
+        everyServer: servers.allServersFor(key),
+        onRotated: rotated => {
+          rows = rows.map(r => r.id === rotated.id ? rotated : r)
+          table.setRows(rows)
+          announce(`Rotated API key ${rotated.name}`)
+        }
+      }),
       onDelete: key => {
         confirmDialog({
           title: 'Delete API key',

@@ -1,11 +1,12 @@
-// "API Keys": the caller's own keys, with create and delete.
+// "API Keys": the caller's own keys, with create, rotate and delete; a key's name opens its details.
 import { path, type ApiKey } from '../api.ts'
 import { userCanReach } from '../../../core/access.ts'
 import { choosableServers, type AppContext } from '../context.ts'
 import { openCreateKeyDialog } from '../create-key.ts'
 import { confirmDialog, errorMessage } from '../dialog.ts'
 import { announce, h, replaceChildren } from '../dom.ts'
-import { keyColumns } from '../key-columns.ts'
+import { keyColumns, type KeyServerOptions } from '../key-columns.ts'
+import { openRotateKeyDialog } from '../rotate-key.ts'
 import { sortableTable } from '../table.ts'
 
 export function pageHeader (title: string, ...actions: Node[]): HTMLElement {
@@ -24,6 +25,22 @@ export function deleteKeyMessage (key: ApiKey): Node {
   return h('p', {}, 'Delete the API key ', h('strong', {}, `“${key.name}”`),
     key.user === undefined ? null : ` of ${key.user.name} (${key.user.email})`,
     '? Clients using it stop working at once. This cannot be undone.')
+}
+
+/** The detail view of one of your keys. */
+export function ownKeyHref (key: Pick<ApiKey, 'id'>): string {
+  return `#/keys/key?id=${encodeURIComponent(key.id)}`
+}
+
+/** Your keys' servers: your catalogue, and what you can reach now. */
+export function ownKeyServers (ctx: AppContext): KeyServerOptions {
+  return {
+    catalogue: new Map(ctx.servers.map(s => [s.id, s])),
+    catalogueIsComplete: ctx.isAdmin,
+    // Servers you can no longer reach are listed with reachable=false (admins) or not at all.
+    ownerCanReach: server => server.reachable !== false && (ctx.me.user === null || server.access === undefined || userCanReach(server.access, ctx.me.user)),
+    allServersFor: () => choosableServers(ctx)
+  }
 }
 
 export async function renderMyKeys (ctx: AppContext, section: HTMLElement): Promise<void> {
@@ -47,7 +64,6 @@ export async function renderMyKeys (ctx: AppContext, section: HTMLElement): Prom
     return
   }
 
-  const catalogue = new Map(ctx.servers.map(s => [s.id, s]))
   const openCreate = () => openCreateKeyDialog(ctx, created => {
     const { key: _secret, ...record } = created
     rows = [record, ...rows]
@@ -63,13 +79,18 @@ export async function renderMyKeys (ctx: AppContext, section: HTMLElement): Prom
       h('p', {}, 'Create a key to connect an MCP client such as Claude Code or VS Code to the servers you can reach.'),
       hasAccount ? h('button', { type: 'button', class: 'primary', onclick: openCreate }, 'Create your first API key') : null),
     columns: keyColumns({
+      ...ownKeyServers(ctx),
       withUser: false,
-      catalogue,
-      catalogueIsComplete: ctx.isAdmin,
-      // Servers you can no longer reach are listed with reachable=false (admins) or not at all.
-      ownerCanReach: server => server.reachable !== false && (ctx.me.user === null || server.access === undefined || userCanReach(server.access, ctx.me.user)),
-      allServersFor: () => choosableServers(ctx),
+      detailHref: ownKeyHref,
       now: () => Date.now(),
+      onRotate: key => openRotateKeyDialog(ctx, key, {
+        admin: false,
+        onRotated: rotated => {
+          rows = rows.map(r => r.id === rotated.id ? rotated : r)
+          table.setRows(rows)
+          announce(`Rotated API key ${rotated.name}`)
+        }
+      }),
       onDelete: key => {
         confirmDialog({
           title: 'Delete API key',
