@@ -12,7 +12,7 @@ import { errors, StoreConflictError } from '../core/errors.ts'
 import { hashSecret } from '../core/hashing.ts'
 import { generateKey, isValidKeyId, isValidUserId } from '../core/key-format.ts'
 import { ownerRule, parseKeyScopes, type KeyScopes, type ScopeRule } from '../core/tool-scope.ts'
-import { decodeKeyCursor, type ApiKeyRecord, type KeyStore, type Page, type Role, type User, type UserPatch } from '../core/store/store.ts'
+import { decodeKeyCursor, type ApiKeyRecord, type KeyStore, type Page, type Role, type User, type UserKind, type UserPatch } from '../core/store/store.ts'
 import {
   DESCRIPTION_MAX, GROUP_MAX, GROUPS_MAX, NAME_MAX, PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX, USER_NAME_MAX,
   type AdminApiKeyView, type ApiKeyView, type McpServerView, type NewKeyBody, type NewUserBody, type UserView
@@ -79,6 +79,7 @@ export function keyView (record: ApiKeyRecord): ApiKeyView {
 export function userView (user: User): UserView {
   return {
     id: user.id,
+    kind: user.kind,
     email: user.email,
     name: user.name,
     role: user.role,
@@ -275,7 +276,7 @@ export function createKeyService ({ store, config, clock = systemClock }: KeySer
       const owner = owners.get(record.userId)
       // A key whose owner vanished between the two reads is being deleted with its owner.
       if (owner === null || owner === undefined) continue
-      items.push({ ...keyView(record), user: { id: owner.id, email: owner.email, name: owner.name } })
+      items.push({ ...keyView(record), user: { id: owner.id, kind: owner.kind, email: owner.email, name: owner.name } })
     }
     return { items, nextCursor: page.nextCursor }
   }
@@ -298,7 +299,7 @@ export function createKeyService ({ store, config, clock = systemClock }: KeySer
     const record = await findKey(id, undefined)
     const owner = await store.getUser(record.userId)
     if (owner === null) throw new errors.ApiKeyNotFound(id)
-    return { ...keyView(record), user: { id: owner.id, email: owner.email, name: owner.name } }
+    return { ...keyView(record), user: { id: owner.id, kind: owner.kind, email: owner.email, name: owner.name } }
   }
 
   /** The store publishes the invalidation event itself; publishing here too would double it. */
@@ -327,14 +328,23 @@ export function createKeyService ({ store, config, clock = systemClock }: KeySer
 
   async function createUser (input: NewUserInput): Promise<UserView> {
     if (input.id !== undefined && !isValidUserId(input.id)) throw invalid('id', 'must be 1-32 letters or digits')
-    const email = normalizeEmail(String(input.email ?? ''))
+    const kind = input.kind ?? 'human'
+    if (kind !== 'human' && kind !== 'service') throw invalid('kind', 'must be "human" or "service"')
+    const service = kind === 'service'
+    // A service account's email is optional (an address for notices about it, say): it never
+    // signs in, so nothing is matched by it but the access rules' `users`.
+    if (input.email === undefined && !service) throw invalid('email', 'is required (only a service account may have none)')
+    const email = input.email === undefined ? '' : normalizeEmail(String(input.email))
+    if (input.name === undefined && email === '') throw invalid('name', 'is required for a service account without an email')
     const name = input.name === undefined ? email : cleanName('name', String(input.name), USER_NAME_MAX)
     const role = input.role === undefined ? 'user' : cleanRole(input.role)
+    if (service && role === 'admin') throw invalid('role', 'a service account cannot be an admin (it never signs in); give it groups')
     const groups = cleanGroups(input.groups ?? [])
-    if (await store.getUserByEmail(email) !== null) throw new errors.EmailTaken(email)
+    if (email !== '' && await store.getUserByEmail(email) !== null) throw new errors.EmailTaken(email)
     try {
       const user = await store.createUser({
         ...(input.id === undefined ? {} : { id: input.id }),
+        kind,
         email,
         name,
         role,
@@ -349,9 +359,10 @@ export function createKeyService ({ store, config, clock = systemClock }: KeySer
     }
   }
 
-  async function listUsers (query: PageInput = {}): Promise<Page<UserView>> {
+  async function listUsers (query: PageInput & { kind?: UserKind } = {}): Promise<Page<UserView>> {
     const limit = pageLimit(query.limit)
-    const page = await store.listUsers({ limit, cursor: keyCursor(query.cursor) })
+    if (query.kind !== undefined && query.kind !== 'human' && query.kind !== 'service') throw invalid('kind', 'must be "human" or "service"')
+    const page = await store.listUsers({ limit, cursor: keyCursor(query.cursor), ...(query.kind === undefined ? {} : { kind: query.kind }) })
     return { items: page.items.map(userView), nextCursor: page.nextCursor }
   }
 
@@ -377,6 +388,10 @@ export function createKeyService ({ store, config, clock = systemClock }: KeySer
       clean.disabled = patch.disabled
     }
     if (Object.keys(clean).length === 0) throw invalid('(body)', 'nothing to change: give name, role, groups or disabled')
+    if (clean.role === 'admin') {
+      const user = isValidUserId(id) ? await store.getUser(id) : null
+      if (user?.kind === 'service') throw invalid('role', 'a service account cannot be an admin (it never signs in); give it groups')
+    }
     const updated = isValidUserId(id) ? await store.updateUser(id, clean) : null
     if (updated === null) throw new errors.UserNotFound(id)
     return userView(updated)

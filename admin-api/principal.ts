@@ -200,6 +200,7 @@ export function createAuthenticator (opts: AuthenticatorOptions) {
     // jwtVerify checked that `iss` is exactly the configured issuer.
     const identity: OidcIdentity = { issuer: oidc.issuer, subject }
     const linked = await store.getUserByIdentity(identity)
+    if (linked !== null && linked.kind === 'service') fail('the identity is linked to a service account', new errors.ServiceAccountSignIn())
     if (linked !== null) return refresh(linked, payload, false)
 
     const rawEmail = claim(payload, oidc.claims.email)
@@ -230,6 +231,7 @@ export function createAuthenticator (opts: AuthenticatorOptions) {
           continue
         }
       }
+      if (existing.kind === 'service') fail('the account of this email is a service account', new errors.ServiceAccountSignIn())
       const current = existing.identity ?? null
       // One identity per issuer per account: a second subject with the same email is another
       // person (or another IdP account) as far as the IdP can tell.

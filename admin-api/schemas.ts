@@ -66,6 +66,11 @@ export const PageQuery = Type.Object({
   cursor: Type.Optional(Type.String({ maxLength: 200, description: 'nextCursor of the previous page' }))
 }, { additionalProperties: false })
 
+export const UserQuery = Type.Object({
+  ...PageQuery.properties,
+  kind: Type.Optional(Type.Union([Type.Literal('human'), Type.Literal('service')], { description: 'only users of this kind' }))
+}, { additionalProperties: false })
+
 export const AdminKeyQuery = Type.Object({
   ...PageQuery.properties,
   userId: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'only keys of this user' }))
@@ -139,7 +144,11 @@ export const CreatedApiKey = Type.Object({
 }, { title: 'CreatedApiKey' })
 export type CreatedApiKeyView = Static<typeof CreatedApiKey>
 
-const UserSummary = Type.Object({ id: Type.String(), email: Type.String(), name: Type.String() })
+const UserKind = Type.Union([Type.Literal('human'), Type.Literal('service')], {
+  description: 'human: signs in through OIDC; service: a service account, never signs in, its keys made by admins'
+})
+
+const UserSummary = Type.Object({ id: Type.String(), kind: UserKind, email: Type.String({ description: '"" for a service account without one' }), name: Type.String() })
 
 export const AdminApiKey = Type.Object({ ...keyProperties, user: UserSummary }, { title: 'AdminApiKey' })
 /** An admin's view of a key: the record and who owns it. */
@@ -147,7 +156,8 @@ export type AdminApiKeyView = Static<typeof AdminApiKey>
 
 export const User = Type.Object({
   id: Type.String(),
-  email: Type.String(),
+  kind: UserKind,
+  email: Type.String({ description: '"" for a service account without one' }),
   name: Type.String(),
   role: Role,
   groups: Type.Array(Type.String()),
@@ -159,8 +169,9 @@ export type UserView = Static<typeof User>
 const Groups = Type.Array(Type.String({ minLength: 1, maxLength: GROUP_MAX }), { maxItems: GROUPS_MAX })
 
 export const NewUserBody = Type.Object({
-  email: Type.String({ minLength: 3, maxLength: EMAIL_MAX, description: 'unique; trimmed, stored and compared lowercase; control, invisible and space characters are refused' }),
-  name: Type.Optional(Type.String({ minLength: 1, maxLength: USER_NAME_MAX, description: 'default: the email' })),
+  kind: Type.Optional(Type.Union([Type.Literal('human'), Type.Literal('service')], { description: 'default human; service: a service account (role user, no sign-in, email optional)' })),
+  email: Type.Optional(Type.String({ minLength: 3, maxLength: EMAIL_MAX, description: 'required for a human; unique; trimmed, stored and compared lowercase; control, invisible and space characters are refused' })),
+  name: Type.Optional(Type.String({ minLength: 1, maxLength: USER_NAME_MAX, description: 'default: the email (required for a service account without one)' })),
   role: Type.Optional(Role),
   groups: Type.Optional(Groups),
   disabled: Type.Optional(Type.Boolean())

@@ -12,7 +12,9 @@ import { parseKeyScopes, SCOPE_KINDS, SERVER_ID_PATTERN, type KeyScopes, type Sc
 
 const USERS_USAGE = `Usage:
   mcpgate users create --email E --name N [--role user|admin] [--groups a,b] [--config FILE]
-  mcpgate users list [--config FILE]
+  mcpgate users create --service --name N [--groups a,b] [--email E] [--config FILE]
+                      (a service account: never signs in; give it keys with \`keys create --user <id>\`)
+  mcpgate users list [--kind human|service] [--config FILE]
   mcpgate users delete <id|email> [--config FILE]     (deletes every key of the user too)`
 
 const KEYS_USAGE = `Usage:
@@ -119,6 +121,11 @@ async function findUser (service: KeyService, ref: string): Promise<UserView> {
   return ref.includes('@') ? await service.getUserByEmail(ref) : await service.getUser(ref)
 }
 
+/** A user as the CLI names them: the email, or a service account's name when it has none. */
+function who (user: Pick<UserView, 'email' | 'name'>): string {
+  return user.email === '' ? `"${user.name}"` : `<${user.email}>`
+}
+
 function table (io: Io, header: string[], rows: string[][]): void {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map(r => (r[i] ?? '').length)))
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd()
@@ -142,6 +149,8 @@ export async function runOperator (area: 'users' | 'keys', args: string[], env: 
     email: { type: 'string' },
     name: { type: 'string' },
     role: { type: 'string' },
+    service: { type: 'boolean' },
+    kind: { type: 'string' },
     groups: { type: 'string' },
     user: { type: 'string' },
     servers: { type: 'string' },
@@ -173,25 +182,33 @@ export async function runOperator (area: 'users' | 'keys', args: string[], env: 
       if (action === 'create') {
         const role = values.role ?? 'user'
         if (role !== 'user' && role !== 'admin') throw new UsageError('users create: --role must be user or admin')
+        const isService = values.service === true
+        if (isService && role === 'admin') throw new UsageError('users create: --service: a service account cannot be an admin (it never signs in); give it --groups')
         const user = await service.createUser({
-          email: need('email', values.email),
+          ...(isService ? { kind: 'service' as const } : {}),
+          ...(isService && values.email === undefined ? {} : { email: need('email', values.email) }),
           name: need('name', values.name),
           role: role as Role,
           groups: values.groups === undefined ? [] : values.groups.split(',').map(g => g.trim()).filter(g => g !== '')
         })
-        io.out(`created user ${user.id} <${user.email}> role=${user.role}${user.groups.length > 0 ? ` groups=${user.groups.join(',')}` : ''}`)
+        const groups = user.groups.length > 0 ? ` groups=${user.groups.join(',')}` : ''
+        io.out(user.kind === 'service'
+          ? `created service account ${user.id} "${user.name}"${user.email === '' ? '' : ` <${user.email}>`}${groups}`
+          : `created user ${user.id} <${user.email}> role=${user.role}${groups}`)
         return 0
       }
       if (action === 'list') {
-        const users = await allPages(cursor => service.listUsers({ limit: 100, cursor }))
-        table(io, ['ID', 'EMAIL', 'NAME', 'ROLE', 'GROUPS', 'DISABLED', 'CREATED'],
-          users.map(u => [u.id, u.email, u.name, u.role, u.groups.join(','), u.disabled ? 'yes' : 'no', u.createdAt]))
+        const kind = values.kind
+        if (kind !== undefined && kind !== 'human' && kind !== 'service') throw new UsageError('users list: --kind must be human or service')
+        const users = await allPages(cursor => service.listUsers({ limit: 100, cursor, ...(kind === undefined ? {} : { kind }) }))
+        table(io, ['ID', 'KIND', 'EMAIL', 'NAME', 'ROLE', 'GROUPS', 'DISABLED', 'CREATED'],
+          users.map(u => [u.id, u.kind, u.email === '' ? '-' : u.email, u.name, u.role, u.groups.join(','), u.disabled ? 'yes' : 'no', u.createdAt]))
         return 0
       }
       if (action === 'delete') {
         const user = await findUser(service, need('user id or email', target))
         await service.deleteUser(user.id)
-        io.out(`deleted user ${user.id} <${user.email}> and all their keys`)
+        io.out(`deleted ${user.kind === 'service' ? 'service account' : 'user'} ${user.id} ${who(user)} and all their keys`)
         return 0
       }
     } else {
@@ -213,7 +230,7 @@ export async function runOperator (area: 'users' | 'keys', args: string[], env: 
           throw err
         })
         const scoped = created.record.scopes === undefined ? '' : `, scopes ${JSON.stringify(created.record.scopes)}`
-        io.err(`created key ${created.record.id} "${created.record.name}" for ${owner.email}, servers ${created.record.mcpServerIds.join(',')}${scoped}, expires ${created.record.expiresAt ?? 'never'}`)
+        io.err(`created key ${created.record.id} "${created.record.name}" for ${who(owner)}, servers ${created.record.mcpServerIds.join(',')}${scoped}, expires ${created.record.expiresAt ?? 'never'}`)
         io.err('The key is shown once; store it now:')
         io.out(created.key)
         return 0
@@ -222,7 +239,7 @@ export async function runOperator (area: 'users' | 'keys', args: string[], env: 
         const owner = values.user === undefined ? undefined : await findUser(service, values.user)
         const keys = await allPages(cursor => service.listKeysWithOwners({ limit: 100, cursor, ...(owner === undefined ? {} : { userId: owner.id }) }))
         table(io, ['ID', 'NAME', 'USER', 'SERVERS', 'SCOPES', 'CREATED', 'EXPIRES', 'LAST USED'],
-          keys.map(k => [k.id, k.name, k.user.email, k.mcpServerIds.join(','), k.scopes === undefined ? '-' : JSON.stringify(k.scopes), k.createdAt, k.expiresAt ?? 'never', k.lastUsedAt ?? 'never']))
+          keys.map(k => [k.id, k.name, k.user.email === '' ? `${k.user.name} (${k.user.id})` : k.user.email, k.mcpServerIds.join(','), k.scopes === undefined ? '-' : JSON.stringify(k.scopes), k.createdAt, k.expiresAt ?? 'never', k.lastUsedAt ?? 'never']))
         return 0
       }
       if (action === 'delete') {

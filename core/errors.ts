@@ -71,6 +71,7 @@ export const errors = {
   // admin API: OIDC sign-in (appended)
   EmailNotVerified: define('EMAIL_NOT_VERIFIED', 'The identity provider does not say that this email address is verified; an account is created or linked by verified email only', 403),
   IdentityConflict: define('IDENTITY_CONFLICT', 'The account with this email address is linked to another identity at the identity provider', 403),
+  ServiceAccountSignIn: define('SERVICE_ACCOUNT_NO_SIGN_IN', 'The account with this email address is a service account: it never signs in (its keys are made by an admin)', 403),
   // admin API: GET /api/mcp-servers/:id/catalog lists an upstream as an MCP client (admin-api/catalog.ts)
   CatalogUnavailable: define('CATALOG_UNAVAILABLE', 'The tools, prompts and resources of MCP server "%s" could not be listed: %s', 502)
 } as const

@@ -65,7 +65,8 @@ export function upstreamRequestHeaders (input: IncomingHttpHeaders, server: Regi
   out['x-forwarded-host'] = fwd.host
   if (server.config.identityHeaders) {
     out['x-mcpgate-user-id'] = principal.userId
-    out['x-mcpgate-user-email'] = principal.user.email
+    // A service account may have no email: the header is then absent, never empty.
+    if (principal.user.email !== '') out['x-mcpgate-user-email'] = principal.user.email
     out['x-mcpgate-key-id'] = principal.keyId
   }
   for (const name in server.headers) {

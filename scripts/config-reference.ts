@@ -38,7 +38,8 @@ function walk (schema: TSchema, path: string, rows: Row[]): void {
         rows.push({
           field: p,
           type: isObj ? 'object' : typeOf(child),
-          def: child.default !== undefined && !isObj ? `\`${JSON.stringify(child.default)}\`` : ((schema.required as string[] | undefined)?.includes(name) === true ? 'required' : ''),
+          // An object with a default ({}) may be left out: neither its default nor "required" is shown.
+          def: child.default !== undefined ? (isObj ? '' : `\`${JSON.stringify(child.default)}\``) : ((schema.required as string[] | undefined)?.includes(name) === true ? 'required' : ''),
           doc: String(child.description ?? (child.pattern !== undefined ? `pattern \`${child.pattern}\`` : ''))
         })
       }

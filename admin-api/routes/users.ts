@@ -2,7 +2,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { audit } from '../audit.ts'
 import type { KeyService } from '../key-service.ts'
-import { ok, CreatedApiKey, errorResponses, IdParams, NewKeyBody, NewUserBody, NoContent, pageOf, PageQuery, User, UserPatchBody } from '../schemas.ts'
+import { ok, CreatedApiKey, errorResponses, IdParams, NewKeyBody, NewUserBody, NoContent, pageOf, User, UserPatchBody, UserQuery } from '../schemas.ts'
 
 const tags = ['admin']
 
@@ -23,8 +23,8 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ service: KeyService }> = as
   app.get('/api/users', {
     schema: {
       tags,
-      summary: 'List users, oldest first',
-      querystring: PageQuery,
+      summary: 'List users, oldest first (?kind=service: service accounts only)',
+      querystring: UserQuery,
       response: { 200: ok(pageOf(User), 'A page of users'), ...errorResponses(400, 403) }
     }
   }, async (request) => service.listUsers(request.query))

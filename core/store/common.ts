@@ -56,8 +56,11 @@ export function notifySafely (fn: () => void): void {
 export function newUserRecord (input: NewUser, now: number): User {
   const id = input.id ?? newUserId()
   if (!isValidUserId(id)) throw new TypeError('createUser: id must be 1-32 base62 characters')
+  const kind = input.kind ?? 'human'
+  if (input.email === '' && kind !== 'service') throw new TypeError('createUser: only a service account may have no email')
   return {
     id,
+    kind,
     email: input.email,
     name: input.name,
     role: input.role,
@@ -66,6 +69,20 @@ export function newUserRecord (input: NewUser, now: number): User {
     createdAt: now,
     ...(input.identity === undefined ? {} : { identity: { issuer: input.identity.issuer, subject: input.identity.subject } })
   }
+}
+
+/**
+ * The unique email index's entry for a user: the lowercased email; for a service account without
+ * one, '#' + id — no email address (it always holds an '@') can equal it, and lookups of an email
+ * never find it (emailIndexOf of a lookup without '@' is null).
+ */
+export function emailIndexOf (user: Pick<User, 'id' | 'email'>): string {
+  return user.email === '' ? '#' + user.id : user.email.toLowerCase()
+}
+
+/** The index entry to look an email up under; null when no user can have it. */
+export function emailLookupOf (email: string): string | null {
+  return email.includes('@') ? email.toLowerCase() : null
 }
 
 export function sameIdentity (a: OidcIdentity | null | undefined, b: OidcIdentity | null | undefined): boolean {

@@ -15,7 +15,7 @@ import type { KeyScopes } from '../tool-scope.ts'
 import { errors, StoreConflictError, StoreUnavailableError } from '../errors.ts'
 import { randomBase62 } from '../key-format.ts'
 import { parseRedisTarget, type RedisTarget } from './redis-url.ts'
-import { callStart, checkPageRequest, maxKeysOf, newUserRecord, notifySafely, pageOf, parseInvalidation, publishCall, serializeInvalidation } from './common.ts'
+import { callStart, checkPageRequest, emailIndexOf, emailLookupOf, maxKeysOf, newUserRecord, notifySafely, pageOf, parseInvalidation, publishCall, serializeInvalidation } from './common.ts'
 import {
   encodeKeyCursor,
   type ApiKeyRecord,
@@ -30,6 +30,7 @@ import {
   type PageRequest,
   type Role,
   type User,
+  type UserKind,
   type UserPatch
 } from './store.ts'
 
@@ -269,6 +270,7 @@ function nullableNumber (text: string | undefined): number | null {
 function toUser (h: Hash): User {
   return {
     id: h.id ?? '',
+    kind: h.kind === 'service' ? 'service' : 'human',
     email: h.email ?? '',
     name: h.name ?? '',
     role: (h.role ?? 'user') as Role,
@@ -373,11 +375,12 @@ export class RedisStore implements KeyStore {
   async createUser (input: NewUser): Promise<User> {
     const user = newUserRecord(input, this.clock.now())
     const id = user.id
-    const emailLower = input.email.toLowerCase()
+    const emailLower = emailIndexOf(user)
     const member = encodeKeyCursor(user.createdAt, id)
     const digest = user.identity === undefined ? null : identityDigest(user.identity)
     const fields: Record<string, string> = {
       id,
+      kind: user.kind,
       email: user.email,
       emailLower,
       name: user.name,
@@ -407,7 +410,9 @@ export class RedisStore implements KeyStore {
   }
 
   async getUserByEmail (email: string): Promise<User | null> {
-    const hash = hashFromFlat(await this.run('getUserByEmail', scripts.userByIndex, [this.key('email:', email.toLowerCase())], [this.prefix]))
+    const lookup = emailLookupOf(email)
+    if (lookup === null) return null
+    const hash = hashFromFlat(await this.run('getUserByEmail', scripts.userByIndex, [this.key('email:', lookup)], [this.prefix]))
     return hash === null ? null : toUser(hash)
   }
 
@@ -425,11 +430,28 @@ export class RedisStore implements KeyStore {
     return hash === null ? null : toUser(hash)
   }
 
-  async listUsers (page: PageRequest): Promise<Page<User>> {
+  async listUsers (page: PageRequest & { kind?: UserKind }): Promise<Page<User>> {
     const { limit, after } = checkPageRequest(page)
-    const from = after === null ? '-' : `(${encodeKeyCursor(after.createdAt, after.id)}`
-    const hashes = await this.page('listUsers', this.key('users'), this.key('u:'), from, '+', limit + 1, 'fwd')
-    return pageOf(hashes.map(toUser), limit)
+    let from = after === null ? '-' : `(${encodeKeyCursor(after.createdAt, after.id)}`
+    if (page.kind === undefined) {
+      const hashes = await this.page('listUsers', this.key('users'), this.key('u:'), from, '+', limit + 1, 'fwd')
+      return pageOf(hashes.map(toUser), limit)
+    }
+    // One index holds every user: a kind is picked out here, reading on in chunks until the page
+    // is full. Users are counted in thousands, not millions; a page reads at most every user once.
+    const chunk = Math.max(limit + 1, 100)
+    const items: User[] = []
+    for (;;) {
+      const hashes = await this.page('listUsers', this.key('users'), this.key('u:'), from, '+', chunk, 'fwd')
+      for (const h of hashes) {
+        const user = toUser(h)
+        if (user.kind === page.kind) items.push(user)
+        if (items.length > limit) return pageOf(items, limit)
+      }
+      const last = hashes[hashes.length - 1]
+      if (hashes.length < chunk || last === undefined) return pageOf(items, limit)
+      from = `(${last.zm ?? ''}`
+    }
   }
 
   async updateUser (id: string, patch: UserPatch): Promise<User | null> {

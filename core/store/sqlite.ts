@@ -9,7 +9,7 @@ import { bucketsFrom, type AuditEvent, type AuditPage, type AuditQuery, type Key
 import type { RateLimits } from '../limits.ts'
 import type { KeyScopes } from '../tool-scope.ts'
 import { errors, StoreConflictError, StoreUnavailableError } from '../errors.ts'
-import { callStart, checkPageRequest, maxKeysOf, newUserRecord, notifySafely, pageOf, parseInvalidation, publishCall, sameIdentity, serializeInvalidation } from './common.ts'
+import { callStart, checkPageRequest, emailIndexOf, emailLookupOf, maxKeysOf, newUserRecord, notifySafely, pageOf, parseInvalidation, publishCall, sameIdentity, serializeInvalidation } from './common.ts'
 import {
   type ApiKeyRecord,
   type AuditRetention,
@@ -23,6 +23,7 @@ import {
   type PageRequest,
   type Role,
   type User,
+  type UserKind,
   type UserPatch
 } from './store.ts'
 
@@ -49,6 +50,7 @@ const BUSY_TIMEOUT_MS = 5000
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS users (
   id TEXT PRIMARY KEY,
+  kind TEXT NOT NULL DEFAULT 'human',
   email TEXT NOT NULL,
   email_lower TEXT NOT NULL UNIQUE,
   name TEXT NOT NULL,
@@ -120,6 +122,7 @@ const IDENTITY_INDEX = 'CREATE UNIQUE INDEX IF NOT EXISTS users_oidc_identity ON
 
 interface UserRow {
   id: string
+  kind: string
   email: string
   name: string
   role: string
@@ -156,13 +159,14 @@ interface LogRow {
 }
 
 const KEY_COLUMNS = 'k.id, k.user_id, k.name, k.description, k.mcp_server_ids, k.scopes, k.secret_generation, k.rotated_at, k.previous_secret_hash, k.previous_until, k.limits, k.created_at, k.expires_at, k.last_used_at, k.secret_hash'
-const OWNER_COLUMNS = 'u.id AS owner_id, u.email AS owner_email, u.name AS owner_name, u.role AS owner_role, ' +
+const OWNER_COLUMNS = 'u.id AS owner_id, u.kind AS owner_kind, u.email AS owner_email, u.name AS owner_name, u.role AS owner_role, ' +
   'u.groups AS owner_groups, u.disabled AS owner_disabled, u.created_at AS owner_created_at, ' +
   'u.oidc_issuer AS owner_oidc_issuer, u.oidc_subject AS owner_oidc_subject'
 
 function toUser (row: UserRow): User {
   return {
     id: row.id,
+    kind: row.kind === 'service' ? 'service' : 'human',
     email: row.email,
     name: row.name,
     role: row.role as Role,
@@ -196,6 +200,7 @@ function toKey (row: KeyRow): ApiKeyRecord {
 function ownerOf (row: KeyOwnerRow): User {
   return toUser({
     id: row.owner_id,
+    kind: row.owner_kind,
     email: row.owner_email,
     name: row.owner_name,
     role: row.owner_role,
@@ -214,6 +219,11 @@ function ownerOf (row: KeyOwnerRow): User {
  */
 function addIdentityColumns (db: Database.Database): void {
   addColumns(db, 'users', 'oidc_issuer', 'ALTER TABLE users ADD COLUMN oidc_issuer TEXT; ALTER TABLE users ADD COLUMN oidc_subject TEXT')
+}
+
+/** Files written before service accounts have no kind column: added once, every user a human. */
+function addKindColumn (db: Database.Database): void {
+  addColumns(db, 'users', 'kind', 'ALTER TABLE users ADD COLUMN kind TEXT NOT NULL DEFAULT \'human\'')
 }
 
 /** Files written before per-tool scopes have no scopes column: added once, as the identity columns. */
@@ -272,8 +282,8 @@ export class SqliteStore implements KeyStore {
     userByEmail: Database.Statement<[string], UserRow>
     userByIdentity: Database.Statement<[string, string], UserRow>
     setIdentity: Database.Statement<[string | null, string | null, string]>
-    usersFirst: Database.Statement<[number], UserRow>
-    usersAfter: Database.Statement<[number, string, number], UserRow>
+    usersFirst: Database.Statement<[{ kind: string | null, limit: number }], UserRow>
+    usersAfter: Database.Statement<[{ kind: string | null, createdAt: number, id: string, limit: number }], UserRow>
     insertUser: Database.Statement<[UserRow & { email_lower: string }]>
     updateUser: Database.Statement<[string, string, string, number, string]>
     deleteUser: Database.Statement<[string]>
@@ -334,6 +344,7 @@ export class SqliteStore implements KeyStore {
     this.db.pragma(`cache_size = ${-cacheKiB}`)
     this.db.exec(SCHEMA)
     addIdentityColumns(this.db)
+    addKindColumn(this.db)
     addScopesColumn(this.db)
     addRotationColumns(this.db)
     addLimitsColumn(this.db)
@@ -345,10 +356,10 @@ export class SqliteStore implements KeyStore {
       userByEmail: db.prepare('SELECT * FROM users WHERE email_lower = ?'),
       userByIdentity: db.prepare('SELECT * FROM users WHERE oidc_issuer = ? AND oidc_subject = ?'),
       setIdentity: db.prepare('UPDATE users SET oidc_issuer = ?, oidc_subject = ? WHERE id = ?'),
-      usersFirst: db.prepare('SELECT * FROM users ORDER BY created_at, id LIMIT ?'),
-      usersAfter: db.prepare('SELECT * FROM users WHERE (created_at, id) > (?, ?) ORDER BY created_at, id LIMIT ?'),
-      insertUser: db.prepare('INSERT INTO users (id, email, email_lower, name, role, groups, disabled, created_at, oidc_issuer, oidc_subject) ' +
-        'VALUES (@id, @email, @email_lower, @name, @role, @groups, @disabled, @created_at, @oidc_issuer, @oidc_subject)'),
+      usersFirst: db.prepare('SELECT * FROM users WHERE (@kind IS NULL OR kind = @kind) ORDER BY created_at, id LIMIT @limit'),
+      usersAfter: db.prepare('SELECT * FROM users WHERE (@kind IS NULL OR kind = @kind) AND (created_at, id) > (@createdAt, @id) ORDER BY created_at, id LIMIT @limit'),
+      insertUser: db.prepare('INSERT INTO users (id, kind, email, email_lower, name, role, groups, disabled, created_at, oidc_issuer, oidc_subject) ' +
+        'VALUES (@id, @kind, @email, @email_lower, @name, @role, @groups, @disabled, @created_at, @oidc_issuer, @oidc_subject)'),
       updateUser: db.prepare('UPDATE users SET name = ?, role = ?, groups = ?, disabled = ? WHERE id = ?'),
       deleteUser: db.prepare('DELETE FROM users WHERE id = ?'),
       keyById: db.prepare(`SELECT ${KEY_COLUMNS} FROM api_keys k WHERE k.id = ?`),
@@ -400,7 +411,7 @@ export class SqliteStore implements KeyStore {
   async createUser (input: NewUser): Promise<User> {
     const user = newUserRecord(input, this.clock.now())
     const id = user.id
-    const emailLower = input.email.toLowerCase()
+    const emailLower = emailIndexOf(user)
     this.write('createUser', () => {
       if (this.stmt.userByEmail.get(emailLower) !== undefined) {
         throw new StoreConflictError(`A user with email "${input.email}" already exists`, 'email')
@@ -411,6 +422,7 @@ export class SqliteStore implements KeyStore {
       }
       this.stmt.insertUser.run({
         id,
+        kind: user.kind,
         email: user.email,
         email_lower: emailLower,
         name: user.name,
@@ -432,7 +444,9 @@ export class SqliteStore implements KeyStore {
   }
 
   async getUserByEmail (email: string): Promise<User | null> {
-    const row = this.read('getUserByEmail', () => this.stmt.userByEmail.get(email.toLowerCase()))
+    const lookup = emailLookupOf(email)
+    if (lookup === null) return null
+    const row = this.read('getUserByEmail', () => this.stmt.userByEmail.get(lookup))
     return row === undefined ? null : toUser(row)
   }
 
@@ -457,11 +471,12 @@ export class SqliteStore implements KeyStore {
     return linked
   }
 
-  async listUsers (page: PageRequest): Promise<Page<User>> {
+  async listUsers (page: PageRequest & { kind?: UserKind }): Promise<Page<User>> {
     const { limit, after } = checkPageRequest(page)
+    const kind = page.kind ?? null
     const rows = this.read('listUsers', () => after === null
-      ? this.stmt.usersFirst.all(limit + 1)
-      : this.stmt.usersAfter.all(after.createdAt, after.id, limit + 1))
+      ? this.stmt.usersFirst.all({ kind, limit: limit + 1 })
+      : this.stmt.usersAfter.all({ kind, createdAt: after.createdAt, id: after.id, limit: limit + 1 }))
     return pageOf(rows.map(toUser), limit)
   }
 

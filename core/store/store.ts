@@ -10,6 +10,12 @@ import type { KeyScopes } from '../tool-scope.ts'
 export type Role = 'admin' | 'user'
 
 /**
+ * A person (signs in to the admin API through OIDC) or a service account (never signs in; an admin
+ * creates it and its keys). Set at creation, never changed.
+ */
+export type UserKind = 'human' | 'service'
+
+/**
  * Who a user is at an OIDC issuer: the token's `iss` and `sub` (OIDC Core §2: `sub` is unique and
  * never reassigned within an issuer, unlike an email). Compared exactly, case included.
  */
@@ -21,6 +27,8 @@ export interface OidcIdentity {
 /** Times are epoch milliseconds throughout the store; the admin API renders them as RFC 3339. */
 export interface User {
   id: string
+  kind: UserKind
+  /** '' for a service account created without one (a human always has one). */
   email: string
   name: string
   role: Role
@@ -34,6 +42,9 @@ export interface User {
 export interface NewUser {
   /** Optional: the store's caller may choose the id (1–32 base62); otherwise one is generated. */
   id?: string
+  /** Default 'human'. */
+  kind?: UserKind
+  /** '' only for a service account. */
   email: string
   name: string
   role: Role
@@ -114,6 +125,7 @@ export interface KeyStore {
 
   createUser(input: NewUser): Promise<User>
   getUser(id: string): Promise<User | null>
+  /** Case-insensitive; '' (a service account without email) finds nobody. */
   getUserByEmail(email: string): Promise<User | null>
   getUserByIdentity(identity: OidcIdentity): Promise<User | null>
   /**
@@ -124,8 +136,8 @@ export interface KeyStore {
    * nothing: an identity decides who signs in to the admin API, not what any key may reach.
    */
   linkIdentity(userId: string, identity: OidcIdentity, expected: OidcIdentity | null): Promise<User | null>
-  /** Ordered by createdAt then id, oldest first. */
-  listUsers(page: PageRequest): Promise<Page<User>>
+  /** Ordered by createdAt then id, oldest first; with `kind`, only users of that kind. */
+  listUsers(page: PageRequest & { kind?: UserKind }): Promise<Page<User>>
   /** Publishes `{type:'user'}`. Returns null when the user does not exist. */
   updateUser(id: string, patch: UserPatch): Promise<User | null>
   /** Deletes the user, every key of theirs and their identity link atomically; publishes `{type:'user'}`. */

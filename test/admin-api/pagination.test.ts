@@ -52,7 +52,7 @@ t.test('keys: newest first across pages, ties included, filter by user', async t
   const onlyB = await collect(h, `/api/admin-api-keys?userId=${b.id}`, 4)
   t.same(onlyB.ids, newestFirst.filter(id => made.find(k => k.id === id)?.userId === b.id), '?userId filters to one owner')
   const item = big.json().items.find((k: { userId: string }) => k.userId === b.id)
-  t.same(item.user, { id: b.id, email: 'b@example.com', name: 'b@example.com' }, 'each key carries its owner')
+  t.same(item.user, { id: b.id, kind: 'human', email: 'b@example.com', name: 'b@example.com' }, 'each key carries its owner')
   const none = await h.request({ method: 'GET', url: '/api/admin-api-keys?userId=nosuchuser', token: ADMIN_TOKEN })
   t.same(none.json(), { items: [], nextCursor: null })
 })

@@ -136,7 +136,7 @@ export function storeContract (t: Test, makeStore: MakeStore, options: ContractO
     await store.ping()
     const created = await store.createUser(newUser({ email: 'Ada@Example.com', name: 'Ada', role: 'admin', groups: ['eng', 'ops'] }))
     t.ok(isValidUserId(created.id), 'a generated id is 1-32 base62')
-    t.same(created, { id: created.id, email: 'Ada@Example.com', name: 'Ada', role: 'admin', groups: ['eng', 'ops'], disabled: false, createdAt: clock.now() })
+    t.same(created, { id: created.id, kind: 'human', email: 'Ada@Example.com', name: 'Ada', role: 'admin', groups: ['eng', 'ops'], disabled: false, createdAt: clock.now() })
     t.same(await store.getUser(created.id), created, 'read back as written')
     t.equal(await store.getUser('nosuchuser'), null)
 
@@ -257,6 +257,43 @@ export function storeContract (t: Test, makeStore: MakeStore, options: ContractO
     t.equal(single.nextCursor, null, 'no empty trailing page')
     await t.rejects(store.listUsers({ limit: 4, cursor: 'garbage' }), TypeError, 'an invalid cursor is a TypeError')
     await t.rejects(store.listUsers({ limit: 0 }), TypeError, 'a limit below 1 is a TypeError')
+  })
+
+  t.test('service accounts: their kind kept, no email needed, never found by email, listed apart', async t => {
+    const clock = new ManualClock()
+    const store = await makeStore(t, { clock })
+    const bot = await store.createUser(newUser({ kind: 'service', email: '', name: 'CI bot', groups: ['ci'] }))
+    clock.advance(1)
+    const other = await store.createUser(newUser({ kind: 'service', email: '', name: 'Nightly' }))
+    clock.advance(1)
+    const mailed = await store.createUser(newUser({ kind: 'service', email: 'Deploy@Example.com', name: 'Deploy' }))
+    t.same(bot, { id: bot.id, kind: 'service', email: '', name: 'CI bot', role: 'user', groups: ['ci'], disabled: false, createdAt: clock.now() - 2 })
+    t.same(await store.getUser(bot.id), bot, 'read back as written')
+    t.equal(await store.getUserByEmail(''), null, 'no email finds nobody')
+    t.equal(await store.getUserByEmail('#' + bot.id), null, 'nor does the index entry an email-less account is kept under')
+    t.same(await store.getUserByEmail('deploy@example.com'), mailed, 'a service account\'s email is unique and found like any')
+    await t.rejects(store.createUser(newUser({ email: '' })), TypeError, 'a human needs an email')
+
+    // Humans and service accounts interleaved across more than one of a store's internal chunks.
+    const humans: User[] = []
+    for (let i = 0; i < 130; i++) {
+      clock.advance(1)
+      humans.push(await store.createUser(newUser()))
+    }
+    clock.advance(1)
+    const last = await store.createUser(newUser({ kind: 'service', email: '', name: 'Last' }))
+    const services = await collectPages(cursor => store.listUsers({ limit: 2, cursor, kind: 'service' }), 2, t)
+    t.same(services.map(u => u.id), [bot.id, other.id, mailed.id, last.id], 'only service accounts, oldest first, over pages')
+    const people = await collectPages(cursor => store.listUsers({ limit: 50, cursor, kind: 'human' }), 50, t)
+    t.same(people.map(u => u.id), humans.map(u => u.id), 'only humans')
+    t.equal((await collectPages(cursor => store.listUsers({ limit: 50, cursor }), 50, t)).length, humans.length + 4, 'no kind: everyone')
+
+    const key = keyRecord(bot.id)
+    await store.createKey(key)
+    t.equal((await store.getKeyWithOwner(key.id))?.owner.kind, 'service', 'the owner read with a key has its kind')
+    t.equal(await store.deleteUser(bot.id), true)
+    t.equal(await store.getKey(key.id), null, 'deleting a service account deletes its keys')
+    await assertStorage(t, store, { userIds: [other.id, mailed.id, last.id, ...humans.map(u => u.id)], keyIds: [] })
   })
 
   t.test('creates a key and reads it back, with its owner and count', async t => {

@@ -31,7 +31,7 @@ t.test('an old file gains the identity columns and keeps its users', async t => 
 
   const [a, b] = [new SqliteStore({ path }), new SqliteStore({ path })]
   t.teardown(async () => { await a.close(); await b.close() })
-  t.same(await a.getUser('ada1'), { id: 'ada1', email: 'ada@example.com', name: 'Ada', role: 'admin', groups: [], disabled: false, createdAt: 1000 }, 'the user is kept, unlinked')
+  t.same(await a.getUser('ada1'), { id: 'ada1', kind: 'human', email: 'ada@example.com', name: 'Ada', role: 'admin', groups: [], disabled: false, createdAt: 1000 }, 'the user is kept, unlinked')
   const identity = { issuer: 'https://idp.example.com/', subject: 'ada' }
   t.same((await a.linkIdentity('ada1', identity, null))?.identity, identity)
   t.same((await b.getUserByIdentity(identity))?.id, 'ada1', 'seen by the other store')
@@ -40,5 +40,6 @@ t.test('an old file gains the identity columns and keeps its users', async t => 
   t.teardown(() => check.close())
   const columns = (check.pragma('table_info(users)') as Array<{ name: string }>).map(c => c.name)
   t.same(columns.filter(c => c.startsWith('oidc_')), ['oidc_issuer', 'oidc_subject'], 'added once')
+  t.equal(columns.filter(c => c === 'kind').length, 1, 'the kind column is added once: every old user is a human')
   t.ok(check.prepare("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'users_oidc_identity'").get(), 'identities are unique')
 })

@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import type { Test } from 'tap'
 import type { Clock } from '../../core/clock.ts'
 import { randomBase62 } from '../../core/key-format.ts'
+import { emailIndexOf } from '../../core/store/common.ts'
 import { identityDigest, RedisStore } from '../../core/store/redis.ts'
 import { SqliteStore } from '../../core/store/sqlite.ts'
 import { encodeKeyCursor, type ApiKeyRecord, type KeyStore, type User } from '../../core/store/store.ts'
@@ -90,7 +91,7 @@ export async function assertRedisHolds (t: Test, redis: RedisHandle, store: KeyS
   for (const id of expected.userIds) {
     const user: User | null = await store.getUser(id)
     if (user === null) { t.fail(`expected user ${id} is missing`); continue }
-    const emailKey: string = `${p}email:${user.email.toLowerCase()}`
+    const emailKey: string = `${p}email:${emailIndexOf(user)}`
     want.add(`${p}u:${id}`)
     want.add(emailKey)
     t.equal(await client.get(emailKey), id, 'the email index points at its user')
