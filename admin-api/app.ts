@@ -271,7 +271,7 @@ export async function buildAdmin (config: Readonly<Config>, deps: AdminDeps): Pr
 
     await api.register(apiKeyRoutes, { service })
     await api.register(meRoutes, { service, catalog })
-    const trail = createAuditTrail({ store, clock })
+    const trail = createAuditTrail({ store, clock, limits: config.gateway.limits })
     await api.register(auditEventRoutes, { trail })
 
     await api.register(async adminOnly => {

@@ -5,6 +5,7 @@
 import { DAY_MS, type AuditEvent, type AuditQuery, type KeyUsage } from '../core/audit.ts'
 import type { Clock } from '../core/clock.ts'
 import { errors } from '../core/errors.ts'
+import { limitStatus, type LimitsConfig } from '../core/limits.ts'
 import type { KeyStore } from '../core/store/store.ts'
 import { parseRfc3339 } from './key-service.ts'
 import type { Principal } from './principal.ts'
@@ -41,7 +42,7 @@ function time (value: string | undefined, field: string): number | undefined {
   return ms
 }
 
-export function createAuditTrail ({ store, clock }: { store: KeyStore, clock: Clock }) {
+export function createAuditTrail ({ store, clock, limits }: { store: KeyStore, clock: Clock, limits: LimitsConfig }) {
   /** The ids of every key the user holds now (at most admin.maxKeysPerUser pages of them). */
   async function keysOf (userId: string): Promise<string[]> {
     const ids: string[] = []
@@ -94,13 +95,15 @@ export function createAuditTrail ({ store, clock }: { store: KeyStore, clock: Cl
     const until = clock.now()
     const since = until - USAGE_DAYS * DAY_MS
     const u: KeyUsage = await store.keyUsage(keyId, since, until)
+    const status = await limitStatus(store, { keyId, userId: key.userId, limits: key.limits ?? null }, limits, until)
     const bucket = (b: KeyUsage['hourly'][number]) => ({ ...b, start: iso(b.start) })
     return {
       since: iso(since),
       hourly: u.hourly.map(bucket),
       daily: u.daily.map(bucket),
       topTools: u.topTools,
-      lastUsed: u.lastUsed === null ? null : { ...u.lastUsed, time: iso(u.lastUsed.time) }
+      lastUsed: u.lastUsed === null ? null : { ...u.lastUsed, time: iso(u.lastUsed.time) },
+      limits: status
     }
   }
 

@@ -2,7 +2,7 @@
 // users lives here, shared by the REST routes and the CLI (so nothing here knows about HTTP).
 // Expected failures are thrown as the typed errors of core/errors.ts; results are public views
 // that can never carry a secret hash.
-import { limitsProblem, type RateLimits } from '../core/limits.ts'
+import { limitsProblem, limitStatus, type LimitsSubject, type LimitStatus, type RateLimits } from '../core/limits.ts'
 import type { Static } from '@fastify/type-provider-typebox'
 import type { Config, ServerConfig } from '../config/schema.ts'
 import { userCanReach, type AccessSubject } from '../core/access.ts'
@@ -397,6 +397,11 @@ export function createKeyService ({ store, config, clock = systemClock }: KeySer
     return userView(updated)
   }
 
+  /** The limits `who` is under now, with what is left (one store read; [] when none). */
+  async function limits (who: LimitsSubject): Promise<LimitStatus[]> {
+    return limitStatus(store, who, config.gateway.limits, clock.now())
+  }
+
   /** Deletes the user and every key of theirs (atomically, in the store). */
   async function deleteUser (id: string): Promise<void> {
     const deleted = isValidUserId(id) ? await store.deleteUser(id) : false
@@ -459,6 +464,7 @@ export function createKeyService ({ store, config, clock = systemClock }: KeySer
     getUserByEmail,
     updateUser,
     deleteUser,
+    limits,
     listServers,
     catalogTarget
   }

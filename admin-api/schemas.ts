@@ -224,10 +224,20 @@ export const McpServerCatalog = Type.Object({
 }, { title: 'McpServerCatalog' })
 export type McpServerCatalogView = Static<typeof McpServerCatalog>
 
+/** core/limits.ts LimitStatus: one limit now. */
+export const LimitStatus = Type.Object({
+  scope: Type.Union([Type.Literal('key'), Type.Literal('user')], { description: 'key: this key\'s own (or the default for keys); user: the owner\'s total across all of their keys' }),
+  kind: Type.Union([Type.Literal('requests'), Type.Literal('toolCalls')], { description: 'requests a minute, or tool calls a UTC day' }),
+  limit: Type.Integer(),
+  remaining: Type.Integer({ description: 'left in this window; tokens a gateway replica holds and has not spent yet count as used' }),
+  resetAt: DateTime('when the window ends')
+}, { title: 'LimitStatus' })
+
 export const Me = Type.Object({
   authMethod: Type.Union([Type.Literal('admin-token'), Type.Literal('oidc')]),
   role: Role,
-  user: Type.Union([User, Type.Null()], { description: 'null for the bootstrap admin token' })
+  user: Type.Union([User, Type.Null()], { description: 'null for the bootstrap admin token' }),
+  limits: Type.Array(LimitStatus, { description: 'the caller\'s totals across all of their keys (gateway.limits.perUser), with what is left ([] when none); a key\'s own limits are in its usage' })
 })
 export type MeView = Static<typeof Me>
 
@@ -286,6 +296,7 @@ export const KeyUsage = Type.Object({
   hourly: Type.Array(UsageBucket),
   daily: Type.Array(UsageBucket),
   topTools: Type.Array(Type.Object({ name: Type.String(), calls: Type.Integer() }), { description: 'allowed tool calls by name, most first (at most 10)' }),
-  lastUsed: Type.Union([Type.Object({ time: DateTime('the last allowed request'), ip: Type.String(), userAgent: Type.Union([Type.String(), Type.Null()]) }), Type.Null()])
+  lastUsed: Type.Union([Type.Object({ time: DateTime('the last allowed request'), ip: Type.String(), userAgent: Type.Union([Type.String(), Type.Null()]) }), Type.Null()]),
+  limits: Type.Array(LimitStatus, { description: 'the key\'s rate limits and quotas now, with what is left ([] when none)' })
 }, { title: 'KeyUsage' })
 export type KeyUsageView = Static<typeof KeyUsage>

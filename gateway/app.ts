@@ -211,7 +211,7 @@ export async function buildGateway (config: Readonly<Config>, deps: GatewayDeps)
   const unobserve = metrics.observeStore(store)
   const origins = new OriginPolicy(gw.allowedOrigins)
   const lastUsed = new LastUsedRecorder({
-    store: store,
+    store,
     clock,
     flushMs: gw.lastUsedFlushMs,
     onFlushed: () => health.markHealthy(),
@@ -222,7 +222,7 @@ export async function buildGateway (config: Readonly<Config>, deps: GatewayDeps)
   })
   const verifier = new LowPriorityVerifier(gw.guards.maxConcurrentVerifications)
   const authenticator = new Authenticator({
-    store: store,
+    store,
     cache,
     clock,
     health,
@@ -232,8 +232,8 @@ export async function buildGateway (config: Readonly<Config>, deps: GatewayDeps)
     verify: (phc, secret) => verifier.verify(phc, secret)
   })
 
-  const sessions = new SessionBindings({ store: store, clock, idleTtlMs: gw.sessions.idleTtlMs, maxCached: gw.sessions.maxCached, log: app.log })
-  const revocation = new Revocation({ store: store, clock, registry, log: app.log, onCut: (reason, serverId) => metrics.cut(reason, serverId) })
+  const sessions = new SessionBindings({ store, clock, idleTtlMs: gw.sessions.idleTtlMs, maxCached: gw.sessions.maxCached, log: app.log })
+  const revocation = new Revocation({ store, clock, registry, log: app.log, onCut: (reason, serverId) => metrics.cut(reason, serverId) })
   // Shutdown: stop accepting, end standalone SSE streams, let in-flight requests finish for at
   // most shutdownGraceMs; then the onClose hook below flushes last-used.
   const drain = new ConnectionDrain(app.server)
@@ -333,7 +333,7 @@ export async function buildGateway (config: Readonly<Config>, deps: GatewayDeps)
     })
     for (const url of OAUTH_PATHS) scope.all(url, replies.sendNoOAuth)
   })
-  await app.register(healthRoutes, { store: store, health })
+  await app.register(healthRoutes, { store, health })
   metricsEndpoint(app, metrics, gw)
 
   await app.register(async function authenticated (authed) {

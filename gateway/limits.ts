@@ -11,7 +11,7 @@ import type { Config } from '../config/schema.ts'
 import type { Clock } from '../core/clock.ts'
 import { errors } from '../core/errors.ts'
 import { randomBase62 } from '../core/key-format.ts'
-import { keyLimit, userLimit, windowMs, windowStart, type LimitKind, type RateLimits } from '../core/limits.ts'
+import { counterOf, limitsOf, limitStatus, windowMs, windowStart, type AppliedLimit, type LimitKind, type LimitStatus } from '../core/limits.ts'
 import type { KeyStore } from '../core/store/store.ts'
 import type { Principal } from './auth.ts'
 
@@ -70,14 +70,8 @@ export class Limiter {
   }
 
   /** The limits of `kind` this principal is under: its key's, its owner's total. */
-  #limitsOf (principal: Principal, kind: LimitKind): Array<{ scope: 'key' | 'user', subject: string, limit: number }> {
-    const { perKey, perUser } = this.#options.config
-    const out: Array<{ scope: 'key' | 'user', subject: string, limit: number }> = []
-    const k = keyLimit(principal.limits, perKey, kind)
-    if (k !== undefined) out.push({ scope: 'key', subject: `k:${principal.keyId}`, limit: k })
-    const u = userLimit(perUser, kind)
-    if (u !== undefined) out.push({ scope: 'user', subject: `u:${principal.userId}`, limit: u })
-    return out
+  #limitsOf (principal: Principal, kind: LimitKind): AppliedLimit[] {
+    return limitsOf(principal, this.#options.config, kind)
   }
 
   /** The principal has a limit of this kind (its tool calls must be counted, so its POSTs read). */
@@ -90,14 +84,8 @@ export class Limiter {
   get replicas (): number { return this.#replicas }
 
   /** The principal's limits now: each with what is left of its window (read from the store). */
-  async status (principal: Principal): Promise<Array<{ scope: 'key' | 'user', kind: LimitKind, limit: number, remaining: number, resetAt: string }>> {
-    const now = this.#options.clock.now()
-    const rows = (['requests', 'toolCalls'] as const).flatMap(kind => this.#limitsOf(principal, kind).map(l => {
-      const window = windowStart(kind, now)
-      return { ...l, kind, bucket: `${l.subject}:${kind}:${window}`, resetAt: window + windowMs(kind) }
-    }))
-    const used = await this.#options.store.tokensUsed(rows.map(r => r.bucket))
-    return rows.map((r, i) => ({ scope: r.scope, kind: r.kind, limit: r.limit, remaining: Math.max(0, r.limit - (used[i] ?? 0)), resetAt: new Date(r.resetAt).toISOString() }))
+  async status (principal: Principal): Promise<LimitStatus[]> {
+    return limitStatus(this.#options.store, principal, this.#options.config, this.#options.clock.now())
   }
 
   /** Tells the store this replica is alive and learns how many are (every ANNOUNCE_EVERY_MS). */
@@ -132,7 +120,7 @@ export class Limiter {
     const resetAt = window + windowMs(kind)
     let granted = n
     let refusal: LimitRefusal | null = null
-    const steps = limits.map(l => () => this.#take(`${l.subject}:${kind}:${window}`, l.limit, granted, window, resetAt))
+    const steps = limits.map(l => () => this.#take(counterOf(l.subject, kind, window), l.limit, granted, window, resetAt))
     // Each limit grants what the one before it granted at most; the first to cut names the refusal.
     const finish = (index: number, got: number): void => {
       if (got < granted && refusal === null) {
@@ -227,8 +215,6 @@ export function refusalText (r: LimitRefusal): string {
   const what = r.kind === 'requests' ? `${r.limit} requests a minute` : `${r.limit} tool calls a day`
   return `the limit of ${what} for ${whose} is reached; it resets at ${new Date(r.resetAt).toISOString()}`
 }
-
-export type { RateLimits }
 
 /**
  * preHandler after authorization: one request of the principal's requests-per-minute limits; over

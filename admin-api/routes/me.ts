@@ -21,7 +21,8 @@ export const meRoutes: FastifyPluginAsyncTypebox<{ service: KeyService, catalog:
     }
   }, async (request) => {
     const p = request.adminPrincipal
-    return { authMethod: p.kind, role: p.role, user: p.user === null ? null : userView(p.user) }
+    const limits = p.user === null ? [] : await service.limits({ userId: p.user.id })
+    return { authMethod: p.kind, role: p.role, user: p.user === null ? null : userView(p.user), limits }
   })
 
   app.get('/api/mcp-servers', {

@@ -5,9 +5,10 @@ import t from 'tap'
 import { join } from 'node:path'
 import { writeFileSync } from 'node:fs'
 import { main, type Io } from '../../cli/main.ts'
-import { ADMIN_TOKEN, startAdmin } from '../helpers/admin.ts'
+import { ADMIN_TOKEN, startAdmin, testConfig } from '../helpers/admin.ts'
 import { startGateway, testConfig as gatewayConfig } from '../helpers/gateway.ts'
 import { startRawUpstream } from '../helpers/mcp-upstream.ts'
+import { startOidcIssuer } from '../helpers/oidc.ts'
 import { tempDir } from '../helpers/stores.ts'
 
 t.test('limits on a key: API, CLI, /api/me', async t => {
@@ -47,4 +48,42 @@ t.test('limits on a key: API, CLI, /api/me', async t => {
   t.equal(await main(['keys', 'list', '--config', file], {}, io), 0)
   t.equal(await main(['keys', 'create', '--user', 'svc@example.com', '--name', 'k', '--servers', 'alpha', '--requests-per-minute', 'lots', '--config', file], {}, io), 2, 'a bad number: usage error')
   t.match(errs.join('\n'), /--requests-per-minute/)
+})
+
+t.test('the admin API shows what is left: a key\'s usage (its limits and its owner\'s), a user\'s /api/me (their totals)', async t => {
+  const idp = await startOidcIssuer()
+  t.teardown(() => idp.close())
+  // Limits under 40 lease one token at a time: the store's counters are exact here.
+  const limits = { perKey: { requestsPerMinute: 30 }, perUser: { toolCallsPerDay: 20 } }
+  const h = await startAdmin(t, { config: testConfig({ gateway: { limits } }, idp) })
+  const token = await idp.sign({ sub: 'lin', email: 'lin@example.com', email_verified: true })
+  const signedIn = (await h.request({ method: 'GET', url: '/api/me', token })).json() as { user: { id: string }, limits: unknown[] }
+  t.equal(signedIn.limits.length, 1, 'one limit applies to the user: the total of tool calls')
+  t.match(signedIn.limits[0], { scope: 'user', kind: 'toolCalls', limit: 20, remaining: 20 }, 'untouched yet')
+  const created = (await h.request({ method: 'POST', url: `/api/users/${signedIn.user.id}/api-keys`, token: ADMIN_TOKEN, body: { name: 'k', mcpServerIds: ['*'] } })).json() as { id: string, key: string }
+
+  const upstream = await startRawUpstream(t, (_req, res) => { res.setHeader('content-type', 'application/json'); res.end('{"jsonrpc":"2.0","id":1,"result":{"content":[]}}') })
+  const gw = await startGateway(t, { store: h.store, config: gatewayConfig({ gateway: { limits }, servers: [{ id: 'up', url: `${upstream.origin}/mcp` }] }) })
+  for (let i = 0; i < 3; i++) {
+    const res = await fetch(gw.mcpUrl('up'), {
+      method: 'POST',
+      headers: { authorization: `Bearer ${created.key}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', arguments: {} } })
+    })
+    t.equal(res.status, 200)
+    await res.arrayBuffer()
+  }
+  const usage = (await h.request({ method: 'GET', url: `/api/admin-api-keys/${created.id}/usage`, token: ADMIN_TOKEN })).json() as { limits: Array<{ scope: string, kind: string, limit: number, remaining: number, resetAt: string }> }
+  t.match(usage.limits, [
+    { scope: 'key', kind: 'requests', limit: 30, remaining: 27 },
+    { scope: 'user', kind: 'toolCalls', limit: 20, remaining: 17 }
+  ], 'the key\'s requests this minute and its owner\'s tool calls today')
+  t.equal(usage.limits.length, 2)
+  const day = usage.limits[1]?.resetAt ?? ''
+  t.match(day, /T00:00:00\.000Z$/, 'a quota resets at the next UTC midnight')
+  const own = (await h.request({ method: 'GET', url: `/api/api-keys/${created.id}/usage`, token })).json() as { limits: unknown }
+  t.same(own.limits, usage.limits, 'the owner sees the same on their own key')
+  const me = (await h.request({ method: 'GET', url: '/api/me', token })).json() as { limits: unknown }
+  t.match(me.limits, [{ scope: 'user', kind: 'toolCalls', limit: 20, remaining: 17, resetAt: day }], 'and their total in /api/me')
+  t.same((await h.request({ method: 'GET', url: '/api/me', token: ADMIN_TOKEN })).json().limits, [], 'the bootstrap token has none')
 })
