@@ -115,14 +115,23 @@ export class AuditRecorder {
   async close (): Promise<void> {
     if (this.#timer !== undefined) clearInterval(this.#timer)
     this.#timer = undefined
+    await this.#queued
     await this.#flushing
-    await this.flush()
+    this.#flushing = this.#write(true).finally(() => { this.#flushing = undefined })
+    await this.#flushing
     if (this.#file !== null && this.#file !== process.stdout) await new Promise<void>(resolve => (this.#file as WriteStream).end(resolve))
   }
 
-  async #write (): Promise<void> {
+  /**
+   * Writes the batch left by a failed write or what is buffered, then only full batches: what
+   * arrives during a write waits for the next flush (a busy gateway writes about once per flushMs).
+   * `all` (closing) writes everything.
+   */
+  async #write (all = false): Promise<void> {
     const { store, clock, config } = this.#options
-    while (this.#batch !== null || this.#buffer.length > 0) {
+    let least = 1
+    while (this.#batch !== null || this.#buffer.length >= least) {
+      if (!all) least = MAX_BATCH
       if (this.#batch === null) this.#batch = { id: randomBase62(16), events: this.#buffer.splice(0, MAX_BATCH) }
       const batch = this.#batch
       try {

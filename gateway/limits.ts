@@ -55,6 +55,7 @@ export class Limiter {
   readonly #replicaId = randomBase62(12)
   #replicas = 1
   #timer: NodeJS.Timeout | undefined
+  #running = false
   /** Requests decided without the store (it could not be reached): the metric of the degraded mode. */
   degraded = 0
   #degradedLogged = false
@@ -97,15 +98,25 @@ export class Limiter {
     }
   }
 
+  /**
+   * Starts announcing this replica: at once when config sets limits, else at the first limited
+   * key seen (a gateway without limits sends the store nothing for them).
+   */
   start (): void {
-    if (this.#timer !== undefined) return
-    this.announce().catch(() => {})
-    this.#timer = setInterval(() => { this.announce().catch(() => {}) }, ANNOUNCE_EVERY_MS).unref()
+    this.#running = true
+    if (this.configured) this.#announceEvery()
   }
 
   stop (): void {
+    this.#running = false
     if (this.#timer !== undefined) clearInterval(this.#timer)
     this.#timer = undefined
+  }
+
+  #announceEvery (): void {
+    if (this.#timer !== undefined || !this.#running) return
+    this.announce().catch(() => {})
+    this.#timer = setInterval(() => { this.announce().catch(() => {}) }, ANNOUNCE_EVERY_MS).unref()
   }
 
   /**
@@ -115,6 +126,7 @@ export class Limiter {
   take (principal: Principal, kind: LimitKind, n = 1): { granted: number, refusal: LimitRefusal | null } | Promise<{ granted: number, refusal: LimitRefusal | null }> {
     const limits = this.#limitsOf(principal, kind)
     if (limits.length === 0) return { granted: n, refusal: null }
+    if (this.#timer === undefined) this.#announceEvery()
     const now = this.#options.clock.now()
     const window = windowStart(kind, now)
     const resetAt = window + windowMs(kind)

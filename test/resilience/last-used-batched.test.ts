@@ -42,6 +42,9 @@ t.test('10,000 requests, a few writes, visible within one flush interval', async
     const argv = args.slice(3 + n)
     return n > 0 && keys.every(k => k.startsWith(`${PREFIX}k:`)) && argv.length === n && argv.every(a => /^\d+$/.test(a))
   }
+  /** appendAudit: one EVALSHA/EVAL per batch of audit events (a batch id key, then the stream). */
+  const isAuditWrite = (args: string[]): boolean =>
+    /^eval(sha)?$/i.test(args[0] ?? '') && args[2] === '2' && (args[3] ?? '').startsWith(`${PREFIX}ab:`) && args[4] === `${PREFIX}audit`
 
   const startedAt = performance.now()
   const result = await autocannon({
@@ -75,7 +78,12 @@ t.test('10,000 requests, a few writes, visible within one flush interval', async
   const writes = commands.filter(isLastUsedWrite).length
   const bound = Math.ceil((durationMs + visibleAfter) / FLUSH_MS) + 1
   // During the load: nothing but the batched writes and the subscriber's heartbeat.
-  const other = duringLoad.filter(c => !isLastUsedWrite(c) && !/^ping$/i.test(c[0] ?? ''))
+  const other = duringLoad.filter(c => !isLastUsedWrite(c) && !isAuditWrite(c) && !/^ping$/i.test(c[0] ?? ''))
+  // The audit trail (on by default) is batched too: at most one write per audit flush (1 s by
+  // default) plus one per 1,000 events (its largest batch).
+  const auditWrites = duringLoad.filter(isAuditWrite).length
+  const auditBound = Math.ceil(durationMs / 1000) + 1 + Math.ceil(REQUESTS / 1000)
+  t.ok(auditWrites >= 1 && auditWrites <= auditBound, `audit events written in batches (${auditWrites} writes ≤ ${auditBound} for ${REQUESTS} requests)`)
   t.comment(`${REQUESTS + 1} requests in ${durationMs.toFixed(0)} ms: ${writes} lastUsedAt writes (Redis MONITOR), ${duringLoad.length} Redis commands in all during the load`)
   t.ok(writes >= 1, 'lastUsedAt was written')
   t.ok(writes <= bound, `at most one write per flush interval (${writes} ≤ ${bound})`)
