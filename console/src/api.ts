@@ -1,6 +1,6 @@
 // The admin REST API as the console sees it: its wire types, one fetch wrapper that adds the
 // bearer token and turns `{statusCode, code, error, message}` bodies into ApiError.
-import type { AdminApiKeyView, ApiKeyView, Page } from '../../admin-api/schemas.ts'
+import type { AdminApiKeyView, ApiKeyView, MeView, Page } from '../../admin-api/schemas.ts'
 
 // The wire types are the admin API's own (its TypeBox schemas, which also validate and shape its
 // replies and generate its OpenAPI document). Type-only: the build erases the import, no server
@@ -9,6 +9,9 @@ export type { AuditEventView as AuditEvent, CreatedApiKeyView as CreatedApiKey, 
 
 /** A key in a table: your own (`GET /api/api-keys`) or, on the admin pages, with its owner. */
 export type ApiKey = ApiKeyView & Partial<Pick<AdminApiKeyView, 'user'>>
+
+/** One rate limit or quota now (core/limits.ts LimitStatus), in a key's usage and in GET /api/me. */
+export type LimitStatus = MeView['limits'][number]
 
 export class ApiError extends Error {
   constructor (
@@ -24,7 +27,7 @@ export class ApiError extends Error {
 }
 
 /** Fields of the forms the console sends; used to place server-side errors next to inputs. */
-const KNOWN_FIELDS = ['name', 'description', 'expiresAt', 'mcpServerIds', 'scopes', 'email', 'role', 'groups', 'disabled']
+const KNOWN_FIELDS = ['name', 'description', 'expiresAt', 'mcpServerIds', 'scopes', 'limits', 'kind', 'email', 'role', 'groups', 'disabled']
 
 /**
  * Which field a validation error is about. The admin API names it in `message` (Fastify/Ajv

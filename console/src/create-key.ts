@@ -1,13 +1,18 @@
-// The "Create API key" dialog: the form (with, per chosen server, what of it the key may use),
-// then the one-time view of the new key with copy buttons and ready-to-paste client snippets for
-// the servers it was scoped to (shown again for a rotated key's new secret).
-import { ApiError, type CreatedApiKey, type McpServer } from './api.ts'
+// The "Create API key" dialog: the form (with, per chosen server, what of it the key may use, and
+// the key's own rate limit and quota), then the one-time view of the new key with copy buttons and
+// ready-to-paste client snippets for the servers it was scoped to (shown again for a rotated key's
+// new secret). An admin uses it for another user's keys too (a service account's, mostly): the
+// servers offered are then the ones that user reaches, by the same access rule the gateway
+// applies (core/access.ts), read from the admin's catalogue, which carries every server's rule.
+import { ApiError, path, type CreatedApiKey, type McpServer, type User } from './api.ts'
+import { userCanReach } from '../../core/access.ts'
+import { limitsProblem, MAX_LIMIT } from '../../core/limits.ts'
 import { parseKeyScopes, type KeyScopes } from '../../core/tool-scope.ts'
 import { copyText } from './clipboard.ts'
 import { choosableServers, type AppContext } from './context.ts'
 import { errorMessage, openModal, type Modal } from './dialog.ts'
 import { announce, h, replaceChildren, uid } from './dom.ts'
-import { endOfLocalDay, localDateValue } from './format.ts'
+import { accountLabel, endOfLocalDay, formatCount, localDateValue } from './format.ts'
 import { scopePicker } from './scope-picker.ts'
 import { claudeCodeSnippet, curlSnippet, vscodeSnippet, type SnippetServer } from './snippets.ts'
 
@@ -40,9 +45,70 @@ export function field (label: string, control: HTMLInputElement | HTMLTextAreaEl
   }
 }
 
-export function openCreateKeyDialog (ctx: AppContext, onCreated: (key: CreatedApiKey) => void): void {
-  const modal = openModal({ title: 'Create API key', className: 'create-key' })
-  const servers = choosableServers(ctx)
+/** The limits a key may set itself (the admin API's KeyLimits). */
+const LIMIT_FIELDS = ['requestsPerMinute', 'toolCallsPerDay'] as const
+type LimitField = typeof LIMIT_FIELDS[number]
+const LIMIT_LABELS: Record<LimitField, string> = { requestsPerMinute: 'Requests per minute', toolCallsPerDay: 'Tool calls per day' }
+
+/**
+ * What is wrong with one limit as typed, in words that name the field, or null (with the number,
+ * or undefined when left empty). The range is the API's own (core/limits.ts).
+ */
+function readLimit (f: LimitField, input: HTMLInputElement): { problem: string } | { value: number | undefined } {
+  const text = input.value.trim()
+  // A number input holding something that is not a number reads as '' with badInput set.
+  if (text === '' && !input.validity.badInput) return { value: undefined }
+  const n = Number(text)
+  if (text === '' || limitsProblem({ [f]: n }) !== null) {
+    return { problem: `${LIMIT_LABELS[f]}: enter a whole number from 1 to ${formatCount(MAX_LIMIT)}, or leave it empty for the default.` }
+  }
+  return { value: n }
+}
+
+export interface CreateKeyOptions {
+  /**
+   * The user the key is for, when an admin makes it for someone else — a service account, mostly
+   * (POST /api/users/:id/api-keys); absent: the caller's own key.
+   */
+  owner?: User
+  /** Where the focus goes on close when the opener is gone. */
+  returnFocus?: () => HTMLElement | null
+}
+
+/**
+ * The servers `owner` reaches now. An admin's GET /api/mcp-servers lists every server with its
+ * access rule; the admin API has no route listing another user's servers, so the rule is applied
+ * here, as the API applies it when the key is created. A server without a rule (never for an
+ * admin) is judged by what the caller reaches.
+ */
+export function serversOf (ctx: AppContext, owner: User): McpServer[] {
+  return ctx.servers.filter(s => s.access === undefined ? s.reachable !== false : userCanReach(s.access, owner))
+}
+
+/** Why `owner` is offered no server, for the admin making them a key. */
+function noServersFor (owner: User): string {
+  if (owner.disabled) return `${owner.name} is disabled: no server can be chosen until the account is enabled again.`
+  return owner.kind === 'service'
+    ? `${owner.name} cannot reach any MCP server: give it a group that a server's access rule names.`
+    : `${owner.name} cannot reach any MCP server: a server's access rule must name their group, role or email.`
+}
+
+/** Said on the one-time view of a key made for someone else. */
+function ownerNote (owner: User): HTMLElement {
+  return owner.kind === 'service'
+    ? h('p', { class: 'owner-note' }, 'This key belongs to the service account ', h('strong', {}, owner.name), ': it reaches what its groups grant.')
+    : h('p', { class: 'owner-note' }, 'This key belongs to ', h('strong', {}, accountLabel(owner)), ', not to you: it reaches what their groups and role grant. Give it to them safely.')
+}
+
+export function openCreateKeyDialog (ctx: AppContext, onCreated: (key: CreatedApiKey) => void, options: CreateKeyOptions = {}): void {
+  const owner = options.owner
+  const modal = openModal({
+    title: owner === undefined ? 'Create API key' : `Create API key for ${owner.name}`,
+    className: 'create-key',
+    ...(options.returnFocus === undefined ? {} : { returnFocus: options.returnFocus })
+  })
+  const servers = owner === undefined ? choosableServers(ctx) : serversOf(ctx, owner)
+  const who = owner === undefined ? 'you' : owner.name
 
   const name = h('input', { type: 'text', id: 'key-name', name: 'name', required: true, maxlength: 100, autocomplete: 'off' })
   const description = h('textarea', { id: 'key-description', name: 'description', maxlength: 500, rows: 2 })
@@ -73,9 +139,11 @@ export function openCreateKeyDialog (ctx: AppContext, onCreated: (key: CreatedAp
     h('div', { class: 'checkbox-row all-servers' },
       allBox,
       h('label', { for: allBox.id }, h('span', { class: 'option-name' }, 'All MCP servers'),
-        h('span', { class: 'option-description' }, 'Every server you can reach, now and later'))),
+        h('span', { class: 'option-description' }, `Every server ${who} can reach, now and later`))),
     servers.length === 0
-      ? h('p', { class: 'hint' }, 'You cannot reach any MCP server yet. Ask an administrator for access.')
+      ? h('p', { class: 'hint' }, owner === undefined
+        ? 'You cannot reach any MCP server yet. Ask an administrator for access.'
+        : noServersFor(owner))
       : h('div', { class: 'server-options' }, servers.flatMap((s, i) => {
         const box = serverBoxes[i] as HTMLInputElement
         return [
@@ -95,11 +163,33 @@ export function openCreateKeyDialog (ctx: AppContext, onCreated: (key: CreatedAp
     else serversFieldset.setAttribute('aria-invalid', 'true')
   }
 
+  // The key's own limits, folded away: most keys keep the gateway's defaults.
+  const limitInputs: Record<LimitField, HTMLInputElement> = {
+    requestsPerMinute: h('input', { type: 'number', id: 'key-requests-per-minute', name: 'requestsPerMinute', min: 1, step: 1, inputmode: 'numeric', autocomplete: 'off' }),
+    toolCallsPerDay: h('input', { type: 'number', id: 'key-tool-calls-per-day', name: 'toolCallsPerDay', min: 1, step: 1, inputmode: 'numeric', autocomplete: 'off' })
+  }
+  const limitFields: Record<LimitField, FieldControl> = {
+    requestsPerMinute: field(LIMIT_LABELS.requestsPerMinute, limitInputs.requestsPerMinute, 'Every server together; past it the gateway answers 429.'),
+    toolCallsPerDay: field(LIMIT_LABELS.toolCallsPerDay, limitInputs.toolCallsPerDay, 'A UTC day (resets 00:00 UTC); past it a tool call is answered with an error.')
+  }
+  const limitsSection = h('details', { class: 'limits-field' },
+    h('summary', {}, 'Limits (optional)'),
+    h('p', { class: 'hint' }, `Leave empty for the gateway's defaults. Any total set for ${owner === undefined ? 'all of your keys' : `all of ${owner.name}'s keys`} applies as well.`),
+    limitFields.requestsPerMinute.wrapper,
+    limitFields.toolCallsPerDay.wrapper)
+  /** The field a `limits.<name>: …` message is about (both when it names neither). */
+  const setLimitsError = (message: string | null) => {
+    const named = /^limits\.(requestsPerMinute|toolCallsPerDay)\b/.exec(message ?? '')?.[1] as LimitField | undefined
+    for (const f of LIMIT_FIELDS) limitFields[f].setError(message === null || (named !== undefined && named !== f) ? null : message)
+    if (message !== null) limitsSection.open = true
+  }
+  const limitsFocus = (message: string) => limitInputs[/^limits\.toolCallsPerDay\b/.test(message) ? 'toolCallsPerDay' : 'requestsPerMinute']
+
   const formError = h('p', { class: 'form-error', role: 'alert', hidden: true })
   const submit = h('button', { type: 'submit', class: 'primary' }, 'Create API key')
   const cancel = h('button', { type: 'button', class: 'secondary', onclick: () => modal.close() }, 'Cancel')
   const form = h('form', { novalidate: true, class: 'form' },
-    nameField.wrapper, descriptionField.wrapper, expiresField.wrapper, serversFieldset, formError,
+    nameField.wrapper, descriptionField.wrapper, expiresField.wrapper, serversFieldset, limitsSection, formError,
     h('div', { class: 'dialog-actions' }, cancel, submit))
 
   /** The picker a `scopes.<id>…` message is about. */
@@ -116,7 +206,8 @@ export function openCreateKeyDialog (ctx: AppContext, onCreated: (key: CreatedAp
     scopes: message => {
       if (message === null) for (const p of pickers) p.setError(null)
       else (pickerFor(message)?.setError ?? setServersError)(message)
-    }
+    },
+    limits: setLimitsError
   }
   const focusFor: Record<string, HTMLElement> = { name, description, expiresAt: expires, mcpServerIds: allBox }
 
@@ -125,7 +216,7 @@ export function openCreateKeyDialog (ctx: AppContext, onCreated: (key: CreatedAp
     for (const set of Object.values(fieldErrors)) set(null)
     formError.hidden = true
     const problems: Array<[string, string]> = []
-    const body: { name: string, description?: string, expiresAt?: string, mcpServerIds: string[], scopes?: KeyScopes } = { name: name.value.trim(), mcpServerIds: [] }
+    const body: { name: string, description?: string, expiresAt?: string, mcpServerIds: string[], scopes?: KeyScopes, limits?: Partial<Record<LimitField, number>> } = { name: name.value.trim(), mcpServerIds: [] }
     if (body.name === '') problems.push(['name', 'Enter a name for the key.'])
     if (description.value.trim() !== '') body.description = description.value.trim()
     if (expires.value !== '') {
@@ -134,6 +225,20 @@ export function openCreateKeyDialog (ctx: AppContext, onCreated: (key: CreatedAp
       else if (expires.value < localDateValue(new Date())) problems.push(['expiresAt', 'The expiration date cannot be in the past.'])
       else body.expiresAt = end.toISOString()
     }
+    // The API's range (core/limits.ts), checked here so that the message names the field.
+    const limits: Partial<Record<LimitField, number>> = {}
+    let limitProblem: HTMLElement | null = null
+    for (const f of LIMIT_FIELDS) {
+      const read = readLimit(f, limitInputs[f])
+      if ('problem' in read) {
+        limitFields[f].setError(read.problem)
+        limitsSection.open = true
+        limitProblem ??= limitInputs[f]
+      } else if (read.value !== undefined) {
+        limits[f] = read.value
+      }
+    }
+    if (Object.keys(limits).length > 0) body.limits = limits
     body.mcpServerIds = allBox.checked ? ['*'] : serverBoxes.filter(b => b.checked).map(b => b.value)
     if (body.mcpServerIds.length === 0) problems.push(['mcpServerIds', 'Choose at least one MCP server, or All MCP servers.'])
     // Per chosen server, what the key may use; the pickers show their own problems.
@@ -154,17 +259,25 @@ export function openCreateKeyDialog (ctx: AppContext, onCreated: (key: CreatedAp
     } else if (checked.scopes !== null) {
       body.scopes = checked.scopes
     }
-    if (problems.length > 0 || scopeProblem !== null) {
+    if (problems.length > 0 || scopeProblem !== null || limitProblem !== null) {
       for (const [f, message] of problems) fieldErrors[f]?.(message)
       const first = problems[0]?.[0]
-      ;(first === undefined ? scopeProblem : focusFor[first])?.focus()
+      ;(first === undefined ? scopeProblem ?? limitProblem : focusFor[first])?.focus()
       return
     }
     submit.disabled = true
     submit.textContent = 'Creating…'
-    ctx.api.post<CreatedApiKey>('/api/api-keys', body).then(created => {
+    const route = owner === undefined ? '/api/api-keys' : path`/api/users/${owner.id}/api-keys`
+    ctx.api.post<CreatedApiKey>(route, body).then(created => {
       onCreated(created)
-      showKeyOnce(ctx, modal, created)
+      showKeyOnce(ctx, modal, created, owner === undefined
+        ? undefined
+        : {
+            title: 'API key created',
+            ifLost: 'If it is lost, delete it and create a new one.',
+            note: ownerNote(owner),
+            everyServer: servers
+          })
     }, (err: unknown) => {
       submit.disabled = false
       submit.textContent = 'Create API key'
@@ -172,7 +285,7 @@ export function openCreateKeyDialog (ctx: AppContext, onCreated: (key: CreatedAp
       const setError = f === null ? undefined : fieldErrors[f]
       if (f !== null && setError !== undefined) {
         setError(errorMessage(err))
-        ;(f === 'scopes' ? pickerFor(errorMessage(err)) ?? { focus: () => allBox.focus() } : focusFor[f])?.focus()
+        ;(f === 'scopes' ? pickerFor(errorMessage(err)) ?? { focus: () => allBox.focus() } : f === 'limits' ? limitsFocus(errorMessage(err)) : focusFor[f])?.focus()
       } else {
         formError.textContent = errorMessage(err)
         formError.hidden = false

@@ -1,4 +1,5 @@
 // Dates and small labels, formatted in the reader's locale; the exact instant stays in title/datetime.
+import type { User } from './api.ts'
 import { h } from './dom.ts'
 
 const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' })
@@ -51,4 +52,19 @@ export function formatDuration (ms: number): string {
   if (ms < 10) return `${ms.toFixed(1)} ms`
   if (ms < 10_000) return `${Math.round(ms)} ms`
   return `${(ms / 1000).toFixed(1)} s`
+}
+
+/** "Name (email)", the email alone when it is also the name, the name alone without an email. */
+export function accountLabel (u: Pick<User, 'name' | 'email'>): string {
+  if (u.email === '') return u.name
+  return u.name === '' || u.name === u.email ? u.email : `${u.name} (${u.email})`
+}
+
+/**
+ * A user as one line of text where nothing else says what it is (an owner, an audit event's
+ * user): accountLabel, and for a service account without an email (`email` is "") "Name (service
+ * account)" — never "Name ()".
+ */
+export function userLabel (u: Pick<User, 'name' | 'email'> & { kind?: User['kind'] }): string {
+  return u.email === '' && u.kind === 'service' ? `${u.name} (service account)` : accountLabel(u)
 }

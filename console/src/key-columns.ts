@@ -121,9 +121,11 @@ export function keyColumns (o: KeyColumnOptions): Array<Column<ApiKey>> {
           key: 'user',
           label: 'User',
           sortValue: k => `${k.user?.name ?? ''} ${k.user?.email ?? k.userId}`,
+          // A service account may have no email: its kind instead, never an empty line.
           render: k => h('span', { class: 'user-cell' },
             h('span', { class: 'user-name' }, k.user?.name ?? k.userId),
-            k.user === undefined ? null : h('span', { class: 'user-email muted' }, k.user.email))
+            k.user === undefined || k.user.email === '' ? null : h('span', { class: 'user-email muted' }, k.user.email),
+            k.user?.kind === 'service' ? h('span', { class: 'badge' }, 'Service account') : null)
         }
       : null,
     {

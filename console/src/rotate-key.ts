@@ -5,7 +5,7 @@ import type { AppContext } from './context.ts'
 import { showKeyOnce } from './create-key.ts'
 import { errorMessage, openModal } from './dialog.ts'
 import { h, uid } from './dom.ts'
-import { parseTime, timeElement } from './format.ts'
+import { parseTime, timeElement, userLabel } from './format.ts'
 import { previousSecretWorks } from './key-columns.ts'
 
 /** The overlap choices; 24 hours is the API's default (admin.rotationOverlapSeconds) out of the box. */
@@ -50,7 +50,7 @@ export function openRotateKeyDialog (ctx: AppContext, key: ApiKey, options: Rota
   const submit = h('button', { type: 'submit', class: 'primary' }, 'Rotate key')
   const form = h('form', { class: 'form', novalidate: true },
     h('p', {}, 'Give the API key ', h('strong', {}, `“${key.name}”`),
-      key.user === undefined ? null : ` of ${key.user.name} (${key.user.email})`,
+      key.user === undefined ? null : ` of ${userLabel(key.user)}`,
       ' a new secret. Its id, servers, tools and expiry stay the same; the new key is shown once.'),
     previousSecretWorks(key, Date.now())
       ? h('div', { class: 'notice warning' }, 'This key was rotated recently and its previous secret still works. Rotating again stops that one at once: only the secret in use now gets the overlap.')

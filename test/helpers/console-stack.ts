@@ -16,6 +16,7 @@ import { build } from 'vite'
 import { buildAdmin } from '../../admin-api/app.ts'
 import { buildConfig } from '../../config/load.ts'
 import type { Config } from '../../config/schema.ts'
+import type { Clock } from '../../core/clock.ts'
 import type { KeyStore } from '../../core/store/store.ts'
 import { buildGateway } from '../../gateway/app.ts'
 import { startOidcProvider, type TestAccount, type TestOidcProvider } from './oidc-provider.ts'
@@ -93,6 +94,10 @@ export interface StackOptions {
   servers?: (upstream: string) => unknown[]
   /** Merged into config.audit (e.g. a short flushMs, so the gateway's events reach the store soon). */
   audit?: Record<string, unknown>
+  /** Merged into config.gateway of both services (e.g. limits: the admin API reads them for usage too). */
+  gateway?: Record<string, unknown>
+  /** The clock of both services (default: wall time). */
+  clock?: Clock
 }
 
 export async function startConsoleStack (t: Test, opts: StackOptions = {}): Promise<ConsoleStack> {
@@ -109,15 +114,15 @@ export async function startConsoleStack (t: Test, opts: StackOptions = {}): Prom
     ...(opts.audit === undefined ? {} : { audit: opts.audit })
   }
 
-  const gatewayConfig = buildConfig({ ...base, gateway: { host: '127.0.0.1', port: 0, lastUsedFlushMs: opts.lastUsedFlushMs ?? 100 } })
-  const gateway = await buildGateway(gatewayConfig, { store, logger: { level: 'silent' } })
+  const gatewayConfig = buildConfig({ ...base, gateway: { ...opts.gateway, host: '127.0.0.1', port: 0, lastUsedFlushMs: opts.lastUsedFlushMs ?? 100 } })
+  const gateway = await buildGateway(gatewayConfig, { store, logger: { level: 'silent' }, ...(opts.clock === undefined ? {} : { clock: opts.clock }) })
   t.teardown(() => gateway.close())
   await gateway.listen({ host: '127.0.0.1', port: 0 })
   const gatewayUrl = url(gateway)
 
   const config = buildConfig({
     ...base,
-    gateway: { host: '127.0.0.1', port: 0, publicUrl: gatewayUrl },
+    gateway: { ...opts.gateway, host: '127.0.0.1', port: 0, publicUrl: gatewayUrl },
     admin: {
       host: '127.0.0.1',
       port: 0,
@@ -129,7 +134,7 @@ export async function startConsoleStack (t: Test, opts: StackOptions = {}): Prom
       ...opts.admin
     }
   })
-  const admin = await buildAdmin(config, { store, logger: pino({ level: 'silent' }), console: { root: consoleRoot } })
+  const admin = await buildAdmin(config, { store, logger: pino({ level: 'silent' }), console: { root: consoleRoot }, ...(opts.clock === undefined ? {} : { clock: opts.clock }) })
   t.teardown(() => admin.close())
   await admin.listen({ host: '127.0.0.1', port: 0 })
   const adminUrl = url(admin)

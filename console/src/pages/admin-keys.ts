@@ -5,14 +5,11 @@ import { userCanReach } from '../../../core/access.ts'
 import type { AppContext } from '../context.ts'
 import { confirmDialog } from '../dialog.ts'
 import { announce, h, replaceChildren } from '../dom.ts'
+import { userLabel } from '../format.ts'
 import { keyColumns, type KeyServerOptions } from '../key-columns.ts'
 import { openRotateKeyDialog } from '../rotate-key.ts'
 import { sortableTable } from '../table.ts'
 import { deleteKeyMessage, loading, pageError, pageHeader } from './keys.ts'
-
-export function userLabel (u: Pick<User, 'name' | 'email'>): string {
-  return u.name === '' || u.name === u.email ? u.email : `${u.name} (${u.email})`
-}
 
 /** The admin's detail view of any key. */
 export function adminKeyHref (key: Pick<ApiKey, 'id'>): string {

@@ -8,8 +8,8 @@ import type { AppContext } from '../context.ts'
 import { field } from '../create-key.ts'
 import { errorMessage } from '../dialog.ts'
 import { announce, h, replaceChildren, uid } from '../dom.ts'
-import { formatCount, parseTime } from '../format.ts'
-import { adminKeyHref, userLabel } from './admin-keys.ts'
+import { formatCount, parseTime, userLabel } from '../format.ts'
+import { adminKeyHref } from './admin-keys.ts'
 import { pageHeader } from './keys.ts'
 
 /** The API's filters (GET /api/audit-events), in the order the form shows them. */

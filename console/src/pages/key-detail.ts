@@ -1,16 +1,18 @@
 // One key in detail (#/keys/key?id=… for your own, #/admin/keys/key?id=… for an admin's view of
-// any key): its record with the rotation state, its calls per day over the last 30 days, top tools,
-// last use, and its audit events a page at a time; rotate and delete from here too.
+// any key): its record with the rotation state, what is left of its rate limits and quotas, its
+// calls per day over the last 30 days, top tools, last use, and its audit events a page at a time;
+// rotate and delete from here too.
 import { path, type ApiKey, type AuditEvent, type KeyUsage, type Page, type User } from '../api.ts'
 import { eventColumns, eventsTable, type EventColumn } from '../audit-table.ts'
 import type { AppContext } from '../context.ts'
 import { confirmDialog } from '../dialog.ts'
 import { announce, h, replaceChildren } from '../dom.ts'
-import { formatCount, plural, timeElement } from '../format.ts'
+import { formatCount, plural, timeElement, userLabel } from '../format.ts'
 import { isExpired, previousSecretWorks, serversCell, type KeyServerOptions } from '../key-columns.ts'
+import { limitList } from '../limits.ts'
 import { openRotateKeyDialog } from '../rotate-key.ts'
 import { usageChart } from '../usage-chart.ts'
-import { adminKeyServers, userLabel } from './admin-keys.ts'
+import { adminKeyServers } from './admin-keys.ts'
 import { deleteKeyMessage, loading, ownKeyServers, pageError, pageHeader } from './keys.ts'
 
 /** Events per page of the key's recent events. */
@@ -131,6 +133,10 @@ export function keyDetailPage (admin: boolean) {
       }, () => {})
     })
 
+    // Shown once the usage says which limits apply (none: no card).
+    const limitsBody = h('div', {})
+    const limitsCard = card('Limits', 'key-limits', limitsBody)
+    limitsCard.hidden = true
     const usageBody = h('div', {}, loading())
     const toolsBody = h('div', {}, loading())
     const lastBody = h('div', {}, loading())
@@ -145,6 +151,7 @@ export function keyDetailPage (admin: boolean) {
 
     replaceChildren(body,
       card('Details', 'key-details', meta),
+      limitsCard,
       card('Usage, last 30 days', 'key-usage', usageBody),
       h('div', { class: 'card-row' },
         card('Top tools', 'key-top-tools', toolsBody),
@@ -154,6 +161,9 @@ export function keyDetailPage (admin: boolean) {
         events.element))
 
     const usage = ctx.api.get<KeyUsage>(`${base}/usage`).then(u => {
+      const limits = limitList(u.limits, admin ? 'admin' : 'owner')
+      replaceChildren(limitsBody, limits)
+      limitsCard.hidden = limits === null
       replaceChildren(usageBody, usageChart(u))
       replaceChildren(toolsBody, topTools(u))
       replaceChildren(lastBody, lastUsed(u))

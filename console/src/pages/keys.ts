@@ -1,11 +1,14 @@
 // "API Keys": the caller's own keys, with create, rotate and delete; a key's name opens its details.
-import { path, type ApiKey } from '../api.ts'
+// Above them, what is left of the caller's totals across all of their keys, when there are any.
+import { path, type ApiKey, type Me } from '../api.ts'
 import { userCanReach } from '../../../core/access.ts'
 import { choosableServers, type AppContext } from '../context.ts'
 import { openCreateKeyDialog } from '../create-key.ts'
 import { confirmDialog, errorMessage } from '../dialog.ts'
 import { announce, h, replaceChildren } from '../dom.ts'
+import { userLabel } from '../format.ts'
 import { keyColumns, type KeyServerOptions } from '../key-columns.ts'
+import { userTotals } from '../limits.ts'
 import { openRotateKeyDialog } from '../rotate-key.ts'
 import { sortableTable } from '../table.ts'
 
@@ -23,7 +26,7 @@ export function pageError (error: unknown): HTMLElement {
 
 export function deleteKeyMessage (key: ApiKey): Node {
   return h('p', {}, 'Delete the API key ', h('strong', {}, `“${key.name}”`),
-    key.user === undefined ? null : ` of ${key.user.name} (${key.user.email})`,
+    key.user === undefined ? null : ` of ${userLabel(key.user)}`,
     '? Clients using it stop working at once. This cannot be undone.')
 }
 
@@ -47,21 +50,27 @@ export async function renderMyKeys (ctx: AppContext, section: HTMLElement): Prom
   const hasAccount = ctx.me.user !== null
   const create = h('button', { type: 'button', class: 'primary', disabled: !hasAccount }, 'Create API key')
   const body = h('div', {}, loading())
+  const totals = h('div', { class: 'limits-summary' })
   replaceChildren(section,
     pageHeader('API Keys', create),
     h('p', { class: 'page-intro' }, 'API keys let MCP clients (IDEs, agents, scripts) reach MCP servers through the gateway at ',
       h('code', {}, ctx.config.gatewayUrl), '. Each key is shown once, when it is created.'),
+    totals,
     hasAccount
       ? null
       : h('div', { class: 'notice' }, 'You are signed in with the bootstrap admin token, which is not a user and owns no keys. Sign in with single sign-on to create your own keys, or manage everyone\'s keys under User Management.'),
     body)
 
+  // What is left now, not at sign-in: GET /api/me again. The page works without it.
+  const me = hasAccount ? ctx.api.get<Me>('/api/me').then(m => { replaceChildren(totals, userTotals(m.limits)) }, () => {}) : Promise.resolve()
   let rows: ApiKey[]
   try {
     rows = (await ctx.api.listAll<ApiKey>('/api/api-keys')).items
   } catch (err) {
     replaceChildren(body, pageError(err))
     return
+  } finally {
+    await me
   }
 
   const openCreate = () => openCreateKeyDialog(ctx, created => {

@@ -1,17 +1,94 @@
-// User Management → Users: role, groups and disabled flag; add and delete users (their keys go too).
+// User Management → Users: people and service accounts (filtered by kind, kept in the address:
+// #/admin/users?kind=service), their role, groups and disabled flag; add people, create service
+// accounts, create API keys for any of them (a service account gets its keys only so), delete
+// users (their keys go too).
 import { ApiError, path, type ApiKey, type User } from '../api.ts'
 import type { AppContext } from '../context.ts'
-import { field } from '../create-key.ts'
+import { field, openCreateKeyDialog } from '../create-key.ts'
 import { confirmDialog, errorMessage, openModal } from '../dialog.ts'
 import { announce, h, replaceChildren } from '../dom.ts'
-import { parseTime, plural, timeElement } from '../format.ts'
+import { accountLabel, parseTime, plural, timeElement } from '../format.ts'
 import { menuButton } from '../menu.ts'
 import { sortableTable } from '../table.ts'
-import { userLabel } from './admin-keys.ts'
 import { loading, pageError, pageHeader } from './keys.ts'
+
+type Kind = User['kind']
+
+/** The filter's choices: '' is every user. */
+const KIND_FILTER: ReadonlyArray<{ value: '' | Kind, label: string }> = [
+  { value: '', label: 'All users' },
+  { value: 'human', label: 'People' },
+  { value: 'service', label: 'Service accounts' }
+]
+
+export function usersHash (kind: '' | Kind): string {
+  return kind === '' ? '#/admin/users' : `#/admin/users?kind=${kind}`
+}
+
+function kindOf (value: string | null): '' | Kind {
+  return value === 'human' || value === 'service' ? value : ''
+}
+
+/** How a row's actions and confirmations name it: "service account" or "user". */
+function kindWord (u: User): string {
+  return u.kind === 'service' ? 'service account' : 'user'
+}
 
 function parseGroups (value: string): string[] {
   return [...new Set(value.split(',').map(g => g.trim()).filter(g => g !== ''))]
+}
+
+/** A 400 or 409 shown next to the field it names (the API's message starts with it), else above the buttons. */
+function showFieldError (err: unknown, fields: Record<string, { setError: (m: string | null) => void }>, controls: Record<string, HTMLElement>, formError: HTMLElement): void {
+  const name = err instanceof ApiError ? err.field : null
+  const f = name === null ? undefined : fields[name]
+  if (name !== null && f !== undefined) {
+    f.setError(errorMessage(err))
+    controls[name]?.focus()
+  } else {
+    formError.textContent = errorMessage(err)
+    formError.hidden = false
+  }
+}
+
+/**
+ * A service account: a name (required without an email), groups (what it may reach comes from
+ * them, as for anyone) and an optional email. The API decides what is missing and names the field.
+ */
+function openNewServiceAccountDialog (ctx: AppContext, onCreated: (user: User) => void): void {
+  const modal = openModal({ title: 'New service account' })
+  const name = h('input', { type: 'text', id: 'service-name', autocomplete: 'off', maxlength: 200 })
+  const groups = h('input', { type: 'text', id: 'service-groups', autocomplete: 'off' })
+  const email = h('input', { type: 'email', id: 'service-email', autocomplete: 'off', maxlength: 254 })
+  const fields = {
+    name: field('Name', name, 'Required. What it is for, e.g. CI pipeline.'),
+    groups: field('Groups', groups, 'Comma-separated. Its access to MCP servers comes from its groups.'),
+    email: field('Email', email, 'Optional: an address for notices about it. A service account never signs in.')
+  }
+  const formError = h('p', { class: 'form-error', role: 'alert', hidden: true })
+  const submit = h('button', { type: 'submit', class: 'primary' }, 'Create service account')
+  const form = h('form', { novalidate: true, class: 'form' },
+    h('p', {}, 'A service account is for a program (a CI pipeline, an agent): it never signs in, is never an admin, and its API keys are created here by admins.'),
+    fields.name.wrapper, fields.groups.wrapper, fields.email.wrapper, formError,
+    h('div', { class: 'dialog-actions' }, h('button', { type: 'button', class: 'secondary', onclick: () => modal.close() }, 'Cancel'), submit))
+  form.addEventListener('submit', event => {
+    event.preventDefault()
+    for (const f of Object.values(fields)) f.setError(null)
+    formError.hidden = true
+    const body: Record<string, unknown> = { kind: 'service', groups: parseGroups(groups.value) }
+    if (name.value.trim() !== '') body.name = name.value.trim()
+    if (email.value.trim() !== '') body.email = email.value.trim()
+    submit.disabled = true
+    ctx.api.post<User>('/api/users', body).then(user => {
+      onCreated(user)
+      modal.close()
+    }, (err: unknown) => {
+      submit.disabled = false
+      showFieldError(err, fields, { name, groups, email }, formError)
+    })
+  })
+  modal.body.appendChild(form)
+  name.focus()
 }
 
 function openAddUserDialog (ctx: AppContext, onCreated: (user: User) => void): void {
@@ -48,31 +125,31 @@ function openAddUserDialog (ctx: AppContext, onCreated: (user: User) => void): v
       modal.close()
     }, (err: unknown) => {
       submit.disabled = false
-      const f = err instanceof ApiError && err.field !== null ? fields[err.field as keyof typeof fields] : undefined
-      if (f !== undefined) f.setError(errorMessage(err))
-      else {
-        formError.textContent = errorMessage(err)
-        formError.hidden = false
-      }
+      showFieldError(err, fields, { email, name, role, groups }, formError)
     })
   })
   modal.body.appendChild(form)
   email.focus()
 }
 
-export async function renderUsers (ctx: AppContext, section: HTMLElement): Promise<void> {
+export async function renderUsers (ctx: AppContext, section: HTMLElement, params: URLSearchParams): Promise<void> {
+  let kind = kindOf(params.get('kind'))
   const add = h('button', { type: 'button', class: 'primary' }, 'Add user')
+  const addService = h('button', { type: 'button', class: 'secondary' }, 'New service account')
+  const filter = h('select', { id: 'kind-filter', name: 'kind' }, KIND_FILTER.map(k => h('option', { value: k.value, selected: k.value === kind }, k.label)))
   const status = h('div', { class: 'page-status' })
   const body = h('div', {}, loading())
   replaceChildren(section,
-    pageHeader('Users', add),
-    h('p', { class: 'page-intro' }, 'Users are added when they first sign in with single sign-on, or here. Disabling a user stops all of their API keys at once.'),
+    pageHeader('Users', addService, add),
+    h('p', { class: 'page-intro' }, 'People are added when they first sign in with single sign-on, or here. Service accounts are for programs: they never sign in, and admins create their API keys here; their groups decide what they reach. Disabling a user stops all of their API keys at once.'),
+    h('div', { class: 'toolbar' }, h('label', { for: filter.id }, 'Show'), filter),
     status,
     body)
 
+  const list = async () => (await ctx.api.listAll<User>('/api/users', kind === '' ? {} : { kind })).items
   let rows: User[]
   try {
-    rows = (await ctx.api.listAll<User>('/api/users')).items
+    rows = await list()
   } catch (err) {
     replaceChildren(body, pageError(err))
     return
@@ -98,24 +175,36 @@ export async function renderUsers (ctx: AppContext, section: HTMLElement): Promi
     } catch {
       keyCount = null
     }
+    const service = user.kind === 'service'
+    const [their, they] = service ? ['Its', 'It has'] : ['Their', 'They have']
+    const what = kindWord(user)
     const deleted = await confirmDialog({
-      title: 'Delete user',
+      title: service ? 'Delete service account' : 'Delete user',
       message: h('div', {},
-        h('p', {}, 'Delete the user ', h('strong', {}, userLabel(user)), '?'),
+        h('p', {}, `Delete the ${what} `, h('strong', {}, accountLabel(user)), '?'),
         h('p', {}, keyCount === null
-          ? 'All of their API keys are deleted too, and clients using them stop working at once.'
+          ? `All of ${their.toLowerCase()} API keys are deleted too, and clients using them stop working at once.`
           : keyCount === 0
-            ? 'They have no API keys. Any keys they create before this completes are deleted too.'
-            : `Their ${plural(keyCount, 'API key', 'API keys')} ${keyCount === 1 ? 'is' : 'are'} deleted too, and clients using ${keyCount === 1 ? 'it' : 'them'} stop working at once.`),
-        h('p', {}, 'This cannot be undone. If they sign in again with single sign-on, a new, empty account is created.')),
-      confirmLabel: 'Delete user',
+            ? `${they} no API keys. Any keys made for it before this completes are deleted too.`
+            : `${their} ${plural(keyCount, 'API key', 'API keys')} ${keyCount === 1 ? 'is' : 'are'} deleted too, and clients using ${keyCount === 1 ? 'it' : 'them'} stop working at once.`),
+        h('p', {}, service
+          ? 'This cannot be undone.'
+          : 'This cannot be undone. If they sign in again with single sign-on, a new, empty account is created.')),
+      confirmLabel: service ? 'Delete service account' : 'Delete user',
       action: () => ctx.api.delete(path`/api/users/${user.id}`)
     })
     if (!deleted) return
     rows = rows.filter(r => r.id !== user.id)
     table.setRows(rows)
-    announce(`Deleted user ${userLabel(user)}`)
+    announce(`Deleted ${what} ${accountLabel(user)}`)
   }
+  /** A key for this user, offered the servers they reach; shown once, as at create. */
+  const createKey = (user: User) => openCreateKeyDialog(ctx, created => {
+    announce(`Created API key ${created.name} for ${user.name}`)
+  }, {
+    owner: user,
+    returnFocus: () => document.querySelector<HTMLElement>(`[data-user-actions="${CSS.escape(user.id)}"] > button`)
+  })
 
   const self = ctx.me.user?.id
   const table = sortableTable<User>({
@@ -123,10 +212,18 @@ export async function renderUsers (ctx: AppContext, section: HTMLElement): Promi
     rows,
     initialSort: { key: 'name', direction: 'asc' },
     rowClass: u => u.disabled ? 'disabled' : null,
-    empty: () => h('div', { class: 'empty-state' }, h('h2', {}, 'No users yet'), h('p', {}, 'Users appear here when they first sign in.')),
+    empty: () => kind === 'service'
+      ? h('div', { class: 'empty-state' }, h('h2', {}, 'No service accounts yet'), h('p', {}, 'Create one with New service account, then give it API keys from its menu.'))
+      : h('div', { class: 'empty-state' }, h('h2', {}, kind === 'human' ? 'No people yet' : 'No users yet'), h('p', {}, 'People appear here when they first sign in.')),
     columns: [
       { key: 'name', label: 'Name', sortValue: u => u.name, render: u => h('span', {}, u.name, u.id === self ? h('span', { class: 'badge' }, 'You') : null) },
-      { key: 'email', label: 'Email', sortValue: u => u.email, render: u => u.email },
+      {
+        key: 'kind',
+        label: 'Kind',
+        sortValue: u => u.kind,
+        render: u => u.kind === 'service' ? h('span', { class: 'badge service' }, 'Service account') : 'Person'
+      },
+      { key: 'email', label: 'Email', sortValue: u => u.email, render: u => u.email === '' ? h('span', { class: 'muted', 'aria-label': 'No email' }, '—') : u.email },
       { key: 'role', label: 'Role', sortValue: u => u.role, render: u => h('span', { class: u.role === 'admin' ? 'badge admin' : 'badge' }, u.role === 'admin' ? 'Admin' : 'User') },
       { key: 'groups', label: 'Groups', sortValue: u => u.groups.join(', '), render: u => u.groups.length === 0 ? h('span', { class: 'muted' }, '—') : u.groups.join(', ') },
       { key: 'status', label: 'Status', sortValue: u => u.disabled ? 1 : 0, render: u => u.disabled ? h('span', { class: 'badge danger' }, 'Disabled') : 'Active' },
@@ -136,28 +233,59 @@ export async function renderUsers (ctx: AppContext, section: HTMLElement): Promi
         label: 'Actions',
         hiddenLabel: true,
         className: 'col-actions',
-        render: u => menuButton({
-          label: `Actions for user ${userLabel(u)}`,
-          content: h('span', { 'aria-hidden': 'true' }, '⋮'),
-          className: 'icon-button',
-          items: [
-            { label: 'View API keys', onSelect: () => { location.hash = `#/admin/keys?user=${encodeURIComponent(u.id)}` } },
-            u.role === 'admin'
-              ? { label: 'Make regular user', onSelect: () => patch(u, { role: 'user' }, `${userLabel(u)} is now a regular user`) }
-              : { label: 'Make admin', onSelect: () => patch(u, { role: 'admin' }, `${userLabel(u)} is now an admin`) },
-            u.disabled
-              ? { label: 'Enable', onSelect: () => patch(u, { disabled: false }, `Enabled ${userLabel(u)}`) }
-              : { label: 'Disable', onSelect: () => patch(u, { disabled: true }, `Disabled ${userLabel(u)}; their keys stop working`) },
-            { label: 'Delete', danger: true, onSelect: () => { remove(u).catch(showError) } }
-          ]
-        })
+        render: u => {
+          const service = u.kind === 'service'
+          const label = accountLabel(u)
+          const menu = menuButton({
+            label: `Actions for ${kindWord(u)} ${label}`,
+            content: h('span', { 'aria-hidden': 'true' }, '⋮'),
+            className: 'icon-button',
+            items: [
+              { label: 'View API keys', onSelect: () => { location.hash = `#/admin/keys?user=${encodeURIComponent(u.id)}` } },
+              { label: 'Create API key', onSelect: () => createKey(u) },
+              // A service account is never an admin (the API refuses it).
+              service
+                ? null
+                : u.role === 'admin'
+                  ? { label: 'Make regular user', onSelect: () => patch(u, { role: 'user' }, `${label} is now a regular user`) }
+                  : { label: 'Make admin', onSelect: () => patch(u, { role: 'admin' }, `${label} is now an admin`) },
+              u.disabled
+                ? { label: 'Enable', onSelect: () => patch(u, { disabled: false }, `Enabled ${label}`) }
+                : { label: 'Disable', onSelect: () => patch(u, { disabled: true }, `Disabled ${label}; ${service ? 'its' : 'their'} keys stop working`) },
+              { label: 'Delete', danger: true, onSelect: () => { remove(u).catch(showError) } }
+            ].filter(item => item !== null)
+          })
+          // Lets a dialog return the focus to this row's menu after the row was re-rendered.
+          menu.dataset.userActions = u.id
+          return menu
+        }
       }
     ]
   })
-  add.addEventListener('click', () => openAddUserDialog(ctx, user => {
-    rows = [...rows, user]
-    table.setRows(rows)
-    announce(`Added user ${userLabel(user)}`)
-  }))
+  /** A new user joins the rows when the filter shows its kind. */
+  const added = (user: User, what: string) => {
+    if (kind === '' || kind === user.kind) {
+      rows = [...rows, user]
+      table.setRows(rows)
+    }
+    announce(`Added ${what} ${accountLabel(user)}`)
+  }
+  // The filter lists again in place, the focus staying on it; the address follows (pushState, so
+  // no re-render), and Back returns to the previous filter through the router's hashchange.
+  let listing = 0
+  filter.addEventListener('change', () => {
+    kind = kindOf(filter.value)
+    history.pushState(null, '', usersHash(kind))
+    replaceChildren(status)
+    const mine = ++listing
+    list().then(items => {
+      if (mine !== listing) return
+      rows = items
+      table.setRows(rows)
+      announce(`${KIND_FILTER.find(k => k.value === kind)?.label ?? 'Users'}: ${plural(rows.length, 'user', 'users')}`)
+    }, (err: unknown) => { if (mine === listing) showError(err) })
+  })
+  add.addEventListener('click', () => openAddUserDialog(ctx, user => added(user, 'user')))
+  addService.addEventListener('click', () => openNewServiceAccountDialog(ctx, user => added(user, 'service account')))
   replaceChildren(body, table.element)
 }
