@@ -492,7 +492,7 @@ function ownCopy (s: string): string {
  */
 function toUserState (u: User, previous?: UserState): UserState {
   const id = previous?.id === u.id ? previous.id : u.id
-  return Object.freeze({ id, email: u.email, name: u.name, role: u.role, groups: [...u.groups], disabled: u.disabled })
+  return Object.freeze({ id, email: u.email, name: u.name, role: u.role, kind: u.kind, groups: [...u.groups], disabled: u.disabled })
 }
 
 const BEARER = /^Bearer[ \t]+([^ \t]+)[ \t]*$/i

@@ -4,7 +4,7 @@ import { LRUCache } from 'lru-cache'
 import type { KeyDigest } from '../core/hashing.ts'
 import type { RateLimits } from '../core/limits.ts'
 import type { KeyScopes } from '../core/tool-scope.ts'
-import type { Role } from '../core/store/store.ts'
+import type { Role, UserKind } from '../core/store/store.ts'
 
 /**
  * A verified key: what a cache hit needs, nothing more — not its name or dates (GET /api/me reads
@@ -59,6 +59,7 @@ export interface UserState {
   readonly email: string
   readonly name: string
   readonly role: Role
+  readonly kind: UserKind
   readonly groups: string[]
   readonly disabled: boolean
 }

@@ -18,7 +18,7 @@ export const meRoute: FastifyPluginAsync<{ store: KeyStore, limiter: Limiter }> 
     // Deleted since authentication (a race with the revocation).
     if (key === null) throw new errors.KeyInvalid()
     return {
-      user: { id: user.id, email: user.email, name: user.name, role: user.role },
+      user: { id: user.id, email: user.email, name: user.name, role: user.role, kind: user.kind },
       key: {
         id: key.id,
         name: key.name,

@@ -18,7 +18,7 @@ t.test('/api/me', async t => {
     t.equal(res.status, 200)
     const text = await res.text()
     t.same(JSON.parse(text), {
-      user: { id: user.id, email: 'Ada@Example.com', name: 'Ada', role: 'admin' },
+      user: { id: user.id, email: 'Ada@Example.com', name: 'Ada', role: 'admin', kind: 'human' },
       key: { id: k.keyId, name: 'laptop', mcpServerIds: ['a', 'b'], expiresAt: '2099-01-02T03:04:05.000Z', createdAt: new Date(record!.createdAt).toISOString() },
       limits: []
     })
@@ -26,6 +26,13 @@ t.test('/api/me', async t => {
     t.notOk(text.includes('argon2'), 'nothing hash-like')
     t.notOk(text.includes(k.secret.slice(0, 40)), 'no secret')
   }
+
+  // A service account: its kind, and no email (''), as stored.
+  const bot = await createTestUser(store, { email: '', name: 'ci-bot', kind: 'service' })
+  const botKey = await createTestKey(store, { user: bot, name: 'ci', mcpServerIds: ['a'] })
+  const botMe = await fetch(`${gw.url}/api/me`, { headers: { authorization: `Bearer ${botKey.key}` } })
+  t.equal(botMe.status, 200)
+  t.same((await botMe.json() as { user: unknown }).user, { id: bot.id, email: '', name: 'ci-bot', role: 'user', kind: 'service' }, 'a service account says so')
 
   const none = await fetch(`${gw.url}/api/me`)
   t.equal(none.status, 401)
