@@ -76,13 +76,24 @@ export function keyView (record: ApiKeyRecord): ApiKeyView {
   }
 }
 
-export function userView (user: User): UserView {
+/**
+ * The admin group that makes `user` an admin (admin-api/principal.ts: each sign-in whose token
+ * carries the groups claim sets the role from it), or null: the role is the API's to change.
+ */
+export function adminGroupOf (user: Pick<User, 'role' | 'groups'>, adminGroups: readonly string[]): string | null {
+  if (user.role !== 'admin') return null
+  return user.groups.find(g => adminGroups.includes(g)) ?? null
+}
+
+/** `adminGroups`: config.admin.oidc.adminGroups (none without OIDC). */
+export function userView (user: User, adminGroups: readonly string[]): UserView {
   return {
     id: user.id,
     kind: user.kind,
     email: user.email,
     name: user.name,
     role: user.role,
+    roleFromGroups: adminGroupOf(user, adminGroups) !== null,
     groups: [...user.groups],
     disabled: user.disabled,
     createdAt: new Date(user.createdAt).toISOString()
@@ -148,6 +159,8 @@ export type KeyService = ReturnType<typeof createKeyService>
 export function createKeyService ({ store, config, clock = systemClock }: KeyServiceOptions) {
   // Replaced whole by reloadServers() (SIGHUP): a reload never shows a half-applied list.
   let servers = new Map(config.servers.map(s => [s.id, s]))
+  const adminGroups = config.admin.oidc?.adminGroups ?? []
+  const view = (user: User): UserView => userView(user, adminGroups)
 
   async function requireUser (id: string): Promise<User> {
     const user = isValidUserId(id) ? await store.getUser(id) : null
@@ -351,7 +364,7 @@ export function createKeyService ({ store, config, clock = systemClock }: KeySer
         groups,
         disabled: input.disabled === true
       })
-      return userView(user)
+      return view(user)
     } catch (err) {
       // Lost a race with another create of the same email (or id).
       if (err instanceof StoreConflictError) throw err.field === 'email' ? new errors.EmailTaken(email) : invalid('id', 'a user with this id already exists')
@@ -363,18 +376,18 @@ export function createKeyService ({ store, config, clock = systemClock }: KeySer
     const limit = pageLimit(query.limit)
     if (query.kind !== undefined && query.kind !== 'human' && query.kind !== 'service') throw invalid('kind', 'must be "human" or "service"')
     const page = await store.listUsers({ limit, cursor: keyCursor(query.cursor), ...(query.kind === undefined ? {} : { kind: query.kind }) })
-    return { items: page.items.map(userView), nextCursor: page.nextCursor }
+    return { items: page.items.map(view), nextCursor: page.nextCursor }
   }
 
   async function getUser (id: string): Promise<UserView> {
-    return userView(await requireUser(id))
+    return view(await requireUser(id))
   }
 
   async function getUserByEmail (email: string): Promise<UserView> {
     const normalized = normalizeEmail(email)
     const user = await store.getUserByEmail(normalized)
     if (user === null) throw new errors.UserNotFound(normalized)
-    return userView(user)
+    return view(user)
   }
 
   /** The store publishes `{type:'user'}` so every gateway re-reads the user's access at once. */
@@ -388,13 +401,17 @@ export function createKeyService ({ store, config, clock = systemClock }: KeySer
       clean.disabled = patch.disabled
     }
     if (Object.keys(clean).length === 0) throw invalid('(body)', 'nothing to change: give name, role, groups or disabled')
-    if (clean.role === 'admin') {
+    if (clean.role !== undefined) {
       const user = isValidUserId(id) ? await store.getUser(id) : null
-      if (user?.kind === 'service') throw invalid('role', 'a service account cannot be an admin (it never signs in); give it groups')
+      if (clean.role === 'admin' && user?.kind === 'service') throw invalid('role', 'a service account cannot be an admin (it never signs in); give it groups')
+      // The IdP's groups decide this role: a demotion here would be undone at the next sign-in.
+      const group = clean.role === 'user' && user !== null ? adminGroupOf(user, adminGroups) : null
+      if (group !== null && user !== null) throw new errors.RoleFromIdpGroup(user.email, group)
     }
-    const updated = isValidUserId(id) ? await store.updateUser(id, clean) : null
+    // The store refuses, in the same atomic step as the write, to leave no enabled admin.
+    const updated = isValidUserId(id) ? await store.updateUser(id, clean, { keepAnAdmin: true }) : null
     if (updated === null) throw new errors.UserNotFound(id)
-    return userView(updated)
+    return view(updated)
   }
 
   /** The limits `who` is under now, with what is left (one store read; [] when none). */
@@ -402,9 +419,9 @@ export function createKeyService ({ store, config, clock = systemClock }: KeySer
     return limitStatus(store, who, config.gateway.limits, clock.now())
   }
 
-  /** Deletes the user and every key of theirs (atomically, in the store). */
+  /** Deletes the user and every key of theirs (atomically, in the store), unless the last enabled admin. */
   async function deleteUser (id: string): Promise<void> {
-    const deleted = isValidUserId(id) ? await store.deleteUser(id) : false
+    const deleted = isValidUserId(id) ? await store.deleteUser(id, { keepAnAdmin: true }) : false
     if (!deleted) throw new errors.UserNotFound(id)
   }
 
@@ -450,6 +467,7 @@ export function createKeyService ({ store, config, clock = systemClock }: KeySer
   }
 
   return {
+    userView: view,
     reloadServers,
     createKey,
     listKeys,

@@ -39,7 +39,7 @@ const errorDescriptions: Record<number, string> = {
   401: 'Missing or invalid credentials (an API key is never accepted here)',
   403: 'Authenticated, but not allowed (admin role required, account disabled, or an OIDC identity that cannot be tied to an account: email not verified, or the account is linked to another identity)',
   404: 'Not found (another user\'s resource answers the same)',
-  409: 'Conflict (key limit reached, email taken)',
+  409: 'Conflict: key limit reached (MCPGATE_KEY_LIMIT_REACHED), email taken (MCPGATE_EMAIL_TAKEN), the last enabled admin disabled, demoted or deleted (MCPGATE_LAST_ADMIN), or an admin role that an identity provider group gives demoted (MCPGATE_ROLE_FROM_IDP_GROUP)',
   502: 'The upstream MCP server could not be listed (MCPGATE_CATALOG_UNAVAILABLE): not reachable, no answer in time, or not a valid MCP answer',
   429: 'Too many failed authentications from this client IP; retry after Retry-After seconds',
   503: 'Store or identity provider unavailable; retry after Retry-After seconds'
@@ -160,6 +160,7 @@ export const User = Type.Object({
   email: Type.String({ description: '"" for a service account without one' }),
   name: Type.String(),
   role: Role,
+  roleFromGroups: Type.Boolean({ description: 'true when the admin role comes from an identity provider group in admin.oidc.adminGroups: every sign-in sets it from the group, so PATCH role "user" is refused (MCPGATE_ROLE_FROM_IDP_GROUP)' }),
   groups: Type.Array(Type.String()),
   disabled: Type.Boolean(),
   createdAt: DateTime('RFC 3339')

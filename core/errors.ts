@@ -73,7 +73,10 @@ export const errors = {
   IdentityConflict: define('IDENTITY_CONFLICT', 'The account with this email address is linked to another identity at the identity provider', 403),
   ServiceAccountSignIn: define('SERVICE_ACCOUNT_NO_SIGN_IN', 'The account with this email address is a service account: it never signs in (its keys are made by an admin)', 403),
   // admin API: GET /api/mcp-servers/:id/catalog lists an upstream as an MCP client (admin-api/catalog.ts)
-  CatalogUnavailable: define('CATALOG_UNAVAILABLE', 'The tools, prompts and resources of MCP server "%s" could not be listed: %s', 502)
+  CatalogUnavailable: define('CATALOG_UNAVAILABLE', 'The tools, prompts and resources of MCP server "%s" could not be listed: %s', 502),
+  // admin API: user changes that would lock the console out or be undone at the next sign-in
+  LastAdmin: define('LAST_ADMIN', 'User "%s" is the last enabled admin: disabling, demoting or deleting them would leave no user who can administer mcpgate in the console (the bootstrap admin token still works where one is set); make another user an admin first', 409),
+  RoleFromIdpGroup: define('ROLE_FROM_IDP_GROUP', 'User "%s" is an admin through identity provider group "%s" (admin.oidc.adminGroups): the next sign-in would make them an admin again; remove them from the group at the identity provider instead', 409)
 } as const
 
 export type McpgateErrorName = keyof typeof errors

@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@fastify/type-provider-typebox'
 import type { AccessSubject } from '../../core/access.ts'
 import { filterCatalog, type CatalogCache } from '../catalog.ts'
-import { userView, type KeyService } from '../key-service.ts'
+import type { KeyService } from '../key-service.ts'
 import type { Principal } from '../principal.ts'
 import { errorResponses, IdParams, McpServer, McpServerCatalog, Me, ok } from '../schemas.ts'
 
@@ -22,7 +22,7 @@ export const meRoutes: FastifyPluginAsyncTypebox<{ service: KeyService, catalog:
   }, async (request) => {
     const p = request.adminPrincipal
     const limits = p.user === null ? [] : await service.limits({ userId: p.user.id })
-    return { authMethod: p.kind, role: p.role, user: p.user === null ? null : userView(p.user), limits }
+    return { authMethod: p.kind, role: p.role, user: p.user === null ? null : service.userView(p.user), limits }
   })
 
   app.get('/api/mcp-servers', {

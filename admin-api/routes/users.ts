@@ -42,9 +42,10 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ service: KeyService }> = as
     schema: {
       tags,
       summary: 'Change a user\'s name, role, groups or disabled flag (takes effect on every gateway at once)',
+      description: 'Refused with 409: disabling or demoting the last enabled admin (MCPGATE_LAST_ADMIN), and demoting an admin whose role comes from an identity provider group (MCPGATE_ROLE_FROM_IDP_GROUP; roleFromGroups true), which the next sign-in would undo.',
       params: IdParams,
       body: UserPatchBody,
-      response: { 200: ok(User, 'The user'), ...errorResponses(400, 403, 404) }
+      response: { 200: ok(User, 'The user'), ...errorResponses(400, 403, 404, 409) }
     }
   }, async (request) => {
     const user = await service.updateUser(request.params.id, request.body)
@@ -56,8 +57,9 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ service: KeyService }> = as
     schema: {
       tags,
       summary: 'Delete a user and every API key of theirs',
+      description: 'Refused with 409 for the last enabled admin (MCPGATE_LAST_ADMIN).',
       params: IdParams,
-      response: { 204: ok(NoContent, 'Deleted, with every key of theirs'), ...errorResponses(403, 404) }
+      response: { 204: ok(NoContent, 'Deleted, with every key of theirs'), ...errorResponses(403, 404, 409) }
     }
   }, async (request, reply) => {
     await service.deleteUser(request.params.id)

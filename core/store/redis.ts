@@ -31,7 +31,8 @@ import {
   type Role,
   type User,
   type UserKind,
-  type UserPatch
+  type UserPatch,
+  type UserWriteGuard
 } from './store.ts'
 
 /** How far out of time order audit events may be appended (replicas' clocks, batching). */
@@ -78,6 +79,22 @@ local function hashOf(flat)
   local h = {}
   for i = 1, #flat, 2 do h[flat[i]] = flat[i + 1] end
   return h
+end
+`
+
+// Whether an enabled admin other than `id` exists, for UserWriteGuard.keepAnAdmin: a scan of the
+// users index, stopping at the first one found (admins are usually among the first users; the
+// whole index is read only when the change is refused). No separate admin index to keep in step.
+const OTHER_ENABLED_ADMIN = `
+local function otherEnabledAdmin(users, prefix, id)
+  for _, m in ipairs(redis.call('ZRANGE', users, 0, -1)) do
+    local other = string.match(m, '%.(%w+)$')
+    if other ~= id then
+      local f = redis.call('HMGET', prefix .. 'u:' .. other, 'role', 'disabled')
+      if f[1] == 'admin' and f[2] ~= '1' then return true end
+    end
+  end
+  return false
 end
 `
 
@@ -168,18 +185,28 @@ redis.call('ZREM', ARGV[1] .. 'uk:' .. h.userId, h.zm)
 redis.call('PUBLISH', ARGV[2], ARGV[3])
 return flat
 `),
-  // KEYS: u:<id> · ARGV: channel, event, field, value, … → the updated hash (flat) | nil
-  updateUser: script(`
+  // KEYS: u:<id>, users · ARGV: channel, event, keep an admin ('1': the patch leaves the user no
+  // enabled admin; ''), prefix, field, value, … → the updated hash (flat) | nil | { -1, email,
+  // name } (refused: the last enabled admin)
+  updateUser: script(OTHER_ENABLED_ADMIN + `
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
-if #ARGV > 2 then redis.call('HSET', KEYS[1], unpack(ARGV, 3)) end
+if ARGV[3] == '1' then
+  local f = redis.call('HMGET', KEYS[1], 'role', 'disabled', 'id', 'email', 'name')
+  if f[1] == 'admin' and f[2] ~= '1' and not otherEnabledAdmin(KEYS[2], ARGV[4], f[3]) then return { -1, f[4], f[5] } end
+end
+if #ARGV > 4 then redis.call('HSET', KEYS[1], unpack(ARGV, 5)) end
 redis.call('PUBLISH', ARGV[1], ARGV[2])
 return redis.call('HGETALL', KEYS[1])
 `),
-  // KEYS: u:<id>, users, keys, uk:<id> · ARGV: prefix, channel, event → 1 | 0
-  deleteUser: script(HASH_OF + `
+  // KEYS: u:<id>, users, keys, uk:<id> · ARGV: prefix, channel, event, keep an admin ('1' | '')
+  // → 1 | 0 | { -1, email, name } (refused: the last enabled admin)
+  deleteUser: script(HASH_OF + OTHER_ENABLED_ADMIN + `
 local flat = redis.call('HGETALL', KEYS[1])
 if #flat == 0 then return 0 end
 local h = hashOf(flat)
+if ARGV[4] == '1' and h.role == 'admin' and h.disabled ~= '1' and not otherEnabledAdmin(KEYS[2], ARGV[1], h.id) then
+  return { -1, h.email, h.name }
+end
 for _, m in ipairs(redis.call('ZRANGE', KEYS[4], 0, -1)) do
   redis.call('DEL', ARGV[1] .. 'k:' .. string.match(m, '%.(%w+)$'))
   redis.call('ZREM', KEYS[3], m)
@@ -265,6 +292,13 @@ function flatten (fields: Record<string, string>): string[] {
 
 function nullableNumber (text: string | undefined): number | null {
   return text === undefined || text === '' ? null : Number(text)
+}
+
+/** A script's `{ -1, email, name }`: the write was refused to keep an enabled admin. */
+function refuseLastAdmin (result: unknown): void {
+  if (!Array.isArray(result) || result[0] !== -1) return
+  const [, email, name] = result as [number, string | null, string | null]
+  throw new errors.LastAdmin(email === null || email === '' ? name ?? '' : email)
 }
 
 function toUser (h: Hash): User {
@@ -454,23 +488,28 @@ export class RedisStore implements KeyStore {
     }
   }
 
-  async updateUser (id: string, patch: UserPatch): Promise<User | null> {
+  async updateUser (id: string, patch: UserPatch, guard: UserWriteGuard = {}): Promise<User | null> {
     const fields: Record<string, string> = {}
     if (patch.name !== undefined) fields.name = patch.name
     if (patch.role !== undefined) fields.role = patch.role
     if (patch.groups !== undefined) fields.groups = JSON.stringify(patch.groups)
     if (patch.disabled !== undefined) fields.disabled = patch.disabled ? '1' : '0'
-    const hash = hashFromFlat(await this.run('updateUser', scripts.updateUser, [this.key('u:', id)],
-      [this.channel, this.message({ type: 'user', userId: id }), ...flatten(fields)]))
+    // Whatever the user is now, after this patch they are no enabled admin.
+    const removesAdmin = guard.keepAnAdmin === true && (patch.role === 'user' || patch.disabled === true)
+    const result = await this.run('updateUser', scripts.updateUser, [this.key('u:', id), this.key('users')],
+      [this.channel, this.message({ type: 'user', userId: id }), removesAdmin ? '1' : '', this.prefix, ...flatten(fields)])
+    refuseLastAdmin(result)
+    const hash = hashFromFlat(result)
     if (hash === null) return null
     this.deliverLocally({ type: 'user', userId: id })
     return toUser(hash)
   }
 
-  async deleteUser (id: string): Promise<boolean> {
+  async deleteUser (id: string, guard: UserWriteGuard = {}): Promise<boolean> {
     const result = await this.run('deleteUser', scripts.deleteUser,
       [this.key('u:', id), this.key('users'), this.key('keys'), this.key('uk:', id)],
-      [this.prefix, this.channel, this.message({ type: 'user', userId: id })])
+      [this.prefix, this.channel, this.message({ type: 'user', userId: id }), guard.keepAnAdmin === true ? '1' : ''])
+    refuseLastAdmin(result)
     if (result === 1) this.deliverLocally({ type: 'user', userId: id })
     return result === 1
   }

@@ -11,6 +11,7 @@ import type { KeyScopes } from '../tool-scope.ts'
 import { errors, StoreConflictError, StoreUnavailableError } from '../errors.ts'
 import { callStart, checkPageRequest, emailIndexOf, emailLookupOf, maxKeysOf, newUserRecord, notifySafely, pageOf, parseInvalidation, publishCall, sameIdentity, serializeInvalidation } from './common.ts'
 import {
+  isEnabledAdmin,
   type ApiKeyRecord,
   type AuditRetention,
   type InvalidationEvent,
@@ -24,7 +25,8 @@ import {
   type Role,
   type User,
   type UserKind,
-  type UserPatch
+  type UserPatch,
+  type UserWriteGuard
 } from './store.ts'
 
 export interface SqliteStoreOptions {
@@ -287,6 +289,7 @@ export class SqliteStore implements KeyStore {
     insertUser: Database.Statement<[UserRow & { email_lower: string }]>
     updateUser: Database.Statement<[string, string, string, number, string]>
     deleteUser: Database.Statement<[string]>
+    otherEnabledAdmin: Database.Statement<[string], number>
     keyById: Database.Statement<[string], KeyRow>
     keyWithOwner: Database.Statement<[string], KeyOwnerRow>
     keysFirst: Database.Statement<[number], KeyRow>
@@ -362,6 +365,7 @@ export class SqliteStore implements KeyStore {
         'VALUES (@id, @kind, @email, @email_lower, @name, @role, @groups, @disabled, @created_at, @oidc_issuer, @oidc_subject)'),
       updateUser: db.prepare('UPDATE users SET name = ?, role = ?, groups = ?, disabled = ? WHERE id = ?'),
       deleteUser: db.prepare('DELETE FROM users WHERE id = ?'),
+      otherEnabledAdmin: db.prepare<[string], number>("SELECT 1 FROM users WHERE role = 'admin' AND disabled = 0 AND id != ? LIMIT 1").pluck(),
       keyById: db.prepare(`SELECT ${KEY_COLUMNS} FROM api_keys k WHERE k.id = ?`),
       keyWithOwner: db.prepare(`SELECT ${KEY_COLUMNS}, ${OWNER_COLUMNS} FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.id = ?`),
       keysFirst: db.prepare(`SELECT ${KEY_COLUMNS} FROM api_keys k ORDER BY k.created_at DESC, k.id DESC LIMIT ?`),
@@ -480,16 +484,19 @@ export class SqliteStore implements KeyStore {
     return pageOf(rows.map(toUser), limit)
   }
 
-  async updateUser (id: string, patch: UserPatch): Promise<User | null> {
+  async updateUser (id: string, patch: UserPatch, guard: UserWriteGuard = {}): Promise<User | null> {
     let updated: User | null = null
     this.write('updateUser', () => {
       const row = this.stmt.userById.get(id)
       if (row === undefined) return []
-      const user = { ...toUser(row) }
+      const current = toUser(row)
+      const user = { ...current }
       if (patch.name !== undefined) user.name = patch.name
       if (patch.role !== undefined) user.role = patch.role
       if (patch.groups !== undefined) user.groups = [...patch.groups]
       if (patch.disabled !== undefined) user.disabled = patch.disabled
+      // Inside the IMMEDIATE transaction: no other writer can demote another admin meanwhile.
+      if (guard.keepAnAdmin === true && isEnabledAdmin(current) && !isEnabledAdmin(user)) this.keepAnAdmin(current)
       this.stmt.updateUser.run(user.name, user.role, JSON.stringify(user.groups), user.disabled ? 1 : 0, id)
       updated = user
       return [{ type: 'user', userId: id }]
@@ -497,14 +504,23 @@ export class SqliteStore implements KeyStore {
     return updated
   }
 
-  async deleteUser (id: string): Promise<boolean> {
+  async deleteUser (id: string, guard: UserWriteGuard = {}): Promise<boolean> {
     let deleted = false
     this.write('deleteUser', () => {
+      if (guard.keepAnAdmin === true) {
+        const row = this.stmt.userById.get(id)
+        if (row !== undefined && isEnabledAdmin(toUser(row))) this.keepAnAdmin(toUser(row))
+      }
       // api_keys rows go with it: ON DELETE CASCADE, in this same transaction.
       deleted = this.stmt.deleteUser.run(id).changes > 0
       return deleted ? [{ type: 'user', userId: id }] : []
     })
     return deleted
+  }
+
+  /** Throws errors.LastAdmin unless an enabled admin other than `user` exists (call within write()). */
+  private keepAnAdmin (user: User): void {
+    if (this.stmt.otherEnabledAdmin.get(user.id) === undefined) throw new errors.LastAdmin(user.email === '' ? user.name : user.email)
   }
 
   async createKey (record: ApiKeyRecord, limits?: KeyLimits): Promise<void> {

@@ -61,6 +61,16 @@ export interface UserPatch {
   disabled?: boolean
 }
 
+/** What a user write checks in the same atomic step as the write (KeyStore.updateUser, deleteUser). */
+export interface UserWriteGuard {
+  /**
+   * Refuse with `errors.LastAdmin` a write that leaves an enabled admin no longer one (demoted to
+   * role user, disabled, deleted) while no other enabled admin exists. Checked with the write, so
+   * concurrent removals of the last admins (other requests, replicas, the CLI) cannot all pass.
+   */
+  keepAnAdmin?: boolean
+}
+
 export interface ApiKeyRecord {
   id: string
   userId: string
@@ -138,10 +148,13 @@ export interface KeyStore {
   linkIdentity(userId: string, identity: OidcIdentity, expected: OidcIdentity | null): Promise<User | null>
   /** Ordered by createdAt then id, oldest first; with `kind`, only users of that kind. */
   listUsers(page: PageRequest & { kind?: UserKind }): Promise<Page<User>>
-  /** Publishes `{type:'user'}`. Returns null when the user does not exist. */
-  updateUser(id: string, patch: UserPatch): Promise<User | null>
-  /** Deletes the user, every key of theirs and their identity link atomically; publishes `{type:'user'}`. */
-  deleteUser(id: string): Promise<boolean>
+  /** Publishes `{type:'user'}`. Returns null when the user does not exist. See UserWriteGuard. */
+  updateUser(id: string, patch: UserPatch, guard?: UserWriteGuard): Promise<User | null>
+  /**
+   * Deletes the user, every key of theirs and their identity link atomically; publishes
+   * `{type:'user'}`. See UserWriteGuard.
+   */
+  deleteUser(id: string, guard?: UserWriteGuard): Promise<boolean>
 
   /**
    * The record's id and userId are chosen by the caller (key-format). Fails if the owner is gone.
@@ -211,6 +224,11 @@ export interface KeyStore {
   /** Round trip to the backing service; throws StoreUnavailableError when down. */
   ping(): Promise<void>
   close(): Promise<void>
+}
+
+/** Whom UserWriteGuard.keepAnAdmin keeps: an admin who is not disabled. */
+export function isEnabledAdmin (user: Pick<User, 'role' | 'disabled'>): boolean {
+  return user.role === 'admin' && !user.disabled
 }
 
 /**

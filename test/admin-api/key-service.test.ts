@@ -17,7 +17,7 @@ t.test('create, read, list and delete through the service', async t => {
   const service = createKeyService({ store, config, clock })
 
   const user = await service.createUser({ email: 'Svc@Example.com', name: 'Service', groups: ['beta-team'] })
-  t.same(user, { id: user.id, kind: 'human', email: 'svc@example.com', name: 'Service', role: 'user', groups: ['beta-team'], disabled: false, createdAt: '2026-05-01T12:00:00.000Z' })
+  t.same(user, { id: user.id, kind: 'human', email: 'svc@example.com', name: 'Service', role: 'user', roleFromGroups: false, groups: ['beta-team'], disabled: false, createdAt: '2026-05-01T12:00:00.000Z' })
 
   const { record, key } = await service.createKey(user.id, { name: ' ci ', mcpServerIds: ['beta'], expiresAt: '2026-06-01T00:00:00Z' })
   t.same(Object.keys(record).sort(), ['createdAt', 'description', 'expiresAt', 'id', 'lastUsedAt', 'mcpServerIds', 'name', 'userId'], 'public view: no secretHash')
