@@ -2,7 +2,7 @@
 // the tab's session, then show the sign-in screen or the console.
 import './styles.css'
 import { Api, ApiError, type McpServer, type Me } from './api.ts'
-import { clearSession, completeOidcLogin, isOidcCallback, loadSession, refreshSession, saveSession, type ConsoleConfig, type Session } from './auth.ts'
+import { clearSession, completeOidcLogin, endSession, isOidcCallback, loadSession, refreshSession, saveSession, type ConsoleConfig, type Session } from './auth.ts'
 import { startApp } from './app.ts'
 import type { AppContext } from './context.ts'
 import { errorMessage } from './dialog.ts'
@@ -91,7 +91,12 @@ async function enter (): Promise<void> {
   }
   root.className = ''
   active = true
-  stopApp = startApp(root, ctx, () => signOut())
+  // Sign out asked by the user: at the IdP too when it offers that (the page leaves for it and
+  // comes back signed out); a session the API refused (signOut with a reason) ends here only.
+  stopApp = startApp(root, ctx, () => {
+    if (endSession(session, config.oidc)) active = false
+    else signOut()
+  })
 }
 
 async function boot (): Promise<void> {
