@@ -67,6 +67,12 @@ export async function startDemoServer (options: { port?: number, host?: string }
 
   async function handle (req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = new URL(req.url ?? '/', 'http://demo').pathname
+    // For a container's health check (docker-compose.yml), as the gateway and the admin API answer it.
+    if (path === '/healthz' && req.method === 'GET') {
+      res.writeHead(200, { 'content-type': 'application/json' })
+      res.end('{"status":"ok"}')
+      return
+    }
     if (path !== '/mcp') return jsonRpcError(res, 404, -32601, 'Not found: the MCP endpoint is /mcp')
     let body: unknown
     if (req.method === 'POST') {

@@ -13,8 +13,8 @@ const DEMO_EMAIL = 'demo@mcpgate.local'
 
 export interface DemoHandle {
   close: () => Promise<void>
-  /** What to print once the gateway listens (its URL is known only then). */
-  banner: (gatewayUrl: string) => string
+  /** What to print once the gateway and the admin API listen (their URLs are known only then). */
+  banner: (gatewayUrl: string, adminUrl: string) => string
 }
 
 function stateDir (config: Readonly<Config>): string {
@@ -34,17 +34,33 @@ export function clientSnippets (gatewayUrl: string, serverId: string, key: strin
     `  MCP endpoint:  ${url}`,
     `  API key:       ${key}`,
     '',
-    '  curl (initialize):',
-    `    curl -s ${url} -H "Authorization: Bearer ${key}" -H 'Content-Type: application/json' \\`,
+    // -i: the answer's headers carry the Mcp-Session-Id that every later call must send.
+    '  curl (initialize; -i shows the Mcp-Session-Id header of the answer):',
+    `    curl -si ${url} -H "Authorization: Bearer ${key}" -H 'Content-Type: application/json' \\`,
     '      -H \'Accept: application/json, text/event-stream\' \\',
     '      -d \'{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"curl","version":"1"}}}\'',
+    '  then, with that session id (list the tools):',
+    `    curl -s ${url} -H "Authorization: Bearer ${key}" -H 'Content-Type: application/json' \\`,
+    '      -H \'Accept: application/json, text/event-stream\' -H \'MCP-Protocol-Version: 2025-06-18\' -H "Mcp-Session-Id: $SESSION" \\',
+    '      -d \'{"jsonrpc":"2.0","id":2,"method":"tools/list"}\'',
     '',
     '  Claude Code:',
     `    claude mcp add --transport http ${serverId} ${url} --header "Authorization: Bearer ${key}"`,
     '',
+    '  MCP Inspector (--transport http: the URL ends in neither /mcp nor /sse):',
+    `    npx @modelcontextprotocol/inspector --cli ${url} --transport http --header "Authorization: Bearer ${key}" --method tools/list`,
+    '',
     '  VS Code (.vscode/mcp.json):',
     ...vscode.split('\n').map(l => '    ' + l)
   ].join('\n')
+}
+
+/** What the banner says about the admin API: how to sign in, or what is missing to. */
+export function adminLine (config: Readonly<Config>, adminUrl: string): string {
+  const where = `Admin API and web console: ${adminUrl}`
+  if (config.admin.token !== undefined) return `${where} (sign in with the admin token you set; API docs at ${adminUrl}/docs).`
+  if (config.admin.oidc !== undefined) return `${where} (sign in through ${config.admin.oidc.issuer}).`
+  return `${where}: no admin token is set; set MCPGATE_ADMIN_TOKEN (at least 16 characters) and restart to use it. The operator commands need none: npx mcpgate users list`
 }
 
 export async function startDemo (config: Readonly<Config>, store: KeyStore): Promise<DemoHandle> {
@@ -76,12 +92,13 @@ export async function startDemo (config: Readonly<Config>, store: KeyStore): Pro
   }
 
   const demoKey = key
-  const banner = (gatewayUrl: string) => [
+  const banner = (gatewayUrl: string, adminUrl: string) => [
     '',
     `mcpgate demo — demo MCP server "${server.id}" at ${demo.url}, user ${DEMO_EMAIL}`,
     clientSnippets(gatewayUrl, server.id, demoKey),
     '',
-    `  The demo key is kept in ${keyFile}. Admin API: http://${config.admin.host}:${config.admin.port} (set MCPGATE_ADMIN_TOKEN to use it).`,
+    `  The demo key is kept in ${keyFile}.`,
+    `  ${adminLine(config, adminUrl)}`,
     ''
   ].join('\n')
   return { close: demo.close, banner }

@@ -1,6 +1,7 @@
 // Operator commands (`mcpgate users …`, `mcpgate keys …`) working directly on the configured
 // store through the admin API's key service — the same rules as the REST routes, no second copy.
-import { loadConfig, parseCommandArgs, UsageError, type Io } from './command.ts'
+import { existsSync } from 'node:fs'
+import { configPath, loadConfig, parseCommandArgs, UsageError, type Io } from './command.ts'
 import type { Env } from '../config/load.ts'
 import { openStore } from '../core/store/open.ts'
 import { systemClock, type Clock } from '../core/clock.ts'
@@ -18,7 +19,7 @@ const USERS_USAGE = `Usage:
   mcpgate users delete <id|email> [--config FILE]     (deletes every key of the user too)`
 
 const KEYS_USAGE = `Usage:
-  mcpgate keys create --user <email|id> --name N --servers a,b|* [--expires <RFC3339|30d|12h>] [--description D]
+  mcpgate keys create --user <email|id> --name N --servers a,b|* [--expires <RFC3339|30d|12h|never>] [--description D]
                       [--scopes JSON] [--tools S:a,b*] [--prompts S:a,b] [--resources S:uri,uri*]
                       [--requests-per-minute N] [--tool-calls-per-day N] [--config FILE]
   mcpgate keys list [--user <email|id>] [--config FILE]
@@ -32,6 +33,9 @@ Per-tool scopes (absent: the whole servers): --scopes takes the API's JSON, e.g.
 --tools, --prompts and --resources (repeatable) add one list each: <server id or *>:<names or
 * globs, comma-separated>; nothing after the colon allows none (e.g. --prompts github:).`
 
+/** What `--expires` accepts, said with every problem about it. */
+const EXPIRES_FORMS = 'an RFC 3339 date-time with a time zone (2027-06-30T00:00:00Z), a time from now (30d, 12h, 45m) or never'
+
 /** `30d` / `12h` / `45m` from now, or an RFC 3339 string passed through for the service to validate. */
 export function resolveExpiry (value: string | undefined, clock: Clock): string | null {
   if (value === undefined || value === '' || value === 'never') return null
@@ -39,6 +43,40 @@ export function resolveExpiry (value: string | undefined, clock: Clock): string 
   if (m === null) return value
   const unit = { d: 86_400_000, h: 3_600_000, m: 60_000 }[m[2] as 'd' | 'h' | 'm']
   return new Date(clock.now() + Number(m[1]) * unit).toISOString()
+}
+
+/** The flag that carries each field of the key service's input: its 400s are the operator's usage errors. */
+const FLAG_OF_FIELD: Readonly<Record<string, string>> = {
+  email: '--email',
+  name: '--name',
+  role: '--role',
+  kind: '--kind',
+  groups: '--groups',
+  expiresAt: '--expires',
+  mcpServerIds: '--servers',
+  description: '--description',
+  overlapSeconds: '--overlap',
+  'limits.requestsPerMinute': '--requests-per-minute',
+  'limits.toolCallsPerDay': '--tool-calls-per-day'
+}
+
+/**
+ * The key service's ValidationFailed ("field: problem", a 400 in the API) as a usage error naming
+ * the flag the value came from (exit 2); anything else — not found, taken, unreachable — stays a
+ * refusal (exit 1).
+ */
+function asUsageError (err: unknown, flagForScope: (field: string) => string, expires: string | undefined): unknown {
+  if (!(err instanceof errors.ValidationFailed)) return err
+  const message = err.message
+  const colon = message.indexOf(': ')
+  const field = colon < 0 ? '' : message.slice(0, colon)
+  const problem = message.slice(colon + 2)
+  if (field.startsWith('scopes')) return new UsageError(`${flagForScope(field)}: ${message}`)
+  const flag = FLAG_OF_FIELD[field]
+  if (flag === undefined) return err
+  if (field !== 'expiresAt') return new UsageError(`${flag}: ${problem}`)
+  if (problem.startsWith('must be an RFC 3339')) return new UsageError(`--expires: "${expires ?? ''}" is not ${EXPIRES_FORMS}`)
+  return new UsageError(`--expires: ${problem} (give ${EXPIRES_FORMS})`)
 }
 
 /** `--requests-per-minute` and `--tool-calls-per-day` as a key's `limits` (the service checks the numbers). */
@@ -166,11 +204,22 @@ export async function runOperator (area: 'users' | 'keys', args: string[], env: 
   })
   const usage = area === 'users' ? USERS_USAGE : KEYS_USAGE
   const [action, target] = positionals
-  if (values.help || action === undefined) {
+  if (values.help) {
     io.out(usage)
-    return values.help ? 0 : 2
+    return 0
   }
-  const config = loadConfig(values.config, env)
+  if (action === undefined) throw new UsageError(`${area}: which action?\n${usage}`)
+  const actions = area === 'users' ? ['create', 'list', 'delete'] : ['create', 'list', 'delete', 'rotate']
+  if (!actions.includes(action)) throw new UsageError(`unknown action "${area} ${action}"\n${usage}`)
+  const path = configPath(values.config, env, io)
+  const config = loadConfig(path, env)
+  // Only `users create` may start a new SQLite store (the first admin before the first start).
+  // Reading, deleting or making a key in a file that does not exist would create an empty store
+  // and answer from it: the sign of a wrong --config or working directory, said as such.
+  if (config.store.type === 'sqlite' && !(area === 'users' && action === 'create') && !existsSync(config.store.path)) {
+    throw new Error(`no SQLite store at ${config.store.path} (store.path of ${path}); "${area} ${action}" creates none. ` +
+      'Is this the config mcpgate runs with? "mcpgate start" or "mcpgate users create" makes the store.')
+  }
   const store = openStore(config.store)
   const service = createKeyService({ store, config, clock })
   try {
@@ -223,12 +272,7 @@ export async function runOperator (area: 'users' | 'keys', args: string[], env: 
           mcpServerIds: servers,
           ...(scopes === undefined ? {} : { scopes }),
           ...limitFlags(values['requests-per-minute'], values['tool-calls-per-day'])
-        }).catch((err: unknown) => {
-          // The service's word on a scope (a server not found, not among --servers): the flag's fault.
-          const message = err instanceof errors.ValidationFailed ? err.message : ''
-          if (message.startsWith('scopes')) throw new UsageError(`${flagFor(message.slice(0, message.indexOf(':')))}: ${message}`)
-          throw err
-        })
+        }).catch((err: unknown) => { throw asUsageError(err, flagFor, values.expires) })
         const scoped = created.record.scopes === undefined ? '' : `, scopes ${JSON.stringify(created.record.scopes)}`
         io.err(`created key ${created.record.id} "${created.record.name}" for ${who(owner)}, servers ${created.record.mcpServerIds.join(',')}${scoped}, expires ${created.record.expiresAt ?? 'never'}`)
         io.err('The key is shown once; store it now:')
@@ -257,6 +301,8 @@ export async function runOperator (area: 'users' | 'keys', args: string[], env: 
       }
     }
     throw new UsageError(`unknown action "${area} ${action}"\n${usage}`)
+  } catch (err) {
+    throw asUsageError(err, () => '--scopes', values.expires)
   } finally {
     await store.close()
   }

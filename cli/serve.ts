@@ -6,8 +6,8 @@ import closeWithGrace from 'close-with-grace'
 import { pino, type Logger } from 'pino'
 import type { FastifyInstance } from 'fastify'
 import { watchConfigDir } from './config-watch.ts'
-import { loadConfig, parseCommandArgs, UsageError, type Io } from './command.ts'
-import { parseConfigText, type Env } from '../config/load.ts'
+import { configPath as chooseConfig, loadConfig, parseCommandArgs, UsageError, type Io } from './command.ts'
+import { fileOptions, parseConfigText, type Env } from '../config/load.ts'
 import type { Config } from '../config/schema.ts'
 import { openStore } from '../core/store/open.ts'
 import { buildGateway } from '../gateway/app.ts'
@@ -37,6 +37,14 @@ function urlOf (app: FastifyInstance): string {
   return `http://${host}:${address.port}`
 }
 
+/**
+ * A URL a client on this machine can use for an app bound to every interface (0.0.0.0 or ::, as in
+ * a container): loopback, since that is where a published port arrives on the host too.
+ */
+function connectableUrl (url: string): string {
+  return url.replace('//0.0.0.0:', '//127.0.0.1:').replace('//[::]:', '//[::1]:')
+}
+
 export async function runServices (command: 'start' | 'gateway' | 'admin', args: string[], env: Env, io: Io): Promise<number> {
   const { values } = parseCommandArgs(args, { demo: { type: 'boolean', default: false } })
   if (values.help) {
@@ -44,7 +52,7 @@ export async function runServices (command: 'start' | 'gateway' | 'admin', args:
     return 0
   }
   if (values.demo && command !== 'start') throw new UsageError('--demo is only for "mcpgate start"')
-  const configPath = values.config
+  const configPath = chooseConfig(values.config, env, io)
   let config = loadConfig(configPath, env)
   // The content last loaded (or rejected): a file change that leaves it as it was reloads nothing,
   // and a SIGHUP sent after an edit is not followed by a second reload from the watcher.
@@ -57,7 +65,7 @@ export async function runServices (command: 'start' | 'gateway' | 'admin', args:
   /** What is printed once everything listens and the config file is watched. */
   const ready: string[] = []
   let closeDemo: (() => Promise<void>) | undefined
-  let demoBanner: ((gatewayUrl: string) => string) | undefined
+  let demoBanner: ((gatewayUrl: string, adminUrl: string) => string) | undefined
 
   // The gateway drains in-flight requests for shutdownGraceMs (core/connection-drain.ts); the margin is
   // for what follows: the last-used flush, closing the store and the demo server.
@@ -86,7 +94,6 @@ export async function runServices (command: 'start' | 'gateway' | 'admin', args:
       reloaders.push(next => gateway.mcpgate.reload(next))
       await gateway.listen({ host: config.gateway.host, port: config.gateway.port })
       ready.push(`mcpgate gateway listening on ${urlOf(gateway)}/mcp-connect/<serverId>`)
-      if (demoBanner !== undefined) ready.push(demoBanner(config.gateway.publicUrl ?? urlOf(gateway)))
     }
     if (command === 'start' || command === 'admin') {
       // Loaded only when served: `mcpgate gateway` never pays the admin API's modules (~50 MB RSS).
@@ -96,6 +103,11 @@ export async function runServices (command: 'start' | 'gateway' | 'admin', args:
       reloaders.push(next => admin.mcpgateAdmin.reload(next))
       await admin.listen({ host: config.admin.host, port: config.admin.port })
       ready.push(`mcpgate admin API listening on ${urlOf(admin)} (OpenAPI: /openapi.json, docs: /docs)`)
+    }
+    // Last, once both listen: it prints their real addresses (the config may say port 0).
+    const [gateway, admin] = apps
+    if (demoBanner !== undefined && gateway !== undefined && admin !== undefined) {
+      ready.push(demoBanner(config.gateway.publicUrl ?? connectableUrl(urlOf(gateway)), connectableUrl(urlOf(admin))))
     }
   } catch (err) {
     shutdown.uninstall()
@@ -111,7 +123,7 @@ export async function runServices (command: 'start' | 'gateway' | 'admin', args:
     loadedText = text
     try {
       // The text just compared is the one loaded: a write landing in between cannot slip past.
-      const next = text === null ? loadConfig(configPath, env) : parseConfigText(text, env, configPath)
+      const next = text === null ? loadConfig(configPath, env) : parseConfigText(text, env, configPath, fileOptions(configPath))
       for (const apply of reloaders) apply(next)
       config = next
       logger.info({ trigger, servers: next.servers.length }, 'config reloaded')

@@ -1,7 +1,10 @@
 // Loads the config: YAML file → `${VAR}` interpolation → env overrides → defaults → validation
 // (messages name the field, e.g. `servers[1].url: must be an http(s) URL`) → deep freeze.
 // This file and cli/ are the only readers of the environment; everything else gets a Config.
+// Every variable read here may instead be given as NAME_FILE, the path of a file holding the value
+// (Docker and Kubernetes secrets), so that secrets need not sit in the process environment.
 import { readFileSync } from 'node:fs'
+import { dirname, isAbsolute, resolve } from 'node:path'
 import { Value } from '@sinclair/typebox/value'
 import { parse as parseYaml } from 'yaml'
 import { entryProblem, SCOPE_KINDS } from '../core/tool-scope.ts'
@@ -12,9 +15,39 @@ export type Env = Readonly<Record<string, string | undefined>>
 
 export class ConfigError extends Error {
   readonly code = 'MCPGATE_CONFIG_INVALID'
-  constructor (readonly problems: string[], readonly source = 'config') {
-    super(`${source} is invalid:\n  ${problems.join('\n  ')}`)
+  /** `headline` replaces "<source> is invalid:" and the list, for a problem that is not the content's (an unreadable file). */
+  constructor (readonly problems: string[], readonly source = 'config', headline?: string) {
+    super(headline ?? `${source} is invalid:\n  ${problems.join('\n  ')}`)
     this.name = 'ConfigError'
+  }
+}
+
+/** Where a value read from the environment came from: `MCPGATE_ADMIN_TOKEN`, or `MCPGATE_ADMIN_TOKEN_FILE (/run/secrets/t)`. */
+interface EnvValue { value: string, from: string }
+
+/**
+ * The value of `name` from the environment, or from the file `${name}_FILE` names (one trailing
+ * newline trimmed: `echo token > file` and most secret stores add one). Both set is a mistake, not
+ * a precedence rule to remember; an unreadable or empty file is reported naming the variable. An
+ * empty `${name}_FILE` counts as unset, as an empty override does.
+ */
+function readEnv (env: Env, name: string, problems: string[]): EnvValue | undefined {
+  const direct = env[name]
+  const file = env[`${name}_FILE`]
+  if (file === undefined || file === '') return direct === undefined ? undefined : { value: direct, from: name }
+  if (direct !== undefined && direct !== '') {
+    problems.push(`${name} and ${name}_FILE are both set: set one of them`)
+    return undefined
+  }
+  try {
+    const value = readFileSync(file, 'utf8').replace(/\r?\n$/, '')
+    // An empty secret file is a mistake (a Compose secret from an unset variable), never "unset".
+    if (value === '') problems.push(`${name}_FILE: ${file} is empty`)
+    return value === '' ? undefined : { value, from: `${name}_FILE (${file})` }
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException
+    problems.push(`${name}_FILE: cannot read ${file}: ${e.code ?? e.message}`)
+    return undefined
   }
 }
 
@@ -29,12 +62,14 @@ function fieldName (pointer: string): string {
 function interpolate (value: unknown, env: Env, path: string, problems: string[]): unknown {
   if (typeof value === 'string') {
     return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => {
-      const v = env[name]
+      const before = problems.length
+      const v = readEnv(env, name, problems)
       if (v === undefined) {
-        problems.push(`${fieldName(path)}: environment variable ${name} is not set`)
+        if (problems.length === before) problems.push(`${fieldName(path)}: environment variable ${name} is not set (nor ${name}_FILE)`)
+        else problems[problems.length - 1] = `${fieldName(path)}: ${problems[problems.length - 1] ?? ''}`
         return ''
       }
-      return v
+      return v.value
     })
   }
   if (Array.isArray(value)) return value.map((v, i) => interpolate(v, env, `${path}/${i}`, problems))
@@ -157,44 +192,87 @@ function deepFreeze<T> (value: T): T {
   return value
 }
 
+export interface BuildOptions {
+  /**
+   * The config file's directory: a relative `store.path` or `audit.file` written in the file is
+   * taken from there, so the file means the same store whatever directory mcpgate is started in.
+   * Absent (a document built in code): relative to the working directory. A path from the
+   * environment (MCPGATE_STORE_PATH) is always relative to the working directory, like any path
+   * typed in a shell.
+   */
+  baseDir?: string
+}
+
+/** `store.path` (not `:memory:`) and `audit.file` (not `stdout`) made absolute against the file's directory. */
+function resolveFilePaths (config: Config, baseDir: string, fromEnv: ReadonlyMap<string, string>): void {
+  const store = config.store
+  if (!fromEnv.has('store.path') && store.path !== ':memory:' && !isAbsolute(store.path)) store.path = resolve(baseDir, store.path)
+  const file = config.audit.file
+  if (file !== undefined && file !== 'stdout' && !isAbsolute(file)) config.audit.file = resolve(baseDir, file)
+}
+
+/**
+ * A problem about a field the environment set names the variable: the operator looks for the
+ * mistake in the environment, not in the file (`admin.token, from the environment variable
+ * MCPGATE_ADMIN_TOKEN: expected string length greater or equal to 16`). The value is not shown.
+ */
+function blameEnvironment (problem: string, fromEnv: ReadonlyMap<string, string>): string {
+  for (const [field, from] of fromEnv) {
+    if (problem.startsWith(`${field}: `) || problem.startsWith(`${field}.`) || problem.startsWith(`${field}[`)) {
+      const colon = problem.indexOf(': ')
+      return `${problem.slice(0, colon)}, from the environment variable ${from}${problem.slice(colon)}`
+    }
+  }
+  return problem
+}
+
 /** Validates an already-parsed document. Throws ConfigError listing every problem. */
-export function buildConfig (document: unknown, env: Env = {}, source = 'config'): Readonly<Config> {
+export function buildConfig (document: unknown, env: Env = {}, source = 'config', options: BuildOptions = {}): Readonly<Config> {
   const problems: string[] = []
   const raw = document ?? {}
   if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(['(root): must be a mapping'], source)
   const doc = interpolate(raw, env, '', problems) as Record<string, unknown>
+  /** Dotted field → the variable that set it. */
+  const fromEnv = new Map<string, string>()
   for (const [name, path, kind] of ENV_OVERRIDES) {
-    const v = env[name]
-    if (v === undefined || v === '') continue
+    const v = readEnv(env, name, problems)
+    if (v === undefined || v.value === '') continue
     if (kind === 'int') {
-      if (!/^\d+$/.test(v)) { problems.push(`${name}: must be an integer`); continue }
-      setPath(doc, path, Number(v))
+      if (!/^\d+$/.test(v.value)) { problems.push(`${v.from}: must be an integer`); continue }
+      setPath(doc, path, Number(v.value))
     } else {
-      setPath(doc, path, v)
+      setPath(doc, path, v.value)
     }
+    fromEnv.set(path.join('.'), v.from)
   }
   const withDefaults = Value.Default(ConfigSchema, Value.Clone(doc))
   for (const e of Value.Errors(ConfigSchema, withDefaults)) {
-    const msg = `${fieldName(e.path)}: ${e.message.charAt(0).toLowerCase()}${e.message.slice(1)}`
+    const msg = blameEnvironment(`${fieldName(e.path)}: ${e.message.charAt(0).toLowerCase()}${e.message.slice(1)}`, fromEnv)
     if (!problems.includes(msg)) problems.push(msg)
     if (problems.length >= 20) break
   }
   if (problems.length > 0) throw new ConfigError(problems, source)
   const config = withDefaults as Config
   for (const s of config.servers) if (s.name === '') s.name = s.id
-  problems.push(...semanticProblems(config))
+  if (options.baseDir !== undefined) resolveFilePaths(config, options.baseDir, fromEnv)
+  problems.push(...semanticProblems(config).map(p => blameEnvironment(p, fromEnv)))
   if (problems.length > 0) throw new ConfigError(problems, source)
   return deepFreeze(config)
 }
 
-export function parseConfigText (text: string, env: Env = {}, source = 'config'): Readonly<Config> {
+export function parseConfigText (text: string, env: Env = {}, source = 'config', options: BuildOptions = {}): Readonly<Config> {
   let doc: unknown
   try {
     doc = parseYaml(text)
   } catch (err) {
     throw new ConfigError([`(yaml): ${(err as Error).message.split('\n')[0]}`], source)
   }
-  return buildConfig(doc, env, source)
+  return buildConfig(doc, env, source, options)
+}
+
+/** The options for a config read from `path`: relative paths in it are relative to its directory. */
+export function fileOptions (path: string): BuildOptions {
+  return { baseDir: dirname(resolve(path)) }
 }
 
 export function loadConfigFile (path: string, env: Env = {}): Readonly<Config> {
@@ -202,7 +280,9 @@ export function loadConfigFile (path: string, env: Env = {}): Readonly<Config> {
   try {
     text = readFileSync(path, 'utf8')
   } catch (err) {
-    throw new ConfigError([`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`], path)
+    const e = err as NodeJS.ErrnoException
+    const why = e.code === 'ENOENT' ? 'ENOENT (no such file)' : e.code ?? e.message
+    throw new ConfigError([`cannot read ${path}: ${why}`], path, `cannot read the config file ${path}: ${why}`)
   }
-  return parseConfigText(text, env, path)
+  return parseConfigText(text, env, path, fileOptions(path))
 }

@@ -130,7 +130,7 @@ export const ConfigSchema = Type.Object({
   }, { default: {}, additionalProperties: false }),
   store: Type.Object({
     type: Type.Union([Type.Literal('sqlite'), Type.Literal('redis')], { default: 'sqlite' }),
-    path: Type.String({ default: './data/mcpgate.db', description: 'sqlite file (env MCPGATE_STORE_PATH)' }),
+    path: Type.String({ default: './data/mcpgate.db', description: 'sqlite file; a relative path is taken from the config file\'s directory (env MCPGATE_STORE_PATH: from the working directory)' }),
     url: Type.Optional(Type.String({ description: 'redis://, rediss://, a unix socket path, or redis+sentinel://host:port,…/<primary name> (env MCPGATE_STORE_URL)' })),
     prefix: Type.String({ default: 'mcpgate:', description: 'redis key prefix' }),
     commandTimeoutMs: PositiveMs(250, 'redis command timeout on the auth path'),
@@ -149,7 +149,7 @@ export const ConfigSchema = Type.Object({
     maxEvents: Type.Integer({ minimum: 1000, default: 1000000, description: 'at most this many events are kept in the store (the newest)' }),
     flushMs: PositiveMs(1000, 'events are written to the store in batches this often'),
     bufferEvents: Type.Integer({ minimum: 100, default: 20000, description: 'events held in memory while the store is unreachable; more are dropped (counted in mcpgate_audit_events_total{result="dropped"}, logged once)' }),
-    file: Type.Optional(Type.String({ minLength: 1, description: 'also write every event as a JSON line to this file, or to standard output with "stdout" (for log shippers)' }))
+    file: Type.Optional(Type.String({ minLength: 1, description: 'also write every event as a JSON line to this file (relative: to the config file\'s directory), or to standard output with "stdout" (for log shippers)' }))
   }, { default: {}, additionalProperties: false }),
   telemetry: Type.Object({
     otlp: Type.Object({

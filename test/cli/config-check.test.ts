@@ -51,7 +51,7 @@ t.test('a missing file is a config error too', async t => {
 t.test('a good file passes with exit 0', async t => {
   const r = check('ok.yaml', 'servers:\n  - id: a\n    url: http://127.0.0.1:9000/mcp\n')
   t.equal(r.code, 0, r.stderr)
-  t.match(r.stdout, 'ok (1 servers, store sqlite)')
+  t.match(r.stdout, `ok (1 servers, store sqlite ${join(dir, 'data', 'mcpgate.db')})`, 'the store the commands would use, resolved from the file\'s directory')
 })
 
 t.test('unknown commands and bad flags are usage errors on stderr with exit 2', async t => {

@@ -1,6 +1,7 @@
 // Issue 22, item 10, the CLI path: `mcpgate users create --email` applies the same email rule as
-// the admin API (core/email.ts): a control or invisible character is refused naming `email`, with
-// nothing written; surrounding whitespace and case do not make a second user.
+// the admin API (core/email.ts): a control or invisible character is refused naming `--email` (a
+// usage error, exit 2: issue 28), with nothing written; surrounding whitespace and case do not make
+// a second user (a refusal, exit 1).
 import t from 'tap'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -29,8 +30,8 @@ t.test('users create refuses a lookalike email and keeps one user per address', 
   t.equal(first.code, 0, first.errs.join('\n'))
   for (const email of ['a@example.com\u0000', 'a@example.com\u200b', 'a\u0007@example.com', 'a@exam ple.com']) {
     const r = await run('--email', email, '--name', 'B')
-    t.equal(r.code, 1, `${encodeURIComponent(email)}: refused`)
-    t.match(r.errs.join('\n'), /MCPGATE_VALIDATION_FAILED: email: /, 'names the field')
+    t.equal(r.code, 2, `${encodeURIComponent(email)}: refused, a usage error`)
+    t.match(r.errs.join('\n'), /^mcpgate: --email: /, 'names the flag')
   }
   const same = await run('--email', '  A@Example.com\n', '--name', 'C')
   t.equal(same.code, 1)
