@@ -10,9 +10,10 @@ import { limitsProblem, MAX_LIMIT } from '../../core/limits.ts'
 import { parseKeyScopes, type KeyScopes } from '../../core/tool-scope.ts'
 import { copyText } from './clipboard.ts'
 import { choosableServers, type AppContext } from './context.ts'
-import { errorMessage, openModal, type Modal } from './dialog.ts'
+import { openModal, type Modal } from './dialog.ts'
 import { announce, h, replaceChildren, uid } from './dom.ts'
 import { accountLabel, endOfLocalDay, formatCount, localDateValue } from './format.ts'
+import { describeError, validationSentence } from './messages.ts'
 import { scopePicker } from './scope-picker.ts'
 import { claudeCodeSnippet, curlSnippet, vscodeSnippet, type SnippetServer } from './snippets.ts'
 
@@ -177,13 +178,13 @@ export function openCreateKeyDialog (ctx: AppContext, onCreated: (key: CreatedAp
     h('p', { class: 'hint' }, `Leave empty for the gateway's defaults. Any total set for ${owner === undefined ? 'all of your keys' : `all of ${owner.name}'s keys`} applies as well.`),
     limitFields.requestsPerMinute.wrapper,
     limitFields.toolCallsPerDay.wrapper)
-  /** The field a `limits.<name>: …` message is about (both when it names neither). */
-  const setLimitsError = (message: string | null) => {
-    const named = /^limits\.(requestsPerMinute|toolCallsPerDay)\b/.exec(message ?? '')?.[1] as LimitField | undefined
+  /** The field the API's `limits.<name>: …` (`about`) is about (both when it names neither). */
+  const setLimitsError = (message: string | null, about = '') => {
+    const named = /^limits\.(requestsPerMinute|toolCallsPerDay)\b/.exec(about)?.[1] as LimitField | undefined
     for (const f of LIMIT_FIELDS) limitFields[f].setError(message === null || (named !== undefined && named !== f) ? null : message)
     if (message !== null) limitsSection.open = true
   }
-  const limitsFocus = (message: string) => limitInputs[/^limits\.toolCallsPerDay\b/.test(message) ? 'toolCallsPerDay' : 'requestsPerMinute']
+  const limitsFocus = (about: string) => limitInputs[/^limits\.toolCallsPerDay\b/.test(about) ? 'toolCallsPerDay' : 'requestsPerMinute']
 
   const formError = h('p', { class: 'form-error', role: 'alert', hidden: true })
   const submit = h('button', { type: 'submit', class: 'primary' }, 'Create API key')
@@ -193,19 +194,24 @@ export function openCreateKeyDialog (ctx: AppContext, onCreated: (key: CreatedAp
     h('div', { class: 'dialog-actions' }, cancel, submit))
 
   /** The picker a `scopes.<id>…` message is about. */
-  const pickerFor = (message: string | null) => {
-    const id = /^scopes\.([a-z0-9_-]+)/.exec(message ?? '')?.[1]
+  const pickerFor = (about: string) => {
+    const id = /^scopes\.([a-z0-9_-]+)/.exec(about)?.[1]
     const i = servers.findIndex(s => s.id === id)
     return i < 0 ? undefined : pickers[i]
   }
-  const fieldErrors: Record<string, (message: string | null) => void> = {
+  const serverName = (id: string) => ctx.servers.find(s => s.id === id)?.name ?? id
+  /**
+   * Each field's error slot: `message` is what the reader sees; `about` the API's own wording
+   * ("<field path>: <problem>"), which says where a scope or limit error goes.
+   */
+  const fieldErrors: Record<string, (message: string | null, about?: string) => void> = {
     name: nameField.setError,
     description: descriptionField.setError,
     expiresAt: expiresField.setError,
     mcpServerIds: setServersError,
-    scopes: message => {
+    scopes: (message, about = '') => {
       if (message === null) for (const p of pickers) p.setError(null)
-      else (pickerFor(message)?.setError ?? setServersError)(message)
+      else (pickerFor(about)?.setError ?? setServersError)(message)
     },
     limits: setLimitsError
   }
@@ -253,8 +259,8 @@ export function openCreateKeyDialog (ctx: AppContext, onCreated: (key: CreatedAp
     // The API's own rule over the whole field (core/tool-scope.ts), as the server will check it.
     const checked = parseKeyScopes(scopes, id => body.mcpServerIds.includes(id) ? null : 'is not one of the chosen servers')
     if (!checked.ok) {
-      const message = `${checked.field}: ${checked.problem}`
-      fieldErrors.scopes?.(message)
+      const about = `${checked.field}: ${checked.problem}`
+      fieldErrors.scopes?.(validationSentence(about, serverName), about)
       scopeProblem ??= allBox
     } else if (checked.scopes !== null) {
       body.scopes = checked.scopes
@@ -282,12 +288,13 @@ export function openCreateKeyDialog (ctx: AppContext, onCreated: (key: CreatedAp
       submit.disabled = false
       submit.textContent = 'Create API key'
       const f = err instanceof ApiError ? err.field : null
+      const about = err instanceof ApiError ? err.message : ''
       const setError = f === null ? undefined : fieldErrors[f]
       if (f !== null && setError !== undefined) {
-        setError(errorMessage(err))
-        ;(f === 'scopes' ? pickerFor(errorMessage(err)) ?? { focus: () => allBox.focus() } : f === 'limits' ? limitsFocus(errorMessage(err)) : focusFor[f])?.focus()
+        setError(describeError(err, serverName), about)
+        ;(f === 'scopes' ? pickerFor(about) ?? { focus: () => allBox.focus() } : f === 'limits' ? limitsFocus(about) : focusFor[f])?.focus()
       } else {
-        formError.textContent = errorMessage(err)
+        formError.textContent = describeError(err, serverName)
         formError.hidden = false
       }
     })

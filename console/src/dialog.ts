@@ -1,7 +1,7 @@
 // Modal dialogs on the native <dialog> element: it traps focus, closes on Escape and restores
 // focus to the opener, which is most of what a keyboard user needs.
 import { h, uid } from './dom.ts'
-import { ApiError } from './api.ts'
+import { describeError } from './messages.ts'
 
 export interface ModalOptions {
   title: string
@@ -40,10 +40,9 @@ export function openModal (options: ModalOptions): Modal {
   }
 }
 
+/** What went wrong, in the reader's words (messages.ts), never the API's raw message. */
 export function errorMessage (error: unknown): string {
-  if (error instanceof ApiError) return error.message
-  if (error instanceof Error) return error.message
-  return String(error)
+  return describeError(error)
 }
 
 export interface ConfirmOptions {
