@@ -1,11 +1,17 @@
 // The admin REST API as the console sees it: its wire types, one fetch wrapper that adds the
 // bearer token and turns `{statusCode, code, error, message}` bodies into ApiError.
-import type { AdminApiKeyView, ApiKeyView, MeView, Page } from '../../admin-api/schemas.ts'
+import type { AdminApiKeyView, ApiKeyView, MeView, Page, UserView } from '../../admin-api/schemas.ts'
 
 // The wire types are the admin API's own (its TypeBox schemas, which also validate and shape its
 // replies and generate its OpenAPI document). Type-only: the build erases the import, no server
 // code reaches the bundle.
-export type { AuditEventView as AuditEvent, CreatedApiKeyView as CreatedApiKey, KeyUsageView as KeyUsage, McpServerCatalogView as McpServerCatalog, McpServerView as McpServer, MeView as Me, Page, UserView as User } from '../../admin-api/schemas.ts'
+export type { AuditEventView as AuditEvent, CreatedApiKeyView as CreatedApiKey, KeyUsageView as KeyUsage, McpServerCatalogView as McpServerCatalog, McpServerView as McpServer, MeView as Me, Page } from '../../admin-api/schemas.ts'
+
+/**
+ * A user. `roleFromGroups`: the admin role comes from an identity provider group
+ * (admin.oidc.adminGroups), so demoting them is refused; an admin API without the field means false.
+ */
+export type User = Omit<UserView, 'roleFromGroups'> & { roleFromGroups?: boolean }
 
 /** A key in a table: your own (`GET /api/api-keys`) or, on the admin pages, with its owner. */
 export type ApiKey = ApiKeyView & Partial<Pick<AdminApiKeyView, 'user'>>

@@ -24,9 +24,23 @@ export interface TableOptions<T> {
   pageSize?: number
 }
 
+/** Where the focus goes when a row the reader acted on is gone (deleted): not to the page's body. */
+export interface KeepFocus<T> {
+  /** The row that was acted on (the same object the table was given). */
+  near: T
+  /** The control to focus in the row now at its place, e.g. the ⋮ button. */
+  control: string
+  /** No rows left: e.g. the empty state's button or heading. */
+  whenEmpty: () => HTMLElement | null
+}
+
 export interface TableHandle<T> {
   element: HTMLElement
-  setRows: (rows: T[]) => void
+  /**
+   * The rows change. With `keepFocus`, the focus moves to the same control in the row now where
+   * `near` was (the next row, or the new last one), or to `whenEmpty()` when none is left.
+   */
+  setRows: (rows: T[], keepFocus?: KeepFocus<T>) => void
 }
 
 export function sortableTable<T> (options: TableOptions<T>): TableHandle<T> {
@@ -34,6 +48,8 @@ export function sortableTable<T> (options: TableOptions<T>): TableHandle<T> {
   let rows = options.rows
   let sort = options.initialSort
   let page = 0
+  /** The rows on the page shown now, in order. */
+  let shown: T[] = []
   const element = h('div', { class: 'table-block' })
   const sortId = uid('sort')
 
@@ -48,6 +64,7 @@ export function sortableTable<T> (options: TableOptions<T>): TableHandle<T> {
 
   const render = () => {
     if (rows.length === 0) {
+      shown = []
       replaceChildren(element, options.empty())
       return
     }
@@ -56,6 +73,7 @@ export function sortableTable<T> (options: TableOptions<T>): TableHandle<T> {
     const pages = Math.max(1, Math.ceil(sorted.length / pageSize))
     page = Math.min(page, pages - 1)
     const visible = sorted.slice(page * pageSize, (page + 1) * pageSize)
+    shown = visible
 
     const head = h('tr', {}, options.columns.map(c => {
       const active = c.key === sort.key
@@ -113,6 +131,15 @@ export function sortableTable<T> (options: TableOptions<T>): TableHandle<T> {
   render()
   return {
     element,
-    setRows: (next: T[]) => { rows = next; render() }
+    setRows: (next: T[], keepFocus?: KeepFocus<T>) => {
+      const at = keepFocus === undefined ? -1 : shown.indexOf(keepFocus.near)
+      rows = next
+      render()
+      if (keepFocus === undefined || at < 0) return
+      const trs = element.querySelectorAll('tbody tr')
+      const row = trs[Math.min(at, trs.length - 1)]
+      const target = row === undefined ? keepFocus.whenEmpty() : row.querySelector<HTMLElement>(keepFocus.control)
+      target?.focus()
+    }
   }
 }

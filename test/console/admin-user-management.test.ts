@@ -91,10 +91,11 @@ test('admins manage every key and user; non-admins never see User Management', a
 
   await alice.page.getByRole('button', { name: 'Actions for user Bob Builder (bob@example.com)' }).click()
   await alice.page.getByRole('menuitem', { name: 'Disable' }).click()
-  await alice.page.getByRole('row', { name: /Bob Builder/ }).getByText('Disabled').waitFor()
+  await alice.page.getByRole('dialog', { name: 'Disable user' }).getByRole('button', { name: 'Disable user' }).click()
+  await alice.page.getByRole('row', { name: /Bob Builder/ }).locator('td[data-label="Status"]').getByText('Disabled').waitFor()
   await screenshot(alice.page, 'admin-users')
   await bob.page.reload()
-  await bob.page.getByRole('alert').filter({ hasText: /disabled/ }).waitFor()
+  await bob.page.getByRole('alert').filter({ hasText: 'Your account is disabled. Ask an administrator to enable it.' }).waitFor()
   t.ok(await bob.page.getByRole('heading', { name: 'Sign in to the console' }).isVisible(), 'a disabled user is sent back to sign-in with the reason')
 
   await alice.page.getByRole('button', { name: 'Actions for user Carol Support (carol@example.com)' }).click()

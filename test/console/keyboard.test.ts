@@ -1,6 +1,7 @@
 // The console works from the keyboard alone: opening and filling the create dialog, copying
 // the key, closing with Escape (focus returns), the row menu (arrows, Escape) and the delete
-// confirmation (focus starts on Cancel).
+// confirmation (focus starts on Cancel); with the last key deleted, the focus goes to "Create
+// your first API key", not to the page's body.
 import { test } from 'tap'
 import type { Page } from 'playwright-core'
 import { launchBrowser, newPage, signInWithOidc, startConsoleStack } from '../helpers/console-stack.ts'
@@ -67,5 +68,9 @@ test('keys can be created and deleted with the keyboard only', async t => {
   await page.keyboard.press('Enter')
   await page.getByRole('heading', { name: 'No API keys yet' }).waitFor()
   t.equal(await page.getByRole('row', { name: /Keyboard key/ }).count(), 0, 'the key is deleted')
+  t.equal(await focused(page), 'button::Create your first API key', 'the focus goes to the empty state\'s button')
+  await page.keyboard.press('Enter')
+  await page.getByRole('dialog', { name: 'Create API key' }).waitFor()
+  t.pass('from where Enter creates the next key')
   t.same(problems, [], 'no page errors or CSP violations')
 })

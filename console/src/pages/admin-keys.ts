@@ -74,7 +74,7 @@ export async function renderAdminKeys (ctx: AppContext, section: HTMLElement, pa
     initialSort: { key: 'createdAt', direction: 'desc' },
     rowClass: k => k.expiresAt !== null && Date.parse(k.expiresAt) <= Date.now() ? 'expired' : null,
     empty: () => h('div', { class: 'empty-state' },
-      h('h2', {}, 'No API keys'),
+      h('h2', { tabindex: -1 }, 'No API keys'),
       h('p', {}, filteredUser === undefined ? 'No user has created an API key yet.' : `${userLabel(filteredUser)} has no API keys.`)),
     columns: keyColumns({
       ...servers,
@@ -99,7 +99,8 @@ export async function renderAdminKeys (ctx: AppContext, section: HTMLElement, pa
         }).then(deleted => {
           if (!deleted) return
           rows = rows.filter(r => r.id !== key.id)
-          table.setRows(rows)
+          // The focus goes on to the next key's ⋮, or with the last key gone to the empty state's heading.
+          table.setRows(rows, { near: key, control: '[data-key-actions] > button', whenEmpty: () => table.element.querySelector<HTMLElement>('.empty-state h2') })
           announce(`Deleted API key ${key.name}`)
         }, () => {})
       }

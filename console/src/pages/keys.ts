@@ -109,7 +109,8 @@ export async function renderMyKeys (ctx: AppContext, section: HTMLElement): Prom
         }).then(deleted => {
           if (!deleted) return
           rows = rows.filter(r => r.id !== key.id)
-          table.setRows(rows)
+          // The focus goes on to the next key's ⋮, or with the last key gone to "Create your first API key".
+          table.setRows(rows, { near: key, control: '[data-key-actions] > button', whenEmpty: () => table.element.querySelector<HTMLElement>('.empty-state button') })
           announce(`Deleted API key ${key.name}`)
         }, () => {})
       }

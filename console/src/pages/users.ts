@@ -1,14 +1,16 @@
 // User Management → Users: people and service accounts (filtered by kind, kept in the address:
 // #/admin/users?kind=service), their role, groups and disabled flag; add people, create service
-// accounts, create API keys for any of them (a service account gets its keys only so), delete
-// users (their keys go too).
+// accounts, create API keys for any of them (a service account gets its keys only so), disable
+// (after a confirmation) and delete users (their keys go too). What the signed-in admin may not do
+// to their own account, and demoting an admin whom an IdP group makes one, are unavailable in the
+// menu with the reason; the API refuses the last enabled admin's (MCPGATE_LAST_ADMIN) too.
 import { ApiError, path, type ApiKey, type User } from '../api.ts'
 import type { AppContext } from '../context.ts'
 import { field, openCreateKeyDialog } from '../create-key.ts'
 import { confirmDialog, errorMessage, openModal } from '../dialog.ts'
 import { announce, h, replaceChildren } from '../dom.ts'
 import { accountLabel, parseTime, plural, timeElement } from '../format.ts'
-import { menuButton } from '../menu.ts'
+import { menuButton, type MenuItem } from '../menu.ts'
 import { sortableTable } from '../table.ts'
 import { loading, pageError, pageHeader } from './keys.ts'
 
@@ -32,6 +34,14 @@ function kindOf (value: string | null): '' | Kind {
 /** How a row's actions and confirmations name it: "service account" or "user". */
 function kindWord (u: User): string {
   return u.kind === 'service' ? 'service account' : 'user'
+}
+
+/**
+ * The identity provider group that makes `u` an admin (roleFromGroups: admin.oidc.adminGroups),
+ * as far as the console can tell: the API says whether, not which; with one group it is that one.
+ */
+function adminGroupText (u: User): string {
+  return u.groups.length === 1 ? `IdP group ${u.groups[0] as string}` : `an IdP group (one of ${u.groups.join(', ')})`
 }
 
 function parseGroups (value: string): string[] {
@@ -155,10 +165,48 @@ export async function renderUsers (ctx: AppContext, section: HTMLElement, params
     return
   }
 
+  /** The signed-in admin's own account (none with the bootstrap token). */
+  const self = ctx.me.user?.id
   const showError = (err: unknown) => replaceChildren(status, pageError(err))
+  const menuOf = (user: User) => document.querySelector<HTMLElement>(`[data-user-actions="${CSS.escape(user.id)}"] > button`)
+  /** The row shows the changed user; the focus goes back to its ⋮ (the row was re-rendered). */
   const replace = (user: User) => {
     rows = rows.map(r => r.id === user.id ? user : r)
     table.setRows(rows)
+    menuOf(user)?.focus()
+  }
+  /** How many API keys `user` has now, for a confirmation; null when they cannot be counted. */
+  const keyCountOf = async (user: User): Promise<number | null> => {
+    try {
+      return (await ctx.api.listAll<ApiKey>('/api/admin-api-keys', { userId: user.id })).items.length
+    } catch {
+      return null
+    }
+  }
+  /** Disabling stops every key of the user at once: said first, with how to undo it. */
+  const disable = async (user: User) => {
+    replaceChildren(status)
+    const keyCount = await keyCountOf(user)
+    const service = user.kind === 'service'
+    const their = service ? 'its' : 'their'
+    const keys = keyCount === null
+      ? `All of ${their} API keys stop working at once, on every gateway.`
+      : keyCount === 0
+        ? `${service ? 'It has' : 'They have'} no API keys now; any made later do not work while ${service ? 'it is' : 'they are'} disabled.`
+        : `${service ? 'Its' : 'Their'} ${plural(keyCount, 'API key stops', 'API keys stop')} working at once, on every gateway.`
+    let updated: User | null = null
+    const done = await confirmDialog({
+      title: service ? 'Disable service account' : 'Disable user',
+      message: h('div', {},
+        h('p', {}, `Disable the ${kindWord(user)} `, h('strong', {}, accountLabel(user)), '?'),
+        h('p', {}, keys, service ? '' : ' They cannot sign in to the console either.'),
+        h('p', {}, `Enable ${service ? 'it' : 'them'} again to undo this: ${their} keys then work again.`)),
+      confirmLabel: service ? 'Disable service account' : 'Disable user',
+      action: async () => { updated = await ctx.api.patch<User>(path`/api/users/${user.id}`, { disabled: true }) }
+    })
+    if (!done || updated === null) return
+    replace(updated)
+    announce(`Disabled ${accountLabel(user)}; ${their} keys stop working`)
   }
   const patch = (user: User, change: Partial<Pick<User, 'role' | 'disabled'>>, done: string) => {
     replaceChildren(status)
@@ -169,12 +217,7 @@ export async function renderUsers (ctx: AppContext, section: HTMLElement, params
   }
   const remove = async (user: User) => {
     replaceChildren(status)
-    let keyCount: number | null = null
-    try {
-      keyCount = (await ctx.api.listAll<ApiKey>('/api/admin-api-keys', { userId: user.id })).items.length
-    } catch {
-      keyCount = null
-    }
+    const keyCount = await keyCountOf(user)
     const service = user.kind === 'service'
     const [their, they] = service ? ['Its', 'It has'] : ['Their', 'They have']
     const what = kindWord(user)
@@ -195,7 +238,7 @@ export async function renderUsers (ctx: AppContext, section: HTMLElement, params
     })
     if (!deleted) return
     rows = rows.filter(r => r.id !== user.id)
-    table.setRows(rows)
+    table.setRows(rows, { near: user, control: '[data-user-actions] > button', whenEmpty: () => table.element.querySelector<HTMLElement>('.empty-state h2') })
     announce(`Deleted ${what} ${accountLabel(user)}`)
   }
   /** A key for this user, offered the servers they reach; shown once, as at create. */
@@ -203,18 +246,28 @@ export async function renderUsers (ctx: AppContext, section: HTMLElement, params
     announce(`Created API key ${created.name} for ${user.name}`)
   }, {
     owner: user,
-    returnFocus: () => document.querySelector<HTMLElement>(`[data-user-actions="${CSS.escape(user.id)}"] > button`)
+    returnFocus: () => menuOf(user)
   })
+  /** The role item: unavailable on your own account and for an admin whom an IdP group makes one. */
+  const roleItem = (u: User): MenuItem | null => {
+    // A service account is never an admin (the API refuses it).
+    if (u.kind === 'service') return null
+    const label = accountLabel(u)
+    if (u.role !== 'admin') return { label: 'Make admin', onSelect: () => patch(u, { role: 'admin' }, `${label} is now an admin`) }
+    const item = { label: 'Make regular user', onSelect: () => patch(u, { role: 'user' }, `${label} is now a regular user`) }
+    if (u.id === self) return { ...item, disabledReason: 'You cannot remove your own admin role: another admin can.' }
+    if (u.roleFromGroups === true) return { ...item, disabledReason: `Admin through ${adminGroupText(u)}: change it at the identity provider.` }
+    return item
+  }
 
-  const self = ctx.me.user?.id
   const table = sortableTable<User>({
     caption: 'Users',
     rows,
     initialSort: { key: 'name', direction: 'asc' },
     rowClass: u => u.disabled ? 'disabled' : null,
     empty: () => kind === 'service'
-      ? h('div', { class: 'empty-state' }, h('h2', {}, 'No service accounts yet'), h('p', {}, 'Create one with New service account, then give it API keys from its menu.'))
-      : h('div', { class: 'empty-state' }, h('h2', {}, kind === 'human' ? 'No people yet' : 'No users yet'), h('p', {}, 'People appear here when they first sign in.')),
+      ? h('div', { class: 'empty-state' }, h('h2', { tabindex: -1 }, 'No service accounts yet'), h('p', {}, 'Create one with New service account, then give it API keys from its menu.'))
+      : h('div', { class: 'empty-state' }, h('h2', { tabindex: -1 }, kind === 'human' ? 'No people yet' : 'No users yet'), h('p', {}, 'People appear here when they first sign in.')),
     columns: [
       { key: 'name', label: 'Name', sortValue: u => u.name, render: u => h('span', {}, u.name, u.id === self ? h('span', { class: 'badge' }, 'You') : null) },
       {
@@ -224,7 +277,14 @@ export async function renderUsers (ctx: AppContext, section: HTMLElement, params
         render: u => u.kind === 'service' ? h('span', { class: 'badge service' }, 'Service account') : 'Person'
       },
       { key: 'email', label: 'Email', sortValue: u => u.email, render: u => u.email === '' ? h('span', { class: 'muted', 'aria-label': 'No email' }, '—') : u.email },
-      { key: 'role', label: 'Role', sortValue: u => u.role, render: u => h('span', { class: u.role === 'admin' ? 'badge admin' : 'badge' }, u.role === 'admin' ? 'Admin' : 'User') },
+      {
+        key: 'role',
+        label: 'Role',
+        sortValue: u => u.role,
+        render: u => h('span', { class: 'stacked' },
+          h('span', { class: u.role === 'admin' ? 'badge admin' : 'badge' }, u.role === 'admin' ? 'Admin' : 'User'),
+          u.role === 'admin' && u.roleFromGroups === true ? h('span', { class: 'role-source muted' }, `through ${adminGroupText(u)}`) : null)
+      },
       { key: 'groups', label: 'Groups', sortValue: u => u.groups.join(', '), render: u => u.groups.length === 0 ? h('span', { class: 'muted' }, '—') : u.groups.join(', ') },
       { key: 'status', label: 'Status', sortValue: u => u.disabled ? 1 : 0, render: u => u.disabled ? h('span', { class: 'badge danger' }, 'Disabled') : 'Active' },
       { key: 'createdAt', label: 'Created', sortValue: u => parseTime(u.createdAt) ?? 0, render: u => timeElement(u.createdAt, '—') },
@@ -234,8 +294,8 @@ export async function renderUsers (ctx: AppContext, section: HTMLElement, params
         hiddenLabel: true,
         className: 'col-actions',
         render: u => {
-          const service = u.kind === 'service'
           const label = accountLabel(u)
+          const you = u.id === self
           const menu = menuButton({
             label: `Actions for ${kindWord(u)} ${label}`,
             content: h('span', { 'aria-hidden': 'true' }, '⋮'),
@@ -243,17 +303,21 @@ export async function renderUsers (ctx: AppContext, section: HTMLElement, params
             items: [
               { label: 'View API keys', onSelect: () => { location.hash = `#/admin/keys?user=${encodeURIComponent(u.id)}` } },
               { label: 'Create API key', onSelect: () => createKey(u) },
-              // A service account is never an admin (the API refuses it).
-              service
-                ? null
-                : u.role === 'admin'
-                  ? { label: 'Make regular user', onSelect: () => patch(u, { role: 'user' }, `${label} is now a regular user`) }
-                  : { label: 'Make admin', onSelect: () => patch(u, { role: 'admin' }, `${label} is now an admin`) },
+              roleItem(u),
               u.disabled
                 ? { label: 'Enable', onSelect: () => patch(u, { disabled: false }, `Enabled ${label}`) }
-                : { label: 'Disable', onSelect: () => patch(u, { disabled: true }, `Disabled ${label}; ${service ? 'its' : 'their'} keys stop working`) },
-              { label: 'Delete', danger: true, onSelect: () => { remove(u).catch(showError) } }
-            ].filter(item => item !== null)
+                : {
+                    label: 'Disable',
+                    onSelect: () => { disable(u).catch(showError) },
+                    ...(you ? { disabledReason: 'You cannot disable your own account.' } : {})
+                  },
+              {
+                label: 'Delete',
+                danger: true,
+                onSelect: () => { remove(u).catch(showError) },
+                ...(you ? { disabledReason: 'You cannot delete your own account.' } : {})
+              }
+            ].filter((item): item is MenuItem => item !== null)
           })
           // Lets a dialog return the focus to this row's menu after the row was re-rendered.
           menu.dataset.userActions = u.id
