@@ -361,7 +361,10 @@ export interface ShownKeyText {
   everyServer?: McpServer[]
 }
 
-/** The one-time view of a full key (after create or rotate): copy button and client snippets. */
+/**
+ * The one-time view of a full key (after create or rotate): copy button and client snippets.
+ * Escape asks before closing: the key is gone once the dialog is.
+ */
 export function showKeyOnce (ctx: AppContext, modal: Modal, created: CreatedApiKey, text: ShownKeyText = { title: 'API key created', ifLost: 'If you lose it, delete it and create a new one.' }): void {
   modal.setTitle(text.title)
   const keyInput = h('input', { type: 'text', id: 'created-key', readonly: true, value: created.key, class: 'key-value', spellcheck: 'false', autocomplete: 'off' })
@@ -369,6 +372,20 @@ export function showKeyOnce (ctx: AppContext, modal: Modal, created: CreatedApiK
   const servers = snippetServers(ctx, created, text.everyServer ?? choosableServers(ctx))
   const gateway = ctx.config.gatewayUrl
   const done = h('button', { type: 'button', class: 'primary', onclick: () => modal.close() }, 'Done')
+  // Escape would lose the key for good: the first asks (the focus goes to Done), a second closes.
+  const warning = h('p', { class: 'notice warning close-warning', role: 'alert', hidden: true },
+    h('strong', {}, 'Close without copying? '), 'This key cannot be shown again. Press Escape again to close, or choose Done once you have copied it.')
+  let warned = false
+  const ask = (event: Event) => {
+    if (warned) return
+    event.preventDefault()
+    warned = true
+    warning.hidden = false
+    done.focus()
+  }
+  modal.dialog.addEventListener('keydown', event => { if (event.key === 'Escape') ask(event) })
+  // Other close requests (a phone's back gesture) arrive as cancel.
+  modal.dialog.addEventListener('cancel', ask)
   replaceChildren(modal.body,
     h('div', { class: 'notice warning' },
       h('strong', {}, 'Copy this key now. '),
@@ -385,6 +402,7 @@ export function showKeyOnce (ctx: AppContext, modal: Modal, created: CreatedApiK
         { label: 'VS Code', text: vscodeSnippet(gateway, servers, created.key) },
         { label: 'curl', text: curlSnippet(gateway, servers, created.key) }
       ]),
+    warning,
     h('div', { class: 'dialog-actions' }, done))
   keyInput.focus()
 }

@@ -1,5 +1,5 @@
 // The console works from the keyboard alone: opening and filling the create dialog, copying
-// the key, closing with Escape (focus returns), the row menu (arrows, Escape) and the delete
+// the key, closing with Escape (asked first; focus returns), the row menu (arrows, Escape) and the delete
 // confirmation (focus starts on Cancel); with the last key deleted, the focus goes to "Create
 // your first API key", not to the page's body.
 import { test } from 'tap'
@@ -44,8 +44,11 @@ test('keys can be created and deleted with the keyboard only', async t => {
   await created.waitFor()
   t.equal(await focused(page), 'input:created-key:', 'the new key has the focus, ready to copy')
   await page.keyboard.press('Escape')
+  await created.getByRole('alert').filter({ hasText: 'Close without copying?' }).waitFor()
+  t.equal(await focused(page), 'button::Done', 'Escape asks first, the focus on Done')
+  await page.keyboard.press('Escape')
   await created.waitFor({ state: 'detached' })
-  t.match(await focused(page), /^button:.*Create API key$/, 'Escape closes the dialog and the focus returns to its opener')
+  t.match(await focused(page), /^button:.*Create API key$/, 'a second Escape closes the dialog and the focus returns to its opener')
   await page.getByRole('row', { name: /Keyboard key/ }).waitFor()
 
   const menuButton = page.getByRole('button', { name: 'Actions for API key Keyboard key' })
