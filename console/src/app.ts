@@ -1,13 +1,14 @@
 // The signed-in shell: top bar with the profile menu, the sidebar (User Management for admins
 // only) and a hash router (#/keys, #/keys/key?id=…, #/admin/keys, #/admin/keys/key?id=…,
-// #/admin/users, #/admin/audit), so the server serves one file.
+// #/admin/users, #/admin/audit), so the server serves one file. A non-admin at an admin page's
+// address is told that it is not allowed there.
 import type { AppContext } from './context.ts'
 import { h, replaceChildren } from './dom.ts'
 import { menuButton } from './menu.ts'
 import { renderAdminKeys } from './pages/admin-keys.ts'
 import { renderAudit } from './pages/audit.ts'
 import { keyDetailPage } from './pages/key-detail.ts'
-import { renderMyKeys } from './pages/keys.ts'
+import { pageHeader, renderMyKeys } from './pages/keys.ts'
 import { renderUsers } from './pages/users.ts'
 
 interface Route {
@@ -27,6 +28,21 @@ const ROUTES: Route[] = [
   { hash: '#/keys/key', title: 'API key', admin: false, nav: '#/keys', render: keyDetailPage(false) },
   { hash: '#/admin/keys/key', title: 'API key', admin: true, nav: '#/admin/keys', render: keyDetailPage(true) }
 ]
+
+/** What a non-admin sees at an admin page's address. */
+const notAllowed: Route = {
+  hash: '',
+  title: 'Not allowed',
+  admin: false,
+  render: async (ctx, section) => {
+    replaceChildren(section,
+      pageHeader('Not allowed'),
+      h('div', { class: 'notice', role: 'alert' },
+        h('p', {}, 'This page is for mcpgate administrators, and ', h('strong', {}, displayName(ctx)), ' is not one.'),
+        h('p', {}, 'If you need it, ask an administrator to give your account the admin role.')),
+      h('p', {}, h('a', { href: '#/keys' }, 'Go to My API Keys')))
+  }
+}
 
 function displayName (ctx: AppContext): string {
   const user = ctx.me.user
@@ -70,10 +86,12 @@ export function startApp (root: HTMLElement, ctx: AppContext, signOut: () => voi
   let first = true
   const route = () => {
     const [hashPath = '', query = ''] = location.hash.split('?')
-    let current = ROUTES.find(r => r.hash === hashPath && (!r.admin || ctx.isAdmin))
+    const found = ROUTES.find(r => r.hash === hashPath)
+    // An admin page for a non-admin: said so where they asked (a link or a bookmark), not a
+    // silent jump elsewhere.
+    let current = found !== undefined && found.admin && !ctx.isAdmin ? notAllowed : found
     if (current === undefined) {
-      // Unknown or forbidden (admin pages for non-admins): the own keys page. The bootstrap
-      // token owns no keys, so it starts on the admin list.
+      // Unknown: the own keys page. The bootstrap token owns no keys, so it starts on the admin list.
       current = user === null && ctx.isAdmin ? adminKeys : keys
       history.replaceState(null, '', current.hash)
     }

@@ -1,6 +1,7 @@
 // User Management in a real browser: an admin sees every key with its user, filters by user and
 // deletes another user's key, and manages users (disable, delete with their keys); a non-admin
-// never sees these entries and gets 403 from the admin routes.
+// never sees these entries, is told "Not allowed" at their addresses and gets 403 from the admin
+// routes.
 import { test } from 'tap'
 import type { Page } from 'playwright-core'
 import { CONSOLE_ADMIN_TOKEN, launchBrowser, newPage, screenshot, signInWithOidc, startConsoleStack } from '../helpers/console-stack.ts'
@@ -38,9 +39,17 @@ test('admins manage every key and user; non-admins never see User Management', a
   t.equal(await bob.page.getByRole('heading', { name: 'User Management' }).count(), 0, 'a non-admin sees no User Management section')
   t.equal(await bob.page.getByRole('link', { name: 'All API Keys' }).count(), 0, 'nor the all-keys page')
   t.equal(await bob.page.getByRole('link', { name: 'Users' }).count(), 0, 'nor the users page')
-  await bob.page.goto('/#/admin/users')
+  for (const hash of ['#/admin/users', '#/admin/keys', '#/admin/audit', '#/admin/keys/key?id=AAAAAAAAAAAAAAAA']) {
+    await bob.page.goto(`/${hash}`)
+    await bob.page.getByRole('heading', { level: 1, name: 'Not allowed' }).waitFor()
+    t.equal(await bob.page.getByRole('alert').textContent(), 'This page is for mcpgate administrators, and Bob Builder is not one.If you need it, ask an administrator to give your account the admin role.', `${hash}: a non-admin is told, where they asked`)
+    t.equal(new URL(bob.page.url()).hash, hash, 'the address stays')
+  }
+  t.equal(await bob.page.title(), 'Not allowed · mcpgate')
+  await screenshot(bob.page, 'not-allowed')
+  await bob.page.getByRole('link', { name: 'Go to My API Keys' }).click()
   await bob.page.getByRole('heading', { name: 'API Keys', exact: true }).waitFor()
-  t.equal(new URL(bob.page.url()).hash, '#/keys', 'an admin page typed by hand falls back to the own keys page')
+  t.equal(await bob.page.evaluate(() => document.activeElement?.id), 'page-title', 'from there, on to the own keys')
   const bobToken = await tokenOf(bob.page)
   for (const [method, path] of [['GET', '/api/admin-api-keys'], ['GET', '/api/users'], ['DELETE', '/api/admin-api-keys/AAAAAAAAAAAAAAAA'], ['DELETE', '/api/users/AAAAAAAAAAAA']]) {
     const res = await api(stack.adminUrl, bobToken, method as string, path as string)
