@@ -22,7 +22,7 @@ function readText (path: string): string | null {
 }
 
 /** After the gateway's drain: time for the last-used flush and closing the store before a forced exit. */
-const SHUTDOWN_MARGIN_MS = 5000
+export const SHUTDOWN_MARGIN_MS = 5000
 
 /** The CLI's own lifecycle messages; each app builds its logger with its own redaction list. */
 export function createLogger (config: Readonly<Config>): Logger {
