@@ -4,6 +4,7 @@ import t from 'tap'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { demoConfigFor } from '../../cli/command.ts'
 import { tempDir } from '../helpers/stores.ts'
 import { runCli } from './run-cli.ts'
 
@@ -28,4 +29,9 @@ t.test('./mcpgate.yaml, when there is one, is used without a word', async t => {
   t.equal(r.code, 0, r.stderr)
   t.equal(r.stderr, '')
   t.match(r.stdout, `mcpgate.yaml: ok (0 servers, store sqlite ${join(dir, 'data', 'mcpgate.db')})`)
+})
+
+t.test('compiled to dist/, the CLI still finds the checkout\'s config/demo.yaml', async t => {
+  t.equal(demoConfigFor('file:///srv/mcpgate/cli/command.ts'), '/srv/mcpgate/config/demo.yaml')
+  t.equal(demoConfigFor('file:///srv/mcpgate/dist/cli/command.js'), '/srv/mcpgate/config/demo.yaml')
 })
