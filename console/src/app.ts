@@ -110,6 +110,7 @@ export function startApp (root: HTMLElement, ctx: AppContext, signOut: () => voi
       first = false
     }, () => {})
   }
+  ctx.reload = route
   window.addEventListener('hashchange', route)
   route()
   return () => window.removeEventListener('hashchange', route)

@@ -1,7 +1,7 @@
 // Audit events in a table, one API page at a time: newest first as the API lists them, "Older"
 // follows the page's cursor and "Newer" goes back. Used by a key's detail view and the Audit page.
 import type { AuditEvent, Page } from './api.ts'
-import { errorMessage } from './dialog.ts'
+import { errorNotice } from './dialog.ts'
 import { h, replaceChildren } from './dom.ts'
 import { formatDuration, preciseTimeElement } from './format.ts'
 
@@ -67,7 +67,8 @@ export function eventsTable (options: EventsTableOptions): EventsTable {
       page = await options.fetchPage(cursors[at] ?? null)
     } catch (err) {
       loading = false
-      replaceChildren(element, h('div', { class: 'notice error', role: 'alert' }, errorMessage(err)))
+      // Retry asks for the same page again (a button only when that may help).
+      replaceChildren(element, errorNotice(err, () => { show(at, null).catch(() => {}) }))
       return
     }
     loading = false

@@ -10,6 +10,8 @@ export interface AppContext {
   /** From GET /api/mcp-servers: a user's reachable servers; an admin's full catalogue with `reachable` and `access`. */
   servers: McpServer[]
   reloadServers: () => Promise<void>
+  /** Shows the current page again, e.g. from a Retry button (set by the router, app.ts). */
+  reload?: () => void
 }
 
 /** Servers the caller may scope a key to now. */

@@ -1,7 +1,7 @@
 // Modal dialogs on the native <dialog> element: it traps focus, closes on Escape and restores
 // focus to the opener, which is most of what a keyboard user needs.
 import { h, uid } from './dom.ts'
-import { describeError } from './messages.ts'
+import { describeError, isTransient } from './messages.ts'
 
 export interface ModalOptions {
   title: string
@@ -43,6 +43,16 @@ export function openModal (options: ModalOptions): Modal {
 /** What went wrong, in the reader's words (messages.ts), never the API's raw message. */
 export function errorMessage (error: unknown): string {
   return describeError(error)
+}
+
+/**
+ * What went wrong loading a page or part of it; with `retry`, a Retry button when trying again may
+ * help (the admin API could not be reached, or failed on its side).
+ */
+export function errorNotice (error: unknown, retry?: () => void): HTMLElement {
+  return h('div', { class: 'notice error', role: 'alert' },
+    h('p', {}, errorMessage(error)),
+    retry !== undefined && isTransient(error) ? h('p', {}, h('button', { type: 'button', class: 'secondary retry', onclick: retry }, 'Retry')) : null)
 }
 
 export interface ConfirmOptions {

@@ -6,6 +6,7 @@ import { clearSession, completeOidcLogin, endSession, isOidcCallback, loadSessio
 import { startApp } from './app.ts'
 import type { AppContext } from './context.ts'
 import { errorMessage } from './dialog.ts'
+import { isTransient } from './messages.ts'
 import { h, replaceChildren } from './dom.ts'
 import { renderSignIn } from './pages/sign-in.ts'
 
@@ -105,8 +106,9 @@ async function boot (): Promise<void> {
     if (!res.ok) throw new Error(`/console-config.json answered ${res.status}`)
     const loaded = await res.json() as Partial<ConsoleConfig>
     config = { oidc: loaded.oidc ?? null, gatewayUrl: loaded.gatewayUrl ?? location.origin }
-  } catch (err) {
-    replaceChildren(root, h('div', { class: 'notice error', role: 'alert' }, `The console cannot load its configuration: ${errorMessage(err)}`))
+  } catch {
+    // Nothing is known yet (not even how to sign in): Retry loads the page again.
+    showCannotStart('The console cannot load its configuration from the admin API. Check your connection, then retry.', () => location.reload())
     return
   }
 
@@ -132,16 +134,34 @@ async function boot (): Promise<void> {
     showSignIn()
     return
   }
-  try {
-    await enter()
-  } catch (err) {
+  const start = () => enter().catch((err: unknown) => {
+    // The API cannot be reached or failed: the session may be fine, so it is kept for a retry.
+    if (!fromCallback && isTransient(err)) {
+      showCannotStart(`The console could not start. ${errorMessage(err)}`, () => { start().catch(() => {}) })
+      return
+    }
     const status = err instanceof ApiError ? err.statusCode : 0
     signOut(status === 401
       ? (fromCallback ? `The admin API did not accept the sign-in: ${errorMessage(err)}` : EXPIRED)
       : status === 403
         ? `Signed in, but not allowed: ${errorMessage(err)}`
         : `The console could not start: ${errorMessage(err)}`)
-  }
+  })
+  await start()
+}
+
+/** Before the console shows: what failed, and a Retry button (its focus kept for keyboard users). */
+function showCannotStart (message: string, retry: () => void): void {
+  root.className = ''
+  const button = h('button', { type: 'button', class: 'secondary' }, 'Retry')
+  button.addEventListener('click', () => {
+    button.disabled = true
+    button.textContent = 'Retrying…'
+    retry()
+  })
+  replaceChildren(root, h('main', { class: 'boot-error' },
+    h('div', { class: 'notice error', role: 'alert' }, h('p', {}, message), h('p', {}, button))))
+  button.focus()
 }
 
 boot().catch((err: unknown) => {

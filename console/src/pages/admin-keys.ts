@@ -54,7 +54,7 @@ export async function renderAdminKeys (ctx: AppContext, section: HTMLElement, pa
     rows = k.items
     truncated = k.truncated
   } catch (err) {
-    replaceChildren(body, pageError(err))
+    replaceChildren(body, pageError(err, ctx.reload))
     return
   }
 

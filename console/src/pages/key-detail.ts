@@ -100,7 +100,7 @@ export function keyDetailPage (admin: boolean) {
         if (owner !== null) owners = new Map([[owner.id, owner]])
       }
     } catch (err) {
-      replaceChildren(body, pageError(err))
+      replaceChildren(body, pageError(err, ctx.reload))
       return
     }
     const servers = admin ? adminKeyServers(ctx, owners) : ownKeyServers(ctx)
@@ -168,7 +168,8 @@ export function keyDetailPage (admin: boolean) {
       replaceChildren(toolsBody, topTools(u))
       replaceChildren(lastBody, lastUsed(u))
     }, (err: unknown) => {
-      for (const el of [usageBody, toolsBody, lastBody]) replaceChildren(el, pageError(err))
+      replaceChildren(usageBody, pageError(err, ctx.reload))
+      for (const el of [toolsBody, lastBody]) replaceChildren(el, pageError(err))
     })
     await Promise.all([usage, events.load()])
   }

@@ -4,7 +4,7 @@ import { path, type ApiKey, type Me } from '../api.ts'
 import { userCanReach } from '../../../core/access.ts'
 import { choosableServers, type AppContext } from '../context.ts'
 import { openCreateKeyDialog } from '../create-key.ts'
-import { confirmDialog, errorMessage } from '../dialog.ts'
+import { confirmDialog, errorNotice as pageError } from '../dialog.ts'
 import { announce, h, replaceChildren } from '../dom.ts'
 import { userLabel } from '../format.ts'
 import { keyColumns, type KeyServerOptions } from '../key-columns.ts'
@@ -20,9 +20,7 @@ export function loading (): HTMLElement {
   return h('p', { class: 'loading', role: 'status' }, 'Loading…')
 }
 
-export function pageError (error: unknown): HTMLElement {
-  return h('div', { class: 'notice error', role: 'alert' }, errorMessage(error))
-}
+export { errorNotice as pageError } from '../dialog.ts'
 
 export function deleteKeyMessage (key: ApiKey): Node {
   return h('p', {}, 'Delete the API key ', h('strong', {}, `“${key.name}”`),
@@ -67,7 +65,7 @@ export async function renderMyKeys (ctx: AppContext, section: HTMLElement): Prom
   try {
     rows = (await ctx.api.listAll<ApiKey>('/api/api-keys')).items
   } catch (err) {
-    replaceChildren(body, pageError(err))
+    replaceChildren(body, pageError(err, ctx.reload))
     return
   } finally {
     await me

@@ -161,7 +161,7 @@ export async function renderUsers (ctx: AppContext, section: HTMLElement, params
   try {
     rows = await list()
   } catch (err) {
-    replaceChildren(body, pageError(err))
+    replaceChildren(body, pageError(err, ctx.reload))
     return
   }
 
