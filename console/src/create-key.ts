@@ -74,6 +74,13 @@ export interface CreateKeyOptions {
   owner?: User
   /** Where the focus goes on close when the opener is gone. */
   returnFocus?: () => HTMLElement | null
+  /** The names of the owner's keys now, for a warning (not a refusal) when the new name repeats one. */
+  existingNames?: readonly string[] | Promise<readonly string[]>
+}
+
+/** Names compare as a reader would tell them apart: trimmed, any case. */
+function sameName (name: string): string {
+  return name.trim().toLocaleLowerCase()
 }
 
 /**
@@ -116,6 +123,22 @@ export function openCreateKeyDialog (ctx: AppContext, onCreated: (key: CreatedAp
   const today = localDateValue(new Date())
   const expires = h('input', { type: 'date', id: 'key-expires', name: 'expiresAt', min: today })
   const nameField = field('Name', name, 'Required. Up to 100 characters.')
+  // A repeated name is allowed (ids tell keys apart), but two "laptop" keys are hard to tell
+  // apart in a list: said while typing, politely, and never blocking.
+  const duplicate = h('p', { class: 'hint name-warning', id: 'key-name-duplicate', role: 'status' })
+  nameField.wrapper.appendChild(duplicate)
+  name.setAttribute('aria-describedby', `${name.getAttribute('aria-describedby') ?? ''} ${duplicate.id}`.trim())
+  let taken = new Set<string>()
+  const checkName = () => {
+    const n = sameName(name.value)
+    const whose = owner === undefined ? 'You already have' : `${owner.name} already has`
+    duplicate.textContent = n !== '' && taken.has(n) ? `${whose} a key named “${name.value.trim()}”. You can keep the name, but a distinct one tells the keys apart.` : ''
+  }
+  name.addEventListener('input', checkName)
+  Promise.resolve(options.existingNames ?? []).then(names => {
+    taken = new Set(names.map(sameName))
+    checkName()
+  }, () => {})
   const descriptionField = field('Description', description, 'Optional. What or who uses this key.')
   const expiresField = field('Expiration date', expires, 'Optional. The key stops working at the end of this day. Leave empty for a key that never expires.')
 

@@ -75,7 +75,7 @@ export async function renderMyKeys (ctx: AppContext, section: HTMLElement): Prom
     const { key: _secret, ...record } = created
     rows = [record, ...rows]
     table.setRows(rows)
-  })
+  }, { existingNames: rows.map(r => r.name) })
   const table = sortableTable<ApiKey>({
     caption: 'Your API keys',
     rows,

@@ -246,7 +246,8 @@ export async function renderUsers (ctx: AppContext, section: HTMLElement, params
     announce(`Created API key ${created.name} for ${user.name}`)
   }, {
     owner: user,
-    returnFocus: () => menuOf(user)
+    returnFocus: () => menuOf(user),
+    existingNames: ctx.api.listAll<ApiKey>('/api/admin-api-keys', { userId: user.id }).then(r => r.items.map(k => k.name))
   })
   /** The role item: unavailable on your own account and for an admin whom an IdP group makes one. */
   const roleItem = (u: User): MenuItem | null => {
