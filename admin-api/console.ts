@@ -164,14 +164,14 @@ export async function registerConsole (app: FastifyInstance, config: Readonly<Co
       list: false,
       // Our own Cache-Control (below) instead of send's `max-age=0`.
       cacheControl: false,
-      setHeaders: (res, filePath) => {
+      setHeaders: (reply, filePath) => {
         // Vite names assets by content hash: cache them forever; always revalidate the page.
         const immutable = relative(root, filePath).startsWith(`assets${sep}`)
-        res.setHeader('cache-control', immutable ? 'public, max-age=31536000, immutable' : 'no-cache')
+        reply.header('cache-control', immutable ? 'public, max-age=31536000, immutable' : 'no-cache')
         // Every answer for a file depends on Accept-Encoding, the uncompressed one too (RFC 9110
         // §12.5.5): a shared cache must not hand a copy made for one client to every other.
         // Its ETag (send's weak one, of the file) stands for every coding: they are one content.
-        res.setHeader('vary', 'accept-encoding')
+        reply.header('vary', 'accept-encoding')
       }
     })
   })
