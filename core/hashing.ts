@@ -23,7 +23,7 @@ export async function verifySecret (phc: string, secret: string): Promise<boolea
   }
 }
 
-// One-shot crypto.hash (Node ≥ 20.12; package.json requires ≥ 20.18) skips the Hash object:
+// One-shot crypto.hash (Node ≥ 20.12; package.json requires ≥ 20.19) skips the Hash object:
 // ~0.9 µs instead of ~1.4 µs per digest, paid on every gateway request.
 export function sha256 (value: string): Buffer {
   return oneShotHash('sha256', value, 'buffer')
