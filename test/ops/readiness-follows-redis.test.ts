@@ -18,8 +18,8 @@ async function eventually (fn: () => Promise<boolean>, timeoutMs: number): Promi
 
 t.test('readyz through a redis outage', async t => {
   const redis = await testRedis(t)
-  const gatewayStore = await redisStore(t, redis, { commandTimeoutMs: 100, connectTimeoutMs: 200 })
-  const adminStore = await redisStore(t, redis, { commandTimeoutMs: 100, connectTimeoutMs: 200 })
+  const gatewayStore = await redisStore(t, redis, { commandTimeoutMs: 100, connectTimeoutMs: 1000 })
+  const adminStore = await redisStore(t, redis, { commandTimeoutMs: 100, connectTimeoutMs: 1000 })
   const gw = await startGateway(t, { store: gatewayStore, config: testConfig() })
   const admin = await startAdmin(t, { store: adminStore })
   const gatewayReady = async (): Promise<number> => (await fetch(`${gw.url}/readyz`)).status
