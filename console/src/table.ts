@@ -43,6 +43,18 @@ export interface TableHandle<T> {
   setRows: (rows: T[], keepFocus?: KeepFocus<T>) => void
 }
 
+/**
+ * Marks the scroll box while its table is wider than it (data-overflows), so that the sticky ⋮
+ * column draws its edge shadow only when something scrolls under it.
+ */
+const overflowWatch = typeof ResizeObserver === 'function'
+  ? new ResizeObserver(entries => {
+    for (const { target } of entries) {
+      if (target instanceof HTMLElement) target.toggleAttribute('data-overflows', target.scrollWidth > target.clientWidth + 1)
+    }
+  })
+  : null
+
 export function sortableTable<T> (options: TableOptions<T>): TableHandle<T> {
   const pageSize = options.pageSize ?? 20
   let rows = options.rows
@@ -50,6 +62,8 @@ export function sortableTable<T> (options: TableOptions<T>): TableHandle<T> {
   let page = 0
   /** The rows on the page shown now, in order. */
   let shown: T[] = []
+  /** The rendered table's scroll box, watched for overflow. */
+  let scrollBox: HTMLElement | null = null
   const element = h('div', { class: 'table-block' })
   const sortId = uid('sort')
 
@@ -125,7 +139,11 @@ export function sortableTable<T> (options: TableOptions<T>): TableHandle<T> {
         h('button', { type: 'button', class: 'secondary', 'data-page': 'previous', disabled: page === 0, onclick: () => turn(-1) }, 'Previous'),
         h('span', { class: 'pager-status', 'aria-live': 'polite' }, `${first}–${last} of ${sorted.length} · page ${page + 1} of ${pages}`),
         h('button', { type: 'button', class: 'secondary', 'data-page': 'next', disabled: page >= pages - 1, onclick: () => turn(1) }, 'Next'))
-    replaceChildren(element, mobileSort, h('div', { class: 'table-scroll' }, table), pager)
+    const scroll = h('div', { class: 'table-scroll' }, table)
+    if (scrollBox !== null) overflowWatch?.unobserve(scrollBox)
+    scrollBox = scroll
+    overflowWatch?.observe(scroll)
+    replaceChildren(element, mobileSort, scroll, pager)
   }
 
   render()

@@ -96,6 +96,20 @@ test('wide tables fit the page and their row menus are never clipped', async t =
     }
   }
 
+  // The ⋮ column's edge shadow only while something scrolls under it.
+  const edge = async () => await page.locator('.table-scroll').evaluate(el => ({
+    overflows: el.hasAttribute('data-overflows'),
+    shadow: getComputedStyle(el.querySelector('td.col-actions') as Element).boxShadow !== 'none'
+  }))
+  await page.setViewportSize({ width: 1024, height: 768 })
+  await page.goto('/#/admin/keys')
+  await page.getByRole('row', { name: /Frank Finance laptop/ }).waitFor()
+  await page.locator('.table-scroll[data-overflows]').waitFor()
+  t.same(await edge(), { overflows: true, shadow: true }, 'at 1024 px All API Keys scrolls sideways: the ⋮ column has its edge')
+  await page.setViewportSize({ width: 1800, height: 768 })
+  await page.locator('.table-scroll:not([data-overflows])').waitFor()
+  t.same(await edge(), { overflows: false, shadow: false }, 'at 1800 px it fits: no edge')
+
   // An open menu follows its button when the page scrolls.
   await page.setViewportSize({ width: 1024, height: 560 })
   await page.goto('/#/admin/keys')
