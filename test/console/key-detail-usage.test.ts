@@ -40,7 +40,8 @@ async function numbersTable (page: Page): Promise<string[][]> {
 }
 
 test('a key\'s detail view shows its usage and recent events', async t => {
-  const stack = await startConsoleStack(t, { audit: { flushMs: 20 } })
+  // With a quota of its own and a total for its owner, the Limits card shows too (the README's screenshot).
+  const stack = await startConsoleStack(t, { audit: { flushMs: 20 }, gateway: { limits: { perUser: { toolCallsPerDay: 1000 } } } })
   const browser = await launchBrowser(t)
   const { page, problems } = await newPage(browser, stack.adminUrl)
   await signInWithOidc(page, 'bob')
@@ -50,7 +51,7 @@ test('a key\'s detail view shows its usage and recent events', async t => {
   const created = await fetch(`${stack.adminUrl}/api/api-keys`, {
     method: 'POST',
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ name: 'Bob laptop', mcpServerIds: ['docs'], scopes: { docs: { tools: ['ping'] } } })
+    body: JSON.stringify({ name: 'Bob laptop', mcpServerIds: ['docs'], scopes: { docs: { tools: ['ping'] } }, limits: { toolCallsPerDay: 500 } })
   })
   const { id: keyId, userId, key } = await created.json() as { id: string, userId: string, key: string }
 
@@ -111,6 +112,9 @@ test('a key\'s detail view shows its usage and recent events', async t => {
   t.equal(await details.locator('dt:has-text("Key ID") + dd').textContent(), keyId)
   t.match(await details.locator('dt:has-text("Servers") + dd').textContent(), /1 server · 1 tool/)
   t.equal(await details.locator('dt:has-text("Rotated") + dd').textContent(), 'Never')
+  const limits = page.getByRole('region', { name: 'Limits' })
+  await limits.getByRole('listitem').first().waitFor()
+  t.same(await limits.getByRole('heading', { level: 3 }).allTextContents(), ['This key', 'Your totals across all of your keys'], 'its limits, the key\'s and the owner\'s (key-limits.test.ts: the numbers)')
 
   // The chart and its numbers.
   const usageCard = page.getByRole('region', { name: 'Usage, last 30 days' })
