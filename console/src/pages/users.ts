@@ -142,6 +142,39 @@ function openAddUserDialog (ctx: AppContext, onCreated: (user: User) => void): v
   email.focus()
 }
 
+/**
+ * A user's groups (what they may reach comes from them). For people who sign in with single
+ * sign-on the identity provider's groups claim replaces them at every sign-in: said in the dialog.
+ */
+function openEditGroupsDialog (ctx: AppContext, user: User, onSaved: (user: User) => void, returnFocus: () => HTMLElement | null): void {
+  const modal = openModal({ title: `Groups of ${accountLabel(user)}`, returnFocus })
+  const groups = h('input', { type: 'text', id: 'edit-groups', autocomplete: 'off', value: user.groups.join(', ') })
+  const fields = {
+    groups: field('Groups', groups, user.kind === 'service'
+      ? 'Comma-separated. Its access to MCP servers comes from its groups; every gateway applies a change at once.'
+      : 'Comma-separated; every gateway applies a change at once. If this person signs in with single sign-on and the identity provider sends groups, those replace these at their next sign-in.')
+  }
+  const formError = h('p', { class: 'form-error', role: 'alert', hidden: true })
+  const submit = h('button', { type: 'submit', class: 'primary' }, 'Save groups')
+  const form = h('form', { novalidate: true, class: 'form' }, fields.groups.wrapper, formError,
+    h('div', { class: 'dialog-actions' }, h('button', { type: 'button', class: 'secondary', onclick: () => modal.close() }, 'Cancel'), submit))
+  form.addEventListener('submit', event => {
+    event.preventDefault()
+    fields.groups.setError(null)
+    formError.hidden = true
+    submit.disabled = true
+    ctx.api.patch<User>(path`/api/users/${user.id}`, { groups: parseGroups(groups.value) }).then(updated => {
+      onSaved(updated)
+      modal.close()
+    }, (err: unknown) => {
+      submit.disabled = false
+      showFieldError(err, fields, { groups }, formError)
+    })
+  })
+  modal.body.appendChild(form)
+  groups.focus()
+}
+
 export async function renderUsers (ctx: AppContext, section: HTMLElement, params: URLSearchParams): Promise<void> {
   let kind = kindOf(params.get('kind'))
   const add = h('button', { type: 'button', class: 'primary' }, 'Add user')
@@ -305,6 +338,13 @@ export async function renderUsers (ctx: AppContext, section: HTMLElement, params
               { label: 'View API keys', onSelect: () => { location.hash = `#/admin/keys?user=${encodeURIComponent(u.id)}` } },
               { label: 'Create API key', onSelect: () => createKey(u) },
               roleItem(u),
+              {
+                label: 'Edit groups',
+                onSelect: () => openEditGroupsDialog(ctx, u, updated => {
+                  replace(updated)
+                  announce(`Groups of ${label}: ${updated.groups.length === 0 ? 'none' : updated.groups.join(', ')}`)
+                }, () => menuOf(u))
+              },
               u.disabled
                 ? { label: 'Enable', onSelect: () => patch(u, { disabled: false }, `Enabled ${label}`) }
                 : {
