@@ -75,6 +75,7 @@ test('an admin creates a service account, gives it a key and deletes it with its
   t.equal(await page.getByRole('row', { name: /Alice Admin/ }).locator('td[data-label="Kind"]').textContent(), 'Person')
   const [bot] = await users(stack.adminUrl, '?kind=service')
   t.match(bot, { kind: 'service', name: 'CI bot', email: '', role: 'user', groups: ['support', 'ci'] }, 'the API holds it')
+  await screenshot(page, 'users', { docs: true })
   if (bot === undefined) return
 
   // The filter, in the address; the list is read again with ?kind=.
