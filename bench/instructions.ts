@@ -26,7 +26,11 @@
 // JSON config after a space (a build older than a config section refuses it); `script:FILE` is
 // any proxy taking `--upstream` (bench/floor-proxy.ts, bench/bare-proxy.ts, bench/node-floor.ts).
 // In a config, `"$key": {"scopes": {…}}` is not config: the variant is sent a key with those
-// per-tool scopes (the server's id is `bench`), as in bench/variants.ts.
+// per-tool scopes (the server's id is `bench`), and `$OTLP` becomes the URL of a stand-in OTLP
+// collector (bench/otlp-sink.ts, started when a variant names it), as in bench/variants.ts; a
+// variant may carry a `label=` prefix that names its row. With tracing on, give `--tail` more than
+// the exporter's flush interval (telemetry.flushMs, 2 s), so that the counted requests' last
+// export lands in the loaded window.
 // Needs valgrind (Debian's package; on every machine kind here).
 import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
@@ -58,7 +62,14 @@ const { values, positionals } = parseArgs({
   },
   allowPositionals: true
 })
-const variants = positionals.length > 0 ? positionals : ['', 'script:bench/floor-proxy.ts', 'script:bench/bare-proxy.ts']
+const given = positionals.length > 0 ? positionals : ['', 'script:bench/floor-proxy.ts', 'script:bench/bare-proxy.ts']
+/** `label=variant` → the label and the variant (as in bench/variants.ts); unlabelled, a variant is its own label. */
+const named = given.map(v => {
+  const m = /^([A-Za-z][\w.-]*)=(.*)$/s.exec(v)
+  return m === null ? { label: v || '(mcpgate)', variant: v } : { label: m[1] as string, variant: m[2] as string }
+})
+const variants = named.map(n => n.variant)
+const labels = named.map(n => n.label)
 const requests = Number(values.requests)
 const warmup = Number(values.warmup)
 const connections = Number(values.connections)
@@ -79,7 +90,7 @@ function threadTotals (dir: string, out: string, n: number): { main: number, oth
 type Server = Pick<StartNodeOptions, 'script' | 'args'> & { scopes: KeyScopes | null }
 
 /** How to start `variant` (see the header), given the upstream's port and the store the keys are in. */
-function serverFor (variant: string, i: number, dir: string, upstreamPort: number, store: Record<string, unknown>): Server {
+function serverFor (variant: string, i: number, dir: string, upstreamPort: number, store: Record<string, unknown>, otlpUrl: string): Server {
   if (variant.startsWith('script:')) {
     return { script: resolvePath(variant.slice('script:'.length)), args: ['--upstream', `http://127.0.0.1:${upstreamPort}`], scopes: null }
   }
@@ -88,7 +99,7 @@ function serverFor (variant: string, i: number, dir: string, upstreamPort: numbe
   const space = variant.search(/\s/)
   const build = !variant.startsWith('@') ? null : space < 0 ? variant.slice(1) : variant.slice(1, space)
   const text = build === null ? variant : space < 0 ? '' : variant.slice(space).trim()
-  const { $key, ...extra } = text.startsWith('{') ? JSON.parse(text) as Record<string, Record<string, unknown>> : {}
+  const { $key, ...extra } = text.startsWith('{') ? JSON.parse(text.replaceAll('$OTLP', otlpUrl)) as Record<string, Record<string, unknown>> : {}
   writeFileSync(config, JSON.stringify(gatewayConfig(upstreamPort, store, extra)))
   const script = build !== null ? join(resolvePath(build), 'bench', 'gateway-target.js') : join(BENCH_DIR, 'gateway-target.ts')
   return { script, args: ['--config', config], scopes: ($key?.scopes as KeyScopes | undefined) ?? null }
@@ -161,12 +172,15 @@ const [cpuLoad, cpuServer] = machine().cores >= 2 ? [0, 1] : [undefined, undefin
 if (cpuLoad !== undefined) pinProcess(process.pid, cpuLoad)
 buildServers()
 const upstream = await startNode({ name: 'upstream', script: join(BENCH_DIR, 'upstream.ts'), cpu: cpuLoad, logFile: join(dir, 'upstream.log') })
+const sink = variants.some(v => v.includes('$OTLP'))
+  ? await startNode({ name: 'otlp sink', script: join(BENCH_DIR, 'otlp-sink.ts'), cpu: cpuLoad, logFile: join(dir, 'otlp-sink.log') })
+  : null
 try {
   const storeDoc = { type: 'sqlite', path: join(dir, 'i.db') }
   const store = openStore(buildConfig(gatewayConfig(upstream.port, storeDoc)).store)
   const users = await createUsers(store, 1, 'i')
   const [key] = await createKeys(store, users, 1, CHEAP_ARGON2)
-  const servers = variants.map((v, i) => serverFor(v, i, dir, upstream.port, storeDoc))
+  const servers = variants.map((v, i) => serverFor(v, i, dir, upstream.port, storeDoc, sink === null ? '' : `http://127.0.0.1:${sink.port}/v1/traces`))
   // Each variant's key: the plain one, or one with the per-tool scopes it asks for.
   const auths: string[] = []
   for (const s of servers) auths.push(`Bearer ${(s.scopes === null ? key : (await createKeys(store, users, 1, CHEAP_ARGON2, { scopes: s.scopes }))[0])?.key ?? ''}`)
@@ -179,7 +193,7 @@ try {
       const t = await measure(servers[i] as Server, cpuServer, dir, auths[i] ?? '', `${rep}-${i}`)
       rows[i]?.main.push(t.main / requests)
       rows[i]?.other.push(t.other / requests)
-      process.stderr.write(`rep ${rep + 1} ${variants[i] || '(mcpgate)'}: main ${round(t.main / requests / 1000, 1)}k, other ${round(t.other / requests / 1000, 1)}k (idle main ${round(t.idleMainPerS / 1e6, 2)}M/s, loaded window ${round(t.loadedS, 1)} s)\n`)
+      process.stderr.write(`rep ${rep + 1} ${labels[i] ?? i}: main ${round(t.main / requests / 1000, 1)}k, other ${round(t.other / requests / 1000, 1)}k (idle main ${round(t.idleMainPerS / 1e6, 2)}M/s, loaded window ${round(t.loadedS, 1)} s)\n`)
     }
   }
   const first = median(rows[0]?.main ?? [])
@@ -187,9 +201,14 @@ try {
   process.stdout.write('| variant | main thread | vs the first | other threads |\n| --- | --- | --- | --- |\n')
   for (const [i, r] of rows.entries()) {
     const k = (xs: number[]) => `${round(median(xs) / 1000, 1)} (${round(Math.min(...xs) / 1000, 1)}–${round(Math.max(...xs) / 1000, 1)})`
-    process.stdout.write(`| ${variants[i] || '(mcpgate)'} | ${k(r.main)} | ${round(median(r.main) / first, 3)} | ${k(r.other)} |\n`)
+    process.stdout.write(`| ${labels[i] ?? i} | ${k(r.main)} | ${round(median(r.main) / first, 3)} | ${k(r.other)} |\n`)
+  }
+  if (sink !== null) {
+    const stats = await (await fetch(`http://127.0.0.1:${sink.port}/stats`)).json() as { exports: number, spans: number }
+    process.stdout.write(`\nOTLP sink: ${stats.exports} exports, ${stats.spans} spans\n`)
   }
 } finally {
+  await sink?.stop()
   await upstream.stop()
   if (values.keep !== undefined) {
     for (const f of readdirSync(dir).filter(name => name.startsWith('cg-'))) renameSync(join(dir, f), join(values.keep, f))

@@ -5,6 +5,7 @@ import { writeFileSync } from 'node:fs'
 import { generateKey, newKeyId } from '../core/key-format.ts'
 import { DEFAULT_ARGON2, hashSecret, type Argon2Params } from '../core/hashing.ts'
 import type { KeyStore, User } from '../core/store/store.ts'
+import type { RateLimits } from '../core/limits.ts'
 import type { KeyScopes } from '../core/tool-scope.ts'
 
 /** m=8 KiB, t=1: ~30 µs per hash. Verification reads the parameters from the PHC string. */
@@ -34,9 +35,9 @@ export async function createUsers (store: KeyStore, count: number, tag: string):
 /**
  * `count` keys spread round-robin over `users`, for every server, never expiring; with `scopes`,
  * limited to those tools, prompts and resources (per-tool scopes: the gateway then reads every
- * POST body and filters every list).
+ * POST body and filters every list); with `limits`, the keys' own rate limits and quotas.
  */
-export async function createKeys (store: KeyStore, users: User[], count: number, params: Argon2Params, { now = Date.now(), scopes = null }: { now?: number, scopes?: KeyScopes | null } = {}): Promise<SeededKey[]> {
+export async function createKeys (store: KeyStore, users: User[], count: number, params: Argon2Params, { now = Date.now(), scopes = null, limits = null }: { now?: number, scopes?: KeyScopes | null, limits?: RateLimits | null } = {}): Promise<SeededKey[]> {
   const keys: SeededKey[] = []
   for (let i = 0; i < count; i += BATCH) {
     const batch = []
@@ -53,7 +54,8 @@ export async function createKeys (store: KeyStore, users: User[], count: number,
         expiresAt: null,
         lastUsedAt: null,
         secretHash,
-        ...(scopes === null ? {} : { scopes })
+        ...(scopes === null ? {} : { scopes }),
+        ...(limits === null ? {} : { limits })
       })).then(() => ({ key: g.key, keyId: g.keyId, userId: g.userId })))
     }
     keys.push(...await Promise.all(batch))

@@ -21,6 +21,10 @@
 //   received are printed with the table.
 // - `label=VARIANT` names a variant in the table (`plain={"audit":{"enabled":false}}`; a label is
 //   a letter, then letters, digits, `_`, `.` or `-`).
+// - A config with `gateway.limits` (rate limits, tool-call quotas) gets a key of its own, and after
+//   the run the store's counters of that key and its user are printed beside the requests the
+//   variant served, so a run shows that the limits were counted (and the table's NOT 2xx line
+//   that none refused).
 //
 // `--body JSON` replaces the request (default: the bench's tools/call, bench/results.ts BODY);
 // `--upstream-path /tools-500` points the server at the upstream's 500-tool tools/list answer
@@ -31,9 +35,10 @@ import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { buildConfig } from '../config/load.ts'
 import { openStore } from '../core/store/open.ts'
+import { counterOf, windowStart } from '../core/limits.ts'
 import type { KeyScopes } from '../core/tool-scope.ts'
 import { runLoad } from './load.ts'
-import { BENCH_DIR, buildServers, cpuTimeOf, machine, maxRssDuring, pinProcess, rssOf, startNode, type NodeChild } from './procs.ts'
+import { BENCH_DIR, buildServers, cpuTicks, cpuTimeOf, machine, maxRssDuring, pinProcess, rssOf, startNode, type NodeChild } from './procs.ts'
 import { BODY } from './results.ts'
 import { CHEAP_ARGON2, createKeys, createUsers, type SeededKey } from './seed.ts'
 import { median, percentile, round } from './stats.ts'
@@ -83,11 +88,11 @@ try {
     store: { type: 'sqlite', path: join(dir, 'v.db') },
     servers: [{ id: 'bench', url: `http://127.0.0.1:${upstream.port}${values['upstream-path'] ?? '/mcp'}`, access: 'everyone' }]
   })
-  /** A config variant's document, without `$key`, and the scopes `$key` asks for (null: none). */
-  const configOf = (text: string): { config: Record<string, Record<string, unknown>>, scopes: KeyScopes | null } => {
-    if (text === '') return { config: {}, scopes: null }
+  /** A config variant's document, without `$key`, the scopes `$key` asks for (null: none), and whether it sets limits. */
+  const configOf = (text: string): { config: Record<string, Record<string, unknown>>, scopes: KeyScopes | null, limited: boolean } => {
+    if (text === '') return { config: {}, scopes: null, limited: false }
     const { $key, ...config } = JSON.parse(text.replaceAll('$OTLP', otlpUrl)) as Record<string, Record<string, unknown>>
-    return { config, scopes: ($key?.scopes as KeyScopes | undefined) ?? null }
+    return { config, scopes: ($key?.scopes as KeyScopes | undefined) ?? null, limited: config.gateway?.limits !== undefined }
   }
   const store = openStore(buildConfig(doc({})).store)
   const users = await createUsers(store, 1, 'v')
@@ -95,6 +100,10 @@ try {
   /** The key each process is loaded with: the plain one, or one with its variant's scopes. */
   const keys: SeededKey[] = []
   const gateways: NodeChild[] = []
+  /** The variants whose config sets limits (their counters are read after the run). */
+  const limitedVariants: number[] = []
+  /** Requests each variant answered, warm-up included. */
+  const served = variants.map(() => 0)
   for (const [i, variant] of variants.entries()) {
     if (variant === 'bare' || variant.startsWith('bare ') || variant.startsWith('script:')) {
       const script = variant.startsWith('script:') ? resolve(variant.slice('script:'.length).split(/\s+/)[0] ?? '') : join(BENCH_DIR, 'bare-proxy.ts')
@@ -112,8 +121,11 @@ try {
       continue
     }
     const build = variant.startsWith('@') ? atBuild(variant) : null
-    const { config, scopes } = configOf(build !== null ? build.config : isConfig(variant) ? variant : '')
-    keys.push(scopes === null ? plainKey : (await createKeys(store, users, 1, CHEAP_ARGON2, { scopes }))[0] as SeededKey)
+    const { config, scopes, limited } = configOf(build !== null ? build.config : isConfig(variant) ? variant : '')
+    // A limited variant's counters are its own: it gets a key (and user) no other variant uses.
+    const owner = limited ? await createUsers(store, 1, `v${i}`) : users
+    keys.push(scopes === null && !limited ? plainKey : (await createKeys(store, owner, 1, CHEAP_ARGON2, { scopes }))[0] as SeededKey)
+    if (limited) limitedVariants.push(i)
     writeFileSync(join(dir, `gw${i}.json`), JSON.stringify(doc(config)))
     const gw = await startNode({
       name: `gw${i}`,
@@ -147,20 +159,24 @@ try {
     const res = await fetch(s.url, { method: 'POST', headers: s.headers, body: s.body })
     answers.push(`${labels[i] ?? i} ${res.status} ${(await res.arrayBuffer()).byteLength} B`)
     const warm = await runLoad(spec(i, 10, 3))
+    served[i] = 1 + warm.requests
     if (warm.non2xx + warm.errors > 0) throw new Error(`${labels[i] ?? i}: ${warm.non2xx} non-2xx answers and ${warm.errors} errors in the warm-up (log: ${join(dir, `gw${i}.log`)})`)
   }
   const cs = (values.connections ?? '10,64').split(',').map(Number)
-  const rows = new Map<string, { rps: number[], cpu: number[], p50: number[], p99: number[], rss: number[], round: number[], requests: number, non2xx: number }>()
+  const rows = new Map<string, { rps: number[], cpu: number[], p50: number[], p99: number[], rss: number[], round: number[], others: number[], requests: number, non2xx: number }>()
   for (let rep = 0; rep < Number(values.reps); rep++) {
     const order = rep % 2 === 0 ? gateways.map((g, i) => i) : gateways.map((g, i) => i).reverse()
     for (const c of cs) {
       for (const i of order) {
         const g = gateways[i] as NodeChild
         const cpu0 = cpuTimeOf(g.pid) ?? 0
+        const ticks0 = cpuTicks()
         const { result, maxRss } = await maxRssDuring(g.pid, runLoad(spec(i, c, Number(values.seconds))))
-        const cpu = ((cpuTimeOf(g.pid) ?? 0) - cpu0) / Math.max(1, result.requests)
+        const used = (cpuTimeOf(g.pid) ?? 0) - cpu0
+        const cpu = used / Math.max(1, result.requests)
         const k = `${labels[i] ?? ''} c=${c}`
-        const row = rows.get(k) ?? { rps: [], cpu: [], p50: [], p99: [], rss: [], round: [], requests: 0, non2xx: 0 }
+        const row = rows.get(k) ?? { rps: [], cpu: [], p50: [], p99: [], rss: [], round: [], others: [], requests: 0, non2xx: 0 }
+        row.others.push(othersOnCore(ticks0, cpuTicks(), cpuServer, used))
         row.rps.push(result.rps)
         row.cpu.push(cpu)
         row.round.push(rep)
@@ -169,6 +185,7 @@ try {
         row.rss.push((maxRss ?? 0) / 1048576)
         row.requests += result.requests
         row.non2xx += result.non2xx + result.errors
+        served[i] = (served[i] ?? 0) + result.requests
         rows.set(k, row)
       }
     }
@@ -181,10 +198,28 @@ try {
     const q = (xs: number[], digits: number) => `${round(median(xs), digits)} (${round(percentile(xs, 25), digits)}–${round(percentile(xs, 75), digits)})`
     process.stdout.write(`| ${k} | ${Math.round(median(r.rps))} | ${round(median(r.cpu), 0)} | ${q(ratios, 2)} | ${median(r.p50)} | ${q(added, 0)} | ${median(r.p99)} | ${round(Math.max(...r.rss), 0)} |\n`)
   }
+  // Each repetition's figure, and how busy other processes kept the server's core meanwhile (the
+  // machine's other work: a repetition far off the others usually had a neighbour).
+  process.stdout.write('\nCPU µs per request in each repetition (other processes\' share of the server core meanwhile):\n')
+  for (const [k, r] of rows) process.stdout.write(`- ${k}: ${r.cpu.map((v, j) => `${Math.round(v)} (${Math.round(r.others[j] ?? 0)} %)`).join(', ')}\n`)
   const failed = [...rows].filter(([, r]) => r.non2xx > 0)
   if (failed.length > 0) process.stdout.write(`\nNOT 2xx: ${failed.map(([k, r]) => `${k} ${r.non2xx} of ${r.requests}`).join(', ')}\n`)
   process.stdout.write(`\nanswers: ${answers.join(', ')}\n`)
   process.stdout.write(`idle RSS MB: ${labels.map((l, i) => `${l} ${round((idle[i] ?? 0) / 1048576, 0)}`).join(', ')}\n`)
+  if (limitedVariants.length > 0) {
+    // What the store counted: the day's tool calls of the key and of its user (the bench's
+    // request is a tools/call; a request counter lasts a minute, shorter than a run). The process
+    // holds up to a lease (1/20 of the limit, at most 100 tokens) counted and not spent yet, and
+    // wrk does not count the requests still in flight when each of its runs ends.
+    const day = windowStart('toolCalls', Date.now())
+    const counted = openStore(buildConfig(doc({})).store)
+    for (const i of limitedVariants) {
+      const k = keys[i] as SeededKey
+      const [keyCalls, userCalls] = await counted.tokensUsed([counterOf(`k:${k.keyId}`, 'toolCalls', day), counterOf(`u:${k.userId}`, 'toolCalls', day)])
+      process.stdout.write(`limits, ${labels[i] ?? i}: served ${served[i] ?? 0} requests (warm-up included); the store counted today's tool calls: key ${keyCalls ?? 0}, user ${userCalls ?? 0}\n`)
+    }
+    await counted.close()
+  }
   if (sink !== null) {
     const res = await fetch(`http://127.0.0.1:${sink.port}/stats`)
     const stats = await res.json() as { exports: number, bytes: number, spans: number }
@@ -198,6 +233,23 @@ try {
 } finally {
   for (const c of children.reverse()) await c.stop()
   if (!kept) rmSync(dir, { recursive: true, force: true })
+}
+
+/**
+ * The share (%) of `cpu`'s time between two cpuTicks() readings that was busy with other work than
+ * the server's `serverUs` of CPU (which is pinned there); NaN when unknown.
+ */
+function othersOnCore (before: number[][], after: number[][], cpu: number | undefined, serverUs: number): number {
+  const a = before[cpu ?? -1]
+  const b = after[cpu ?? -1]
+  if (a === undefined || b === undefined || b.length < 8) return Number.NaN
+  const delta = b.map((v, i) => v - (a[i] ?? 0))
+  const total = delta.reduce((x, y) => x + y, 0)
+  // user nice system idle iowait irq softirq steal: busy = all but idle, iowait and steal.
+  const busy = total - (delta[3] ?? 0) - (delta[4] ?? 0) - (delta[7] ?? 0)
+  // Ticks are 1/100 s (USER_HZ) on Linux.
+  const elapsedS = total / 100
+  return total > 0 ? Math.max(0, (busy / 100 - serverUs / 1e6) / elapsedS * 100) : Number.NaN
 }
 
 /** Per repetition: `op` of the mean `field` of `row`'s processes and the mean of `first`'s. */
