@@ -3,6 +3,8 @@
 // Stream / an SQLite table) for `audit.retentionDays`, read by the admin API. Never a secret: no
 // key, no session id (a digest of it), arguments only when a server opts in.
 
+import { jsonString } from './json-text.ts'
+
 export type AuditOutcome = 'allowed' | 'denied' | 'error'
 
 export interface AuditEvent {
@@ -109,3 +111,32 @@ export function bucketsFrom (hours: Map<number, { calls: number, denied: number,
   }
   return { hourly, daily: [...days.values()] }
 }
+
+/** The fields SQLite keeps in columns of their own (its `event` JSON holds the others). */
+export type AuditColumns = 'id' | 'time' | 'keyId' | 'userId' | 'serverId' | 'method' | 'name' | 'outcome'
+
+/**
+ * An event as JSON text (its `id` left out), built by hand: one is written per request, and
+ * JSON.stringify of the object cost about three times as much (bench/README.md, "Round 13").
+ * `restOnly`: without the fields SQLite keeps in columns. Absent fields are left out, as
+ * JSON.stringify leaves out undefined ones.
+ */
+export function auditJson (e: AuditEvent, restOnly = false): string {
+  let json = `{"requestId":${jsonString(e.requestId)}`
+  if (!restOnly) {
+    json += `,"time":${e.time},"keyId":${e.keyId === null ? 'null' : jsonString(e.keyId)},"userId":${e.userId === null ? 'null' : jsonString(e.userId)}` +
+      `,"serverId":${e.serverId === null ? 'null' : jsonString(e.serverId)},"method":${jsonString(e.method)},"outcome":"${e.outcome}"`
+    if (e.name !== undefined) json += `,"name":${jsonString(e.name)}`
+  }
+  json += `,"status":${e.status},"durationMs":${e.durationMs},"bytesIn":${e.bytesIn},"bytesOut":${e.bytesOut},"ip":${jsonString(e.ip)}`
+  if (e.secretGeneration !== undefined) json += `,"secretGeneration":${e.secretGeneration}`
+  if (e.code !== undefined) json += `,"code":${jsonString(e.code)}`
+  if (e.session !== undefined) json += `,"session":${jsonString(e.session)}`
+  if (e.userAgent !== undefined) json += `,"userAgent":${jsonString(e.userAgent)}`
+  if (e.arguments !== undefined) json += `,"arguments":${JSON.stringify(e.arguments)}`
+  return json + '}'
+}
+
+/** Every field auditJson writes: adding a field to AuditEvent without writing it there fails to compile here. */
+const WRITTEN = ['id', 'time', 'keyId', 'userId', 'serverId', 'method', 'name', 'outcome', 'requestId', 'status', 'durationMs', 'bytesIn', 'bytesOut', 'ip', 'secretGeneration', 'code', 'session', 'userAgent', 'arguments'] as const
+export const AUDIT_FIELDS_WRITTEN: Exclude<keyof AuditEvent, typeof WRITTEN[number]> extends never ? readonly string[] : never = WRITTEN

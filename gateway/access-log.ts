@@ -9,6 +9,7 @@ import { hostname } from 'node:os'
 import { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import { redactKeys } from '../core/key-format.ts'
 import { errors } from '../core/errors.ts'
+import { jsonString } from '../core/json-text.ts'
 import { REQUEST_ID_HEADER } from '../core/request-id.ts'
 import type { ServerRegistry } from './registry.ts'
 import { GateRecord, type AuthVia } from './request-record.ts'
@@ -135,14 +136,14 @@ const BINDINGS = `,"pid":${process.pid},"hostname":${JSON.stringify(hostname())}
 const INFO = 30
 const INFO_ENABLED: ReadonlySet<string> = new Set(['trace', 'debug', 'info'])
 
-const str = JSON.stringify as (value: string) => string
+const str = jsonString
 
 /**
  * The access line, exactly as the gateway's pino logger writes an info line (level, time, pid,
  * hostname, the fields, msg), built here: through pino, these fixed fields went through its
  * generic serializer (a loop over an object built for it, serializer and redaction lookups, an
  * escape scan of every key and value), ~13 µs of CPU per request (bench/README.md, round 8).
- * Strings are escaped by JSON.stringify; nothing in the line is a secret.
+ * Strings are escaped as JSON.stringify does (core/json-text.ts); nothing in the line is a secret.
  */
 function accessLine (end: RequestEnd): string {
   const { request, gate } = end

@@ -150,15 +150,6 @@ export class AuditRecorder {
   }
 }
 
-function outcomeOf (end: RequestEnd, call: McpCall | null): { outcome: AuditOutcome, code?: string } {
-  if (call?.refused === 'scope') return { outcome: 'denied', code: TOOL_NOT_ALLOWED }
-  if (call?.refused === 'quota') return { outcome: 'denied', code: QUOTA_EXCEEDED }
-  const code = end.code
-  if (code !== null) return { outcome: UPSTREAM_FAILURES.has(code) ? 'error' : 'denied', code }
-  // The upstream's own failures; a client leaving before an answer (499) is neither.
-  return { outcome: end.status >= 500 ? 'error' : 'allowed' }
-}
-
 function sessionDigest (sessionId: string): string {
   return createHash('sha256').update(sessionId).digest('hex').slice(0, 16)
 }
@@ -181,39 +172,62 @@ export function redactArguments (args: unknown, redact: readonly string[]): unkn
   return text !== undefined && text.length > MAX_ARGUMENTS_BYTES ? { truncated: text.slice(0, MAX_ARGUMENTS_BYTES) } : redacted
 }
 
-/** The events of one finished request (one per message of its body when it was read). */
+/**
+ * The events of one finished request (one per message of its body when it was read). Each is one
+ * object literal of one shape (absent fields undefined, which JSON leaves out): built for every
+ * request, it must stay cheap.
+ */
 export function eventsOf (end: RequestEnd, now: number, serverAudit: AuditOptions['serverAudit']): AuditEvent[] {
+  const calls = end.gate.calls
+  if (calls === null || calls.length === 0) {
+    const method = end.method === 'POST' ? (calls === null ? 'unknown' : 'invalid') : `http:${end.method}`
+    return [eventOf(end, now, method, null, undefined)]
+  }
+  const serverId = end.gate.server?.id ?? end.gate.routeServerId
+  const audit = serverId === null ? undefined : serverAudit(serverId)
+  if (calls.length === 1) return [eventOf(end, now, (calls[0] as McpCall).method, calls[0] as McpCall, audit)]
+  return calls.map(call => eventOf(end, now, call.method, call, audit))
+}
+
+function eventOf (end: RequestEnd, now: number, method: string, call: McpCall | null, audit: Readonly<ServerConfig['audit']> | undefined): AuditEvent {
   const { gate, request } = end
+  const principal = gate.principal
   const ua = request.headers['user-agent']
-  const serverId = gate.server?.id ?? gate.routeServerId
-  const base = {
+  let outcome: AuditOutcome = 'allowed'
+  let code: string | undefined
+  if (call?.refused === 'scope') {
+    outcome = 'denied'
+    code = TOOL_NOT_ALLOWED
+  } else if (call?.refused === 'quota') {
+    outcome = 'denied'
+    code = QUOTA_EXCEEDED
+  } else if (end.code !== null) {
+    code = end.code
+    outcome = UPSTREAM_FAILURES.has(code) ? 'error' : 'denied'
+  } else if (end.status >= 500) {
+    // The upstream's own failures; a client leaving before an answer (499) is neither.
+    outcome = 'error'
+  }
+  return {
     time: now,
     requestId: request.id,
-    keyId: gate.principal?.keyId ?? (gate.claimedKeyId === null ? null : ownCopy(gate.claimedKeyId)),
-    userId: gate.principal?.userId ?? null,
-    ...(gate.principal === null ? {} : { secretGeneration: gate.principal.secretGeneration }),
-    serverId,
+    keyId: principal?.keyId ?? (gate.claimedKeyId === null ? null : ownCopy(gate.claimedKeyId)),
+    userId: principal?.userId ?? null,
+    secretGeneration: principal?.secretGeneration,
+    serverId: gate.server?.id ?? gate.routeServerId,
+    method,
+    name: call?.name,
+    outcome,
+    code,
     status: end.status,
     durationMs: Math.round(end.durationMs * 10) / 10,
     bytesIn: end.bytesIn,
     bytesOut: end.bytesOut,
-    ...(gate.sessionId === null ? {} : { session: sessionDigest(gate.sessionId) }),
+    session: gate.sessionId === null ? undefined : sessionDigest(gate.sessionId),
     ip: gate.ip,
-    ...(typeof ua === 'string' && ua !== '' ? { userAgent: ua.slice(0, MAX_USER_AGENT) } : {})
+    userAgent: typeof ua === 'string' && ua !== '' ? ua.slice(0, MAX_USER_AGENT) : undefined,
+    arguments: audit?.arguments === true && call?.arguments !== undefined ? redactArguments(call.arguments, audit.redact) : undefined
   }
-  const calls = gate.calls
-  if (calls === null || calls.length === 0) {
-    const method = end.method === 'POST' ? (calls === null ? 'unknown' : 'invalid') : `http:${end.method}`
-    return [{ ...base, method, ...outcomeOf(end, null) }]
-  }
-  const audit = serverId === null ? undefined : serverAudit(serverId)
-  return calls.map(call => ({
-    ...base,
-    method: call.method,
-    ...(call.name === undefined ? {} : { name: call.name }),
-    ...outcomeOf(end, call),
-    ...(audit?.arguments === true && call.arguments !== undefined ? { arguments: redactArguments(call.arguments, audit.redact) } : {})
-  }))
 }
 
 /** A flat copy: a keyId parsed from a request is a slice of the raw key (secret included). */

@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto'
 import { Redis, type RedisOptions } from 'ioredis'
 import { systemClock, type Clock } from '../clock.ts'
-import { AUDIT_SCAN_BUDGET, bucketsFrom, DAY_MS, HOUR_MS, matchesQuery, type AuditEvent, type AuditPage, type AuditQuery, type KeyUsage } from '../audit.ts'
+import { AUDIT_SCAN_BUDGET, auditJson, bucketsFrom, DAY_MS, HOUR_MS, matchesQuery, type AuditEvent, type AuditPage, type AuditQuery, type KeyUsage } from '../audit.ts'
 import type { RateLimits } from '../limits.ts'
 import type { KeyScopes } from '../tool-scope.ts'
 import { errors, StoreConflictError, StoreUnavailableError } from '../errors.ts'
@@ -640,7 +640,7 @@ export class RedisStore implements KeyStore {
     for (const e of events) {
       const keyed = e.keyId !== null
       args.push(
-        JSON.stringify({ ...e, id: undefined }),
+        auditJson(e),
         keyed ? this.key('au:', `${e.keyId ?? ''}:${Math.floor(e.time / DAY_MS) * DAY_MS}`) : '',
         String(Math.floor(e.time / HOUR_MS) * HOUR_MS),
         e.outcome,

@@ -5,7 +5,7 @@ import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
 import { systemClock, type Clock } from '../clock.ts'
-import { bucketsFrom, type AuditEvent, type AuditPage, type AuditQuery, type KeyUsage } from '../audit.ts'
+import { auditJson, bucketsFrom, type AuditEvent, type AuditPage, type AuditQuery, type KeyUsage } from '../audit.ts'
 import type { RateLimits } from '../limits.ts'
 import type { KeyScopes } from '../tool-scope.ts'
 import { errors, StoreConflictError, StoreUnavailableError } from '../errors.ts'
@@ -257,6 +257,38 @@ function addColumns (db: Database.Database, table: string, probe: string, ddl: s
  * SQLite's own failures (locked past busy_timeout, I/O, corrupt file) mean the store is unusable
  * right now; our own errors (conflict, missing owner, bad input) pass through unchanged.
  */
+/** Audit events per INSERT statement. */
+const AUDIT_ROWS = 10
+const AUDIT_INSERT = 'INSERT INTO audit_events (at, key_id, user_id, server_id, method, name, outcome, event) VALUES '
+
+type AuditValues = Array<string | number | null>
+
+/** The bound values of `n` events from `from`: the columns, and the rest of each as JSON. */
+function auditRows (events: readonly AuditEvent[], from: number, n: number): AuditValues {
+  const values: AuditValues = []
+  for (let i = from; i < from + n; i++) {
+    const e = events[i] as AuditEvent
+    values.push(e.time, e.keyId, e.userId, e.serverId, e.method, e.name ?? null, e.outcome, auditJson(e, true))
+  }
+  return values
+}
+
+interface AuditRow { seq: number, at: number, key_id: string | null, user_id: string | null, server_id: string | null, method: string, name: string | null, outcome: AuditEvent['outcome'], event: string }
+
+/** A stored event: its JSON (the whole event in rows written before 2026-12, the rest since) under its columns. */
+function auditEventOf (row: AuditRow): AuditEvent {
+  const e = JSON.parse(row.event) as AuditEvent
+  e.id = String(row.seq)
+  e.time = row.at
+  e.keyId = row.key_id
+  e.userId = row.user_id
+  e.serverId = row.server_id
+  e.method = row.method
+  if (row.name !== null) e.name = row.name
+  e.outcome = row.outcome
+  return e
+}
+
 function rethrow (err: unknown): never {
   if (err instanceof Database.SqliteError) {
     throw new StoreUnavailableError(`sqlite store: ${err.message}`, { cause: err })
@@ -318,12 +350,13 @@ export class SqliteStore implements KeyStore {
     touchSession: Database.Statement<[number, string, number]>
     deleteSession: Database.Statement<[string]>
     pruneSessions: Database.Statement<[number]>
-    insertAudit: Database.Statement<[number, string | null, string | null, string | null, string, string | null, string, string]>
+    insertAudit: Database.Statement<[AuditValues]>
+    insertAuditRows: Database.Statement<[AuditValues]>
     pruneAuditByAge: Database.Statement<[number]>
     pruneAuditByCount: Database.Statement<[number]>
     usageHours: Database.Statement<[string, number, number], { hour: number, calls: number, denied: number, errors: number }>
     usageTools: Database.Statement<[string, number, number], { name: string, calls: number }>
-    usageLast: Database.Statement<[string], string>
+    usageLast: Database.Statement<[string], { at: number, event: string }>
   }
 
   constructor (options: SqliteStoreOptions) {
@@ -399,7 +432,8 @@ export class SqliteStore implements KeyStore {
       touchSession: db.prepare('UPDATE sessions SET expires_at = ? WHERE id = ? AND expires_at > ?'),
       deleteSession: db.prepare('DELETE FROM sessions WHERE id = ?'),
       pruneSessions: db.prepare('DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE expires_at <= ? LIMIT 100)'),
-      insertAudit: db.prepare('INSERT INTO audit_events (at, key_id, user_id, server_id, method, name, outcome, event) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
+      insertAudit: db.prepare<[AuditValues]>(AUDIT_INSERT + '(?, ?, ?, ?, ?, ?, ?, ?)'),
+      insertAuditRows: db.prepare<[AuditValues]>(AUDIT_INSERT + Array(AUDIT_ROWS).fill('(?, ?, ?, ?, ?, ?, ?, ?)').join(', ')),
       pruneAuditByAge: db.prepare('DELETE FROM audit_events WHERE at < ?'),
       // Keeps the newest `?` rows: seq only grows and rows go from the oldest, so the kept ones
       // are the last `?` numbers (an OFFSET would walk them all at every batch).
@@ -408,7 +442,7 @@ export class SqliteStore implements KeyStore {
         'FROM audit_events WHERE key_id = ? AND at >= ? AND at < ? GROUP BY hour'),
       usageTools: db.prepare('SELECT name, count(*) AS calls FROM audit_events WHERE key_id = ? AND at >= ? AND at < ? AND method = \'tools/call\' AND outcome = \'allowed\' AND name IS NOT NULL ' +
         'GROUP BY name ORDER BY calls DESC, name LIMIT 10'),
-      usageLast: db.prepare<[string], string>('SELECT event FROM audit_events WHERE key_id = ? AND outcome = \'allowed\' ORDER BY seq DESC LIMIT 1').pluck()
+      usageLast: db.prepare<[string], { at: number, event: string }>('SELECT at, event FROM audit_events WHERE key_id = ? AND outcome = \'allowed\' ORDER BY seq DESC LIMIT 1')
     }
   }
 
@@ -694,9 +728,10 @@ export class SqliteStore implements KeyStore {
   async appendAudit (events: readonly AuditEvent[], retention: AuditRetention): Promise<void> {
     if (events.length === 0) return
     this.write('appendAudit', () => {
-      for (const e of events) {
-        this.stmt.insertAudit.run(e.time, e.keyId, e.userId, e.serverId, e.method, e.name ?? null, e.outcome, JSON.stringify({ ...e, id: undefined }))
-      }
+      // AUDIT_ROWS rows per statement: a fifth less work per event than one row each.
+      let i = 0
+      for (; i + AUDIT_ROWS <= events.length; i += AUDIT_ROWS) this.stmt.insertAuditRows.run(auditRows(events, i, AUDIT_ROWS))
+      for (; i < events.length; i++) this.stmt.insertAudit.run(auditRows(events, i, 1))
       // Retention with each batch: by age (indexed), then by count.
       this.stmt.pruneAuditByAge.run(retention.olderThan)
       this.stmt.pruneAuditByCount.run(retention.maxEvents)
@@ -722,9 +757,9 @@ export class SqliteStore implements KeyStore {
     if (query.outcome !== undefined) { where.push('outcome = ?'); args.push(query.outcome) }
     if (query.since !== undefined) { where.push('at >= ?'); args.push(query.since) }
     if (query.until !== undefined) { where.push('at < ?'); args.push(query.until) }
-    const sql = `SELECT seq, event FROM audit_events ${where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`} ORDER BY seq DESC LIMIT ?`
-    const rows = this.read('listAudit', () => this.db.prepare<Array<string | number>, { seq: number, event: string }>(sql).all(...args, query.limit + 1))
-    const items = rows.slice(0, query.limit).map(r => ({ ...(JSON.parse(r.event) as AuditEvent), id: String(r.seq) }))
+    const sql = `SELECT seq, at, key_id, user_id, server_id, method, name, outcome, event FROM audit_events ${where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`} ORDER BY seq DESC LIMIT ?`
+    const rows = this.read('listAudit', () => this.db.prepare<Array<string | number>, AuditRow>(sql).all(...args, query.limit + 1))
+    const items = rows.slice(0, query.limit).map(auditEventOf)
     return { items, nextCursor: rows.length > query.limit ? String(rows[query.limit - 1]?.seq) : null }
   }
 
@@ -734,8 +769,8 @@ export class SqliteStore implements KeyStore {
       for (const r of this.stmt.usageHours.all(keyId, since, until)) hours.set(r.hour, { calls: r.calls, denied: r.denied, errors: r.errors })
       const topTools = this.stmt.usageTools.all(keyId, since, until)
       const last = this.stmt.usageLast.get(keyId)
-      const e = last === undefined ? null : JSON.parse(last) as AuditEvent
-      return { ...bucketsFrom(hours, since, until), topTools, lastUsed: e === null ? null : { time: e.time, ip: e.ip, userAgent: e.userAgent ?? null } }
+      const e = last === undefined ? null : JSON.parse(last.event) as AuditEvent
+      return { ...bucketsFrom(hours, since, until), topTools, lastUsed: last === undefined || e === null ? null : { time: last.at, ip: e.ip, userAgent: e.userAgent ?? null } }
     })
   }
 
