@@ -28,7 +28,9 @@ import { adminAuditRoutes, auditEventRoutes } from './routes/audit-events.ts'
 import { meRoutes } from './routes/me.ts'
 import { userRoutes } from './routes/users.ts'
 import { ErrorBody, Health, ok, type ErrorView } from './schemas.ts'
-import { registerConsole, type ConsoleOptions } from './console.ts'
+import { consoleConfig, registerConsole, type ConsoleOptions } from './console.ts'
+import { oauthRoutes } from './oauth/routes.ts'
+import type { AuthorizationServerOptions } from './oauth/provider.ts'
 
 /** What `mcpgate start` reaches on the admin app: SIGHUP reloads servers and access rules. */
 export interface AdminControl {
@@ -56,6 +58,8 @@ export interface AdminDeps {
   jwksCooldownMs?: number
   /** Reuse an existing key service (the CLI's); by default one is made from store/config/clock. */
   service?: KeyService
+  /** OAuth mode: how client ID metadata documents are fetched (tests serve them without a network). */
+  oauthFetch?: AuthorizationServerOptions['fetch']
   /** The web console at `/` (default: console/dist); `false` leaves it out. */
   console?: ConsoleOptions | false
 }
@@ -287,6 +291,28 @@ export async function buildAdmin (config: Readonly<Config>, deps: AdminDeps): Pr
     })
   })
 
+  if (config.oauth.enabled) {
+    await app.register(oauthRoutes, {
+      config,
+      store,
+      clock,
+      service,
+      gatewayBase: consoleConfig(config).gatewayUrl,
+      ...(deps.oauthFetch === undefined ? {} : { fetch: deps.oauthFetch }),
+      // The consent page's caller, resolved as /api's are.
+      authenticate: async request => {
+        try {
+          return (await authenticator.authenticate(request.headers)).principal
+        } catch (err) {
+          if (err instanceof AuthenticationFailure) {
+            if (err.error instanceof errors.TokenInvalid) authFailures.fail(request.ip)
+            throw err.error
+          }
+          throw err
+        }
+      }
+    })
+  }
   if (deps.console !== false) await registerConsole(app, config, deps.console ?? {})
   return app
 }

@@ -12,7 +12,7 @@ import { errors, StoreConflictError } from '../core/errors.ts'
 import { hashSecret } from '../core/hashing.ts'
 import { generateKey, isValidKeyId, isValidUserId } from '../core/key-format.ts'
 import { ownerRule, parseKeyScopes, type KeyScopes, type ScopeRule } from '../core/tool-scope.ts'
-import { decodeKeyCursor, type ApiKeyRecord, type KeyStore, type Page, type Role, type User, type UserKind, type UserPatch } from '../core/store/store.ts'
+import { decodeKeyCursor, type ApiKeyRecord, type KeyStore, type OAuthGrantInfo, type Page, type Role, type User, type UserKind, type UserPatch } from '../core/store/store.ts'
 import {
   DESCRIPTION_MAX, GROUP_MAX, GROUPS_MAX, NAME_MAX, PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX, USER_NAME_MAX,
   type AdminApiKeyView, type ApiKeyView, type McpServerView, type NewKeyBody, type NewUserBody, type UserView
@@ -72,7 +72,8 @@ export function keyView (record: ApiKeyRecord): ApiKeyView {
     lastUsedAt: iso(record.lastUsedAt),
     ...(record.rotatedAt === undefined ? {} : { rotatedAt: new Date(record.rotatedAt).toISOString() }),
     ...(record.secretGeneration === undefined || record.secretGeneration === 0 ? {} : { secretGeneration: record.secretGeneration }),
-    ...(record.previousUntil === undefined ? {} : { previousSecretValidUntil: new Date(record.previousUntil).toISOString() })
+    ...(record.previousUntil === undefined ? {} : { previousSecretValidUntil: new Date(record.previousUntil).toISOString() }),
+    ...(record.oauth === undefined ? {} : { oauth: { ...record.oauth } })
   }
 }
 
@@ -260,6 +261,35 @@ export function createKeyService ({ store, config, clock = systemClock }: KeySer
     return { record: keyView(record), key: generated.key }
   }
 
+  /**
+   * An OAuth grant (admin-api/oauth/): a key record whose secret nobody ever sees (a random one is
+   * hashed and forgotten; the grant's access tokens name the record's id instead), its servers and
+   * tools checked as a new key's are, named after its client, expiring with the grant.
+   */
+  async function createGrant (ownerUserId: string, input: { oauth: OAuthGrantInfo, mcpServerIds: string[], scopes?: unknown, expiresAt: number }): Promise<ApiKeyRecord> {
+    const owner = await requireUser(ownerUserId)
+    if (owner.disabled) throw new errors.UserDisabled()
+    const mcpServerIds = validateScope(input.mcpServerIds, owner)
+    const scopes = validateScopes(input.scopes, mcpServerIds, owner)
+    const max = config.admin.maxKeysPerUser
+    const generated = generateKey(owner.id)
+    const record: ApiKeyRecord = {
+      id: generated.keyId,
+      userId: owner.id,
+      name: `OAuth · ${input.oauth.clientName}`.slice(0, NAME_MAX).trim(),
+      description: `Granted to ${input.oauth.clientName} (${input.oauth.redirectHost}) through OAuth`.slice(0, DESCRIPTION_MAX),
+      mcpServerIds,
+      ...(scopes === null ? {} : { scopes }),
+      createdAt: clock.now(),
+      expiresAt: input.expiresAt,
+      lastUsedAt: null,
+      secretHash: await hashSecret(generated.secret, config.hashing),
+      oauth: { ...input.oauth }
+    }
+    await store.createKey(record, { maxKeysPerUser: max })
+    return record
+  }
+
   /** Both pages (keys and users) use the store's `createdAt.id` cursors. */
   function keyCursor (cursor: string | null | undefined): string | null {
     if (cursor === undefined || cursor === null || cursor === '') return null
@@ -329,6 +359,8 @@ export function createKeyService ({ store, config, clock = systemClock }: KeySer
    */
   async function rotateKey (id: string, opts: { ownerId?: string, overlapSeconds?: number } = {}): Promise<CreatedKey> {
     const record = await findKey(id, opts.ownerId)
+    // A grant's secret would become an API key nobody consented to.
+    if (record.oauth !== undefined) throw new errors.OAuthGrantNotRotatable(id)
     const overlap = opts.overlapSeconds ?? config.admin.rotationOverlapSeconds
     if (!Number.isInteger(overlap) || overlap < 0) throw invalid('overlapSeconds', 'must be a non-negative integer')
     const now = clock.now()
@@ -461,6 +493,11 @@ export function createKeyService ({ store, config, clock = systemClock }: KeySer
     return { server, rule: ownerRule(server.policies, viewer) }
   }
 
+  /** Whether a server of this id is configured now (OAuth resource indicators name one). */
+  function hasServer (id: string): boolean {
+    return servers.has(id)
+  }
+
   /** Hot reload: new servers and access rules apply to the next key created or listed. */
   function reloadServers (next: readonly ServerConfig[]): void {
     servers = new Map(next.map(s => [s.id, s]))
@@ -470,6 +507,7 @@ export function createKeyService ({ store, config, clock = systemClock }: KeySer
     userView: view,
     reloadServers,
     createKey,
+    createGrant,
     listKeys,
     listKeysWithOwners,
     getKey,
@@ -484,6 +522,7 @@ export function createKeyService ({ store, config, clock = systemClock }: KeySer
     deleteUser,
     limits,
     listServers,
+    hasServer,
     catalogTarget
   }
 }

@@ -127,7 +127,12 @@ const keyProperties = {
   lastUsedAt: NullableDateTime('RFC 3339; recorded in batches, may lag by a few seconds'),
   rotatedAt: Type.Optional(DateTime('the last rotation (absent: never rotated)')),
   secretGeneration: Type.Optional(Type.Integer({ minimum: 1, description: 'rotations so far (absent: none)' })),
-  previousSecretValidUntil: Type.Optional(DateTime('the secret before the last rotation works until then (absent: it does not)'))
+  previousSecretValidUntil: Type.Optional(DateTime('the secret before the last rotation works until then (absent: it does not)')),
+  oauth: Type.Optional(Type.Object({
+    clientId: Type.String(),
+    clientName: Type.String(),
+    redirectHost: Type.String({ description: 'where the client receives its authorization codes' })
+  }, { description: 'present when this is an OAuth grant (OAuth mode): the client it was given to; it has no secret and cannot be rotated, deleting it revokes the grant' }))
 }
 
 export const ApiKey = Type.Object(keyProperties, { title: 'ApiKey' })

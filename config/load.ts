@@ -178,6 +178,9 @@ function semanticProblems (config: Config): string[] {
   if (config.admin.oidc?.jwksUrl !== undefined && !isHttpUrl(config.admin.oidc.jwksUrl)) {
     problems.push('admin.oidc.jwksUrl: must be an http(s) URL')
   }
+  if (config.oauth.issuer !== undefined && !isHttpUrl(config.oauth.issuer)) problems.push('oauth.issuer: must be an http(s) URL')
+  // Sign-in for the consent page is the console's (admin.oidc): a grant belongs to a user.
+  if (config.oauth.enabled && config.admin.oidc === undefined) problems.push('oauth.enabled: needs admin.oidc (users sign in through it to consent)')
   for (const [i, o] of config.gateway.allowedOrigins.entries()) {
     if (o !== '*' && !isHttpUrl(o)) problems.push(`gateway.allowedOrigins[${i}]: must be an origin like https://app.example.com`)
   }

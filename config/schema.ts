@@ -128,6 +128,15 @@ export const ConfigSchema = Type.Object({
       adminGroups: Type.Array(Type.String(), { default: [] })
     }, { additionalProperties: false }))
   }, { default: {}, additionalProperties: false }),
+  oauth: Type.Object({
+    enabled: Type.Boolean({ default: false, description: 'OAuth mode: mcpgate is also an OAuth 2.1 authorization server (in the admin API process) for clients that cannot send an API key (ChatGPT, Microsoft 365 Copilot, claude.ai). Off: the gateway answers every OAuth discovery path with a JSON 404 that says to send a key' }),
+    issuer: Type.Optional(Type.String({ description: 'the authorization server\'s issuer URL (default admin.publicUrl, else http://admin host:port); its endpoints are under /oauth/ there' })),
+    accessTokenTtlSeconds: Type.Integer({ minimum: 30, maximum: 86400, default: 600, description: 'lifetime of an access token (a JWT bound to one server endpoint); a revoked grant is refused at once whatever is left of it' }),
+    refreshTokenTtlDays: Type.Integer({ minimum: 1, maximum: 365, default: 30, description: 'lifetime of a refresh token; each use rotates it, and a used one presented again revokes the grant' }),
+    grantTtlDays: Type.Integer({ minimum: 1, maximum: 3650, default: 90, description: 'a grant (listed with the API keys as "OAuth · <client>") expires this long after consent; the client then asks the user again' }),
+    dynamicRegistration: Type.Boolean({ default: true, description: 'open dynamic client registration (RFC 7591) at /oauth/register, which Cursor, Codex and Copilot still need' }),
+    clientIdMetadataDocuments: Type.Boolean({ default: true, description: 'accept an https: URL as client_id and fetch its metadata document (https only, never a loopback, private or link-local address, 5 KiB, 2.5 s)' })
+  }, { default: {}, additionalProperties: false }),
   store: Type.Object({
     type: Type.Union([Type.Literal('sqlite'), Type.Literal('redis')], { default: 'sqlite' }),
     path: Type.String({ default: './data/mcpgate.db', description: 'sqlite file; a relative path is taken from the config file\'s directory (env MCPGATE_STORE_PATH: from the working directory)' }),

@@ -57,6 +57,8 @@ export const errors = {
   EmailTaken: define('EMAIL_TAKEN', 'A user with email "%s" already exists', 409),
   UserDisabled: define('USER_DISABLED', 'This user account is disabled', 403),
   NoUserAccount: define('NO_USER_ACCOUNT', 'The bootstrap admin token has no user account to own keys; use POST /api/users/{id}/api-keys', 403),
+  OAuthInteractionNotFound: define('OAUTH_INTERACTION_NOT_FOUND', 'This authorization request is unknown, expired or was started in another browser; start again from the client', 404),
+  OAuthGrantNotRotatable: define('OAUTH_GRANT_NOT_ROTATABLE', 'API key "%s" is an OAuth grant: it has no secret to rotate (its client renews its tokens itself)', 409),
   IdentityProviderUnavailable: define('IDP_UNAVAILABLE', 'The identity provider could not be reached to verify the token; retry shortly', 503),
   BadRequest: define('BAD_REQUEST', '%s', 400),
   Internal: define('INTERNAL', 'Internal server error', 500),

@@ -1,7 +1,8 @@
 // buildGateway(config, deps): the gateway as a Fastify app, not listening (cli/ listens and
 // closes it with grace). Encapsulation is the architecture:
 //   root      the request record (access-log.ts), origin check + CORS, preflights, /healthz,
-//             /readyz, JSON errors, fast JSON 404s (OAuth discovery included: reply-error.ts)
+//             /readyz, JSON errors, fast JSON 404s (OAuth discovery included: reply-error.ts;
+//             in OAuth mode protected resource metadata and pointers to the AS: oauth.ts)
 //   └ authed  onRequest authentication (auth.ts) → GET /api/me
 //     └ proxy catch-all raw-body parser; preHandler authorization (authorize.ts) → the upstream
 //             hop (upstream.ts), watched by metrics, session bindings (sessions.ts) and
@@ -28,6 +29,7 @@ import { LowPriorityVerifier } from './low-priority-verifier.ts'
 import { meRoute } from './me.ts'
 import { GatewayMetrics, metricsEndpoint } from './metrics.ts'
 import { MCP_ROUTES, proxyRoutes } from './proxy.ts'
+import { OAuthResource, oauthDiscoveryRoutes } from './oauth.ts'
 import { ServerRegistry } from './registry.ts'
 import { errorReplies } from './reply-error.ts'
 import { Limiter } from './limits.ts'
@@ -300,7 +302,9 @@ export async function buildGateway (config: Readonly<Config>, deps: GatewayDeps)
     await out.flush()
   })
 
-  const replies = errorReplies(config.admin.publicUrl)
+  // OAuth mode: access tokens beside keys, and the discovery that leads clients to the AS.
+  const oauth = config.oauth.enabled ? new OAuthResource({ store, clock, config, maxTokens: gw.cache.maxKeys }) : null
+  const replies = errorReplies(config.admin.publicUrl, oauth)
   app.setErrorHandler(replies.sendError)
   app.setNotFoundHandler(replies.sendNotFound)
   // First hook: every request, refused ones included, gets its id header, access line and count.
@@ -331,13 +335,18 @@ export async function buildGateway (config: Readonly<Config>, deps: GatewayDeps)
       payload.resume()
       payload.once('end', () => { done(null) })
     })
-    for (const url of OAUTH_PATHS) scope.all(url, replies.sendNoOAuth)
+    if (oauth === null) {
+      for (const url of OAUTH_PATHS) scope.all(url, replies.sendNoOAuth)
+      return
+    }
+    oauthDiscoveryRoutes(scope, { oauth, registry, sendNoOAuth: replies.sendNoOAuth })
+    for (const url of OAUTH_PATHS) if (!OAUTH_MODE_PATHS.has(url)) scope.all(url, replies.sendNoOAuth)
   })
   await app.register(healthRoutes, { store, health })
   metricsEndpoint(app, metrics, gw)
 
   await app.register(async function authenticated (authed) {
-    authed.addHook('onRequest', authenticationHook(authenticator, lastUsed))
+    authed.addHook('onRequest', authenticationHook(authenticator, lastUsed, oauth))
     await authed.register(meRoute, { store, limiter })
     await authed.register(proxyRoutes, { registry, sessions, upstream, toolRules: new ToolRules(), limiter })
   })
@@ -369,6 +378,9 @@ const OAUTH_PATHS = [
   '/mcp-connect/:serverId/.well-known/*',
   '/register', '/authorize', '/token'
 ]
+
+/** OAUTH_PATHS that OAuth mode answers itself (gateway/oauth.ts). */
+const OAUTH_MODE_PATHS = new Set(['/.well-known/oauth-authorization-server', '/.well-known/openid-configuration', '/register', '/authorize', '/token'])
 
 declare module 'fastify' {
   interface FastifyInstance {

@@ -16,6 +16,8 @@ import type { RateLimits } from '../core/limits.ts'
 import type { KeyScopes } from '../core/tool-scope.ts'
 import type { LastUsedRecorder } from './last-used.ts'
 import type { AuthVia } from './request-record.ts'
+import { isJwtShaped, type OAuthResource, type TokenVerdict } from './oauth.ts'
+import { endpointUrl } from '../core/oauth.ts'
 
 export type { AuthVia } from './request-record.ts'
 
@@ -130,6 +132,8 @@ export class Authenticator {
   readonly #unprovenRate: TokenBucket
   readonly #verifications = new SingleFlight<AuthResult>()
   readonly #revalidations = new SingleFlight<Verdict>()
+  /** Concurrent requests with tokens naming one uncached record share its one store read. */
+  readonly #tokenLoads = new SingleFlight<AuthResult>()
   readonly #onVerification: AuthenticatorOptions['onVerification']
   readonly #argon2Verify: (phc: string, secret: string) => Promise<boolean>
 
@@ -161,6 +165,85 @@ export class Authenticator {
   authenticate (rawKey: string | undefined, ip: string, parsed: KeyParseResult | null = rawKey === undefined ? null : parseKey(rawKey)): AuthResult | Promise<AuthResult> {
     const result = this.#authenticate(rawKey, parsed, ip)
     return result instanceof Promise ? result.then(r => this.#count(r)) : this.#count(result)
+  }
+
+  /**
+   * OAuth mode: the key record an access token names (gateway/oauth.ts verified the token and its
+   * audience). Resolved as a key is, from the same cache, without any secret: the token was the
+   * proof. Synchronous for a fresh cached record; one store read otherwise (no argon2 ever).
+   */
+  authenticateToken (keyId: string): AuthResult | Promise<AuthResult> {
+    const result = this.#token(keyId)
+    return result instanceof Promise ? result.then(r => this.#count(r)) : this.#count(result)
+  }
+
+  #token (keyId: string): AuthResult | Promise<AuthResult> {
+    const cached = this.#cache.getKey(keyId)
+    if (cached !== undefined) {
+      const now = this.#clock.now()
+      if (cached.expiresAt !== null && cached.expiresAt <= now) return { ok: false, error: 'KeyExpired' }
+      const user = this.#cache.getUser(cached.userId)
+      if (user !== undefined && this.#fresh(cached, now) && this.#fresh(user, now)) {
+        if (!this.#health.failing) {
+          this.#stats.cacheHits++
+          return evaluate(cached, user.user, now, 'cache', 'current')
+        }
+        if (this.#withinGrace(now)) {
+          this.#stats.graceServed++
+          return evaluate(cached, user.user, now, 'grace', 'current')
+        }
+      }
+    }
+    this.#stats.cacheMisses++
+    return this.#tokenLoads.run(keyId, () => this.#loadForToken(keyId, cached))
+  }
+
+  /** One store read: the record the token names and its owner; cached as a key is. */
+  async #loadForToken (keyId: string, cached: CachedKey | undefined): Promise<AuthResult> {
+    const generation = this.#cache.generation
+    const found = await this.#read(keyId)
+    const now = this.#clock.now()
+    if (found === undefined) {
+      const user = cached === undefined ? undefined : this.#cache.getUser(cached.userId)
+      if (cached !== undefined && user !== undefined && this.#withinGrace(now) && this.#cache.getKey(keyId) === cached) {
+        this.#stats.graceServed++
+        return evaluate(cached, user.user, now, 'grace', 'current')
+      }
+      return { ok: false, error: 'StoreUnavailable', retryAfter: STORE_RETRY_AFTER_S }
+    }
+    if (found === null || found.owner.id !== found.key.userId) {
+      this.#cache.evictKey(keyId)
+      return { ok: false, error: 'KeyInvalid' }
+    }
+    const record = found.key
+    const user = this.#ownerState(found.owner)
+    const fingerprint = keyFingerprint(record)
+    const entry: CachedKey = cached !== undefined && cached.fingerprint === fingerprint
+      ? cached
+      : {
+          keyId: record.id,
+          // No secret proved on this path: a key-path request with this id still verifies its own.
+          digest: null,
+          previousDigest: null,
+          previousUntil: null,
+          secretGeneration: record.secretGeneration ?? 0,
+          userId: user.id,
+          scope: sharedScope(record.mcpServerIds),
+          scopes: frozenScopes(record.scopes),
+          limits: record.limits === undefined ? null : Object.freeze({ ...record.limits }),
+          expiresAt: record.expiresAt,
+          fingerprint,
+          checkedAt: now,
+          epoch: this.#cache.epoch
+        }
+    // An invalidation that arrived during the read wins: nothing is cached from it.
+    if (this.#cache.generation === generation) {
+      entry.checkedAt = now
+      entry.epoch = this.#cache.epoch
+      if (entry !== cached) this.#cache.setKey(entry)
+      this.#cache.setUser({ user, checkedAt: now, epoch: this.#cache.epoch })
+    }
+    return evaluate(entry, user, now, entry === cached ? 'revalidated' : 'verified', 'current')
   }
 
   #count (result: AuthResult): AuthResult {
@@ -523,7 +606,7 @@ function bearerOf (auth: string | undefined): string | undefined {
   return undefined
 }
 
-export function authenticationHook (authenticator: Authenticator, lastUsed: LastUsedRecorder): onRequestHookHandler {
+export function authenticationHook (authenticator: Authenticator, lastUsed: LastUsedRecorder, oauth: OAuthResource | null = null): onRequestHookHandler {
   function settle (request: FastifyRequest, reply: FastifyReply, result: AuthResult, done: HookHandlerDoneFunction): void {
     if (result.ok) {
       request.gate.authenticated(result.principal, result.via)
@@ -534,7 +617,38 @@ export function authenticationHook (authenticator: Authenticator, lastUsed: Last
     if ('retryAfter' in result) reply.header('retry-after', String(result.retryAfter))
     done(result.error === 'RateLimited' ? new errors.RateLimited(FAILED_ATTEMPTS) : new errors[result.error]())
   }
+  /** OAuth mode: the token checked for this endpoint, then the key record it names, as a key's. */
+  function authenticateToken (request: FastifyRequest, reply: FastifyReply, token: string, oauth: OAuthResource, done: HookHandlerDoneFunction): void {
+    request.gate.keyPresented(true, null)
+    const params = request.params as { serverId?: string } | undefined
+    // Only an MCP endpoint is a resource; /api/me takes keys alone.
+    const serverId = typeof params?.serverId === 'string' ? params.serverId : null
+    if (serverId === null) {
+      settle(request, reply, { ok: false, error: 'KeyInvalid' }, done)
+      return
+    }
+    const onVerdict = (verdict: TokenVerdict): void => {
+      if (!verdict.ok) {
+        settle(request, reply, verdict, done)
+        return
+      }
+      const result = authenticator.authenticateToken(verdict.keyId)
+      if (result instanceof Promise) result.then(r => { settle(request, reply, r, done) }, done)
+      else settle(request, reply, result, done)
+    }
+    const verdict = oauth.check(token, endpointUrl(oauth.base(request), serverId))
+    if (verdict instanceof Promise) verdict.then(onVerdict, done)
+    else onVerdict(verdict)
+  }
+
   return function authenticate (request, reply, done) {
+    if (oauth !== null && request.headers['x-api-key'] === undefined) {
+      const bearer = bearerOf(request.headers.authorization)
+      if (bearer !== undefined && !bearer.startsWith(KEY_START) && isJwtShaped(bearer)) {
+        authenticateToken(request, reply, bearer, oauth, done)
+        return
+      }
+    }
     // The key is read from the headers and parsed here, once; the record keeps what the access
     // line and the error answer need of it.
     const raw = extractKey(request.headers)

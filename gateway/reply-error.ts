@@ -1,8 +1,10 @@
 // How the gateway answers an error (mapped once, core/error-wire.ts): a JSON-RPC envelope on MCP
 // routes (MCP clients parse those), `{statusCode, code, error, message}` elsewhere, and the
-// RFC 6750 WWW-Authenticate challenge. Never `resource_metadata`, and no 403 for a server a key
-// may not reach: both send MCP clients into an OAuth dance against a gateway that takes API keys.
-// So 401s, 404s and every OAuth discovery path carry a hint that says what to send instead.
+// RFC 6750 WWW-Authenticate challenge. In key-only mode never `resource_metadata`, and no 403 for a
+// server a key may not reach: both send MCP clients into an OAuth dance against a gateway that
+// takes API keys. So 401s, 404s and every OAuth discovery path carry a hint that says what to send
+// instead. In OAuth mode (oauth.enabled) a 401 on an MCP endpoint names the endpoint's protected
+// resource metadata (RFC 9728 §5.1), where clients start the OAuth flow.
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { statusText, toWire } from '../core/error-wire.ts'
 import { redactKeys } from '../core/key-format.ts'
@@ -43,8 +45,21 @@ export interface ErrorReplies {
   sendNoOAuth (request: FastifyRequest, reply: FastifyReply): FastifyReply
 }
 
-export function errorReplies (adminPublicUrl: string | undefined): ErrorReplies {
-  const hint = keyHint(adminPublicUrl)
+/** OAuth mode: where a 401 on an MCP endpoint sends the client (gateway/oauth.ts). */
+export interface OAuthChallenge {
+  metadataUrl (request: FastifyRequest, serverId: string): string
+}
+
+/** An MCP endpoint's server id as routed (the param), or null elsewhere. */
+function routedServerId (request: FastifyRequest): string | null {
+  const params = request.params as { serverId?: unknown } | undefined
+  return typeof params?.serverId === 'string' && /^[a-z0-9][a-z0-9_-]{0,63}$/.test(params.serverId) ? params.serverId : null
+}
+
+export function errorReplies (adminPublicUrl: string | undefined, oauth: OAuthChallenge | null = null): ErrorReplies {
+  const hint = oauth === null
+    ? keyHint(adminPublicUrl)
+    : `Sign in through OAuth (this endpoint's protected resource metadata names the authorization server), or send an API key: "Authorization: Bearer ok1-…" or "X-API-Key: ok1-…" (${adminPublicUrl === undefined ? 'ask an administrator for one' : `create one at ${adminPublicUrl}`}).`
 
   function sendError (error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
     const wire = toWire(error)
@@ -57,9 +72,11 @@ export function errorReplies (adminPublicUrl: string | undefined): ErrorReplies 
     else request.log.debug({ code: wire.code, statusCode: wire.statusCode }, 'request refused')
 
     if (wire.statusCode === 401) {
+      const serverId = oauth === null ? null : routedServerId(request)
+      const metadata = oauth === null || serverId === null ? '' : `, resource_metadata="${oauth.metadataUrl(request, serverId)}", scope="mcp"`
       reply.header('www-authenticate', request.gate?.keySent === true
-        ? 'Bearer realm="mcpgate", error="invalid_token"'
-        : 'Bearer realm="mcpgate"')
+        ? `Bearer realm="mcpgate", error="invalid_token"${metadata}`
+        : `Bearer realm="mcpgate"${metadata}`)
     }
     const hinted = HINTED.has(wire.statusCode)
     if (wire.code === 'MCPGATE_OAUTH_NOT_ENABLED') reply.header('cache-control', 'no-store')

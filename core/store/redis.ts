@@ -25,6 +25,7 @@ import {
   type KeyLimits,
   type KeyStore,
   type NewUser,
+  type OAuthGrantInfo,
   type OidcIdentity,
   type Page,
   type PageRequest,
@@ -339,7 +340,8 @@ function toKey (h: Hash): ApiKeyRecord {
     ...(h.secretGeneration === undefined ? {} : { secretGeneration: Number(h.secretGeneration) }),
     ...(h.rotatedAt === undefined ? {} : { rotatedAt: Number(h.rotatedAt) }),
     ...(h.previousSecretHash === undefined || h.previousUntil === undefined ? {} : { previousSecretHash: h.previousSecretHash, previousUntil: Number(h.previousUntil) }),
-    ...(h.limits === undefined || h.limits === '' ? {} : { limits: JSON.parse(h.limits) as RateLimits })
+    ...(h.limits === undefined || h.limits === '' ? {} : { limits: JSON.parse(h.limits) as RateLimits }),
+    ...(h.oauth === undefined || h.oauth === '' ? {} : { oauth: JSON.parse(h.oauth) as OAuthGrantInfo })
   }
 }
 
@@ -527,6 +529,7 @@ export class RedisStore implements KeyStore {
         mcpServerIds: JSON.stringify(record.mcpServerIds),
         scopes: record.scopes === null || record.scopes === undefined ? '' : JSON.stringify(record.scopes),
         limits: record.limits === undefined ? '' : JSON.stringify(record.limits),
+        oauth: record.oauth === undefined ? '' : JSON.stringify(record.oauth),
         createdAt: String(record.createdAt),
         expiresAt: record.expiresAt === null ? '' : String(record.expiresAt),
         lastUsedAt: record.lastUsedAt === null ? '' : String(record.lastUsedAt),
@@ -620,6 +623,43 @@ export class RedisStore implements KeyStore {
 
   async touchSession (id: string, ttlMs: number): Promise<void> {
     await this.command('touchSession', r => r.pexpire(this.key('s:', id), ttlMs))
+  }
+
+  async putRecord (name: string, value: string, ttlMs: number | null): Promise<void> {
+    const key = this.key('rec:', name)
+    await this.command('putRecord', r => ttlMs === null ? r.set(key, value) : r.set(key, value, 'PX', ttlMs))
+  }
+
+  async putRecordIfAbsent (name: string, value: string, ttlMs: number | null): Promise<string> {
+    const key = this.key('rec:', name)
+    // SET NX GET: one atomic step that writes when absent and returns what was there.
+    const found = await this.command('putRecordIfAbsent', r => ttlMs === null
+      ? r.set(key, value, 'NX', 'GET')
+      : r.set(key, value, 'PX', ttlMs, 'NX', 'GET'))
+    return found ?? value
+  }
+
+  async getRecord (name: string): Promise<string | null> {
+    return this.command('getRecord', r => r.get(this.key('rec:', name)))
+  }
+
+  async deleteRecords (names: readonly string[]): Promise<void> {
+    if (names.length === 0) return
+    await this.command('deleteRecords', r => r.del(...names.flatMap(n => [this.key('rec:', n), this.key('recset:', n)])))
+  }
+
+  async addToRecordSet (set: string, member: string, ttlMs: number): Promise<void> {
+    const key = this.key('recset:', set)
+    await this.command('addToRecordSet', async r => {
+      const results = await r.multi().sadd(key, member).pexpire(key, ttlMs).exec()
+      const failed = results?.find(([err]) => err !== null)?.[0]
+      if (failed !== undefined && failed !== null) throw failed
+    })
+  }
+
+  async recordSetMembers (set: string): Promise<string[]> {
+    const members = await this.command('recordSetMembers', r => r.smembers(this.key('recset:', set)))
+    return members.sort()
   }
 
   async deleteSession (id: string): Promise<void> {

@@ -94,6 +94,19 @@ export interface ApiKeyRecord {
   previousUntil?: number
   /** The key's own rate limits and quotas (core/limits.ts); absent: the config's defaults. */
   limits?: RateLimits
+  /**
+   * Present when the record is an OAuth grant (OAuth mode): no secret of it was ever shown, clients
+   * reach the gateway with access tokens that name this record's id. Revoked like any key.
+   */
+  oauth?: OAuthGrantInfo
+}
+
+/** Which client an OAuth grant was given to, as the consent page showed it. */
+export interface OAuthGrantInfo {
+  clientId: string
+  clientName: string
+  /** The host of the redirect URI the user consented to send the grant to. */
+  redirectHost: string
 }
 
 export interface AuditRetention {
@@ -214,6 +227,21 @@ export interface KeyStore {
   tokensUsed(buckets: readonly string[]): Promise<number[]>
   /** This replica is alive at `now`; returns how many replicas announced themselves within `ttlMs`. */
   announceReplica(id: string, now: number, ttlMs: number): Promise<number>
+
+  /**
+   * OAuth mode (admin-api/oauth/): the authorization server's records (oidc-provider's models, its
+   * signing keys) as opaque strings by name, each forgotten `ttlMs` after it is written (null:
+   * never). Writes replace; nothing is published (the gateway reads a grant through its key).
+   */
+  putRecord(name: string, value: string, ttlMs: number | null): Promise<void>
+  /** Writes only when no live record has the name; returns what is stored then (this value or the one found). */
+  putRecordIfAbsent(name: string, value: string, ttlMs: number | null): Promise<string>
+  getRecord(name: string): Promise<string | null>
+  deleteRecords(names: readonly string[]): Promise<void>
+  /** Adds `member` to the set `set`, which is forgotten `ttlMs` after this write (a grant's tokens). */
+  addToRecordSet(set: string, member: string, ttlMs: number): Promise<void>
+  /** The set's members (none once it expired or was deleted with deleteRecords). */
+  recordSetMembers(set: string): Promise<string[]>
 
   /** Publishes to every process sharing this store (used for config-driven changes). */
   publish(event: InvalidationEvent): Promise<void>

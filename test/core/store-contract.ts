@@ -660,6 +660,49 @@ export function storeContract (t: Test, makeStore: MakeStore, options: ContractO
     t.equal(await store.announceReplica('r1', now + 40_000, 30_000), 1, 'one not seen within the ttl is not counted')
   })
 
+  t.test('records (OAuth mode): put, put-if-absent, get, delete, sets, expiry; a grant key keeps its client', async t => {
+    const clock = new ManualClock()
+    const store = await makeStore(t, { clock })
+    t.equal(await store.getRecord('Client:nope'), null, 'a missing record → null')
+    await store.putRecord('Client:a', '{"x":1}', null)
+    t.equal(await store.getRecord('Client:a'), '{"x":1}', 'read back as written')
+    await store.putRecord('Client:a', '{"x":2}', null)
+    t.equal(await store.getRecord('Client:a'), '{"x":2}', 'a put replaces')
+    t.equal(await store.putRecordIfAbsent('keys', 'first', null), 'first', 'absent: written, and returned')
+    t.equal(await store.putRecordIfAbsent('keys', 'second', null), 'first', 'present: the stored one is returned')
+    t.equal(await store.getRecord('keys'), 'first', 'and not replaced')
+    const racers = await Promise.all(['r1', 'r2', 'r3', 'r4'].map(v => store.putRecordIfAbsent('raced', v, null)))
+    t.equal(new Set(racers).size, 1, 'concurrent put-if-absent calls all get the one value stored')
+
+    await store.addToRecordSet('grant:g1', 'RefreshToken:b', 60_000)
+    await store.addToRecordSet('grant:g1', 'AccessToken:a', 60_000)
+    await store.addToRecordSet('grant:g1', 'AccessToken:a', 60_000)
+    t.same(await store.recordSetMembers('grant:g1'), ['AccessToken:a', 'RefreshToken:b'], 'members, each once, in order')
+    t.same(await store.recordSetMembers('grant:none'), [], 'an unknown set is empty')
+    await store.deleteRecords(['Client:a', 'grant:g1', 'never-there'])
+    t.equal(await store.getRecord('Client:a'), null, 'deleted')
+    t.same(await store.recordSetMembers('grant:g1'), [], 'a set is deleted by its name too')
+
+    await store.putRecord('Session:s', 'short', 50)
+    await store.addToRecordSet('grant:g2', 'x', 50)
+    t.equal(await store.getRecord('Session:s'), 'short', 'live before its ttl')
+    // The SQLite store follows the injected clock; Redis expires keys by its own.
+    clock.advance(100)
+    await pollUntil('the record to expire', async () => await store.getRecord('Session:s') === null)
+    await pollUntil('the set to expire', async () => (await store.recordSetMembers('grant:g2')).length === 0)
+    t.equal(await store.putRecordIfAbsent('Session:s', 'again', 1000), 'again', 'an expired record counts as absent')
+
+    const owner = await store.createUser(newUser())
+    const oauth = { clientId: 'https://app.example.com/client.json', clientName: 'ChatGPT', redirectHost: 'chatgpt.com' }
+    const grant = keyRecord(owner.id, { name: 'OAuth · ChatGPT', oauth })
+    await store.createKey(grant)
+    t.same((await store.getKey(grant.id))?.oauth, oauth, 'a grant key reads back with its client')
+    t.same((await store.getKeyWithOwner(grant.id))?.key.oauth, oauth, 'also on the auth path read')
+    const plain = keyRecord(owner.id)
+    await store.createKey(plain)
+    t.notOk('oauth' in (await store.getKey(plain.id) as ApiKeyRecord), 'an ordinary key has no oauth field')
+  })
+
   t.test('fingerprints are stable across reads and change with scope or expiry', async t => {
     const store = await makeStore(t, {})
     const owner = await store.createUser(newUser())

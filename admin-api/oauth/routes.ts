@@ -1,0 +1,204 @@
+// The authorization server on the admin API's port (OAuth mode): oidc-provider answers its own
+// paths (/oauth/* and the discovery documents, RFC 8414 and OpenID); the interaction paths are
+// ours: the browser is sent to the console's consent page, which reads the request and answers it
+// as the signed-in user (the console's own sign-in through admin.oidc, its bearer token here).
+//
+// The interaction endpoints sit under /oauth/interaction/<uid>/, where oidc-provider's interaction
+// cookie is sent: only the browser that started an authorization can consent to it (a link to
+// someone else's consent page finds nothing).
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { Type } from '@fastify/type-provider-typebox'
+import type { Interaction } from 'oidc-provider'
+import type { Config } from '../../config/schema.ts'
+import type { Clock } from '../../core/clock.ts'
+import { errors } from '../../core/errors.ts'
+import { endpointUrl, serverIdOfEndpoint } from '../../core/oauth.ts'
+import type { KeyStore } from '../../core/store/store.ts'
+import type { KeyService } from '../key-service.ts'
+import type { Principal } from '../principal.ts'
+import { KeyScopes } from '../schemas.ts'
+import { createAuthorizationServer, MCP_SCOPE, OAUTH_ROUTES, type AuthorizationServer, type AuthorizationServerOptions } from './provider.ts'
+
+export interface OAuthRoutesOptions {
+  config: Readonly<Config>
+  store: KeyStore
+  clock: Clock
+  service: KeyService
+  /** The admin API's caller resolution (admin token or OIDC JWT); throws its own errors. */
+  authenticate: (request: FastifyRequest) => Promise<Principal>
+  /** The gateway's external base URL. */
+  gatewayBase: string
+  fetch?: AuthorizationServerOptions['fetch']
+}
+
+const ConsentBody = Type.Object({
+  mcpServerIds: Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { minItems: 1, maxItems: 100 }),
+  scopes: Type.Optional(KeyScopes)
+}, { additionalProperties: false })
+
+/** The issuer when none is configured: admin.publicUrl, else this listening server's address. */
+function issuerOf (config: Readonly<Config>, app: FastifyInstance): string {
+  const configured = config.oauth.issuer ?? config.admin.publicUrl
+  if (configured !== undefined) return configured.replace(/\/+$/, '')
+  const address = app.server.address()
+  const port = typeof address === 'object' && address !== null ? address.port : config.admin.port
+  const host = config.admin.host === '0.0.0.0' || config.admin.host === '::' ? '127.0.0.1' : config.admin.host
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`
+}
+
+export async function oauthRoutes (app: FastifyInstance, options: OAuthRoutesOptions): Promise<void> {
+  const { config, store, service } = options
+  let as: AuthorizationServer | null = null
+  let starting: Promise<AuthorizationServer> | null = null
+  // Built once the port is known (the issuer may be this server's own address); at listen, so
+  // the issuer is published for the gateway before the first client asks.
+  const server = async (): Promise<AuthorizationServer> => {
+    if (as !== null) return as
+    starting ??= createAuthorizationServer({
+      config,
+      store,
+      clock: options.clock,
+      issuer: issuerOf(config, app),
+      gatewayBase: options.gatewayBase,
+      serverExists: id => service.hasServer(id),
+      ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
+      onError: err => { app.log.error({ err }, 'oauth: authorization server error') }
+    }).then(built => {
+      as = built
+      return built
+    }, (err: unknown) => {
+      starting = null
+      throw err
+    })
+    return await starting
+  }
+  app.addHook('onListen', async () => { await server() })
+
+  await app.register(async function providerPaths (scope) {
+    // oidc-provider reads the request body itself: Fastify leaves it unread.
+    scope.removeAllContentTypeParsers()
+    scope.addContentTypeParser('*', (_request, _payload, done) => { done(null) })
+    const handle = async (request: FastifyRequest, reply: FastifyReply, url?: string) => {
+      const { provider } = await server()
+      if (url !== undefined) request.raw.url = url
+      reply.hijack()
+      provider.callback()(request.raw, reply.raw)
+    }
+    scope.all('/.well-known/openid-configuration', (request, reply) => handle(request, reply))
+    // RFC 8414: the same document where OAuth clients (the MCP SDK first) look for it.
+    scope.get('/.well-known/oauth-authorization-server', (request, reply) => handle(request, reply, '/.well-known/openid-configuration'))
+    for (const path of new Set(Object.values(OAUTH_ROUTES))) {
+      scope.all(path, (request, reply) => handle(request, reply))
+      scope.all(`${path}/*`, (request, reply) => handle(request, reply))
+    }
+  })
+
+  /** The pending authorization of this browser (its interaction cookie), or 404. */
+  async function interaction (request: FastifyRequest<{ Params: { uid: string } }>, reply: FastifyReply): Promise<{ as: AuthorizationServer, details: Interaction }> {
+    const current = await server()
+    let details: Interaction
+    try {
+      details = await current.provider.interactionDetails(request.raw, reply.raw)
+    } catch {
+      throw new errors.OAuthInteractionNotFound()
+    }
+    if (details.uid !== request.params.uid) throw new errors.OAuthInteractionNotFound()
+    return { as: current, details }
+  }
+
+  async function userOf (request: FastifyRequest) {
+    const principal = await options.authenticate(request)
+    if (principal.user === null) throw new errors.NoUserAccount()
+    return principal.user
+  }
+
+  // The provider sends the browser here; the console's consent page takes it from there.
+  app.get<{ Params: { uid: string } }>('/oauth/interaction/:uid', { schema: { hide: true } }, async (request, reply) => {
+    reply.header('cache-control', 'no-store')
+    return reply.redirect(`/#/oauth/consent/${encodeURIComponent(request.params.uid)}`, 303)
+  })
+
+  app.get<{ Params: { uid: string } }>('/oauth/interaction/:uid/details', { schema: { hide: true } }, async (request, reply) => {
+    reply.header('cache-control', 'no-store')
+    const user = await userOf(request)
+    const { as, details } = await interaction(request, reply)
+    const clientId = String(details.params.client_id ?? '')
+    const client = await as.provider.Client.find(clientId)
+    if (client === undefined) throw new errors.OAuthInteractionNotFound()
+    const redirectUri = String(details.params.redirect_uri ?? client.redirectUris[0] ?? '')
+    const resources = resourcesOf(details.params.resource)
+    const serverIds = resources.map(r => serverIdOfEndpoint(options.gatewayBase, r)).filter((id): id is string => id !== null)
+    return {
+      uid: details.uid,
+      client: { id: clientId, name: client.clientName ?? clientId, redirectHost: hostOf(redirectUri) },
+      resources,
+      serverIds,
+      user: { id: user.id, email: user.email, name: user.name },
+      grantTtlDays: config.oauth.grantTtlDays
+    }
+  })
+
+  app.post<{ Params: { uid: string }, Body: { mcpServerIds: string[], scopes?: Record<string, unknown> } }>('/oauth/interaction/:uid/consent', {
+    schema: { hide: true, body: ConsentBody }
+  }, async (request, reply) => {
+    reply.header('cache-control', 'no-store')
+    const user = await userOf(request)
+    const { as, details } = await interaction(request, reply)
+    const clientId = String(details.params.client_id ?? '')
+    const client = await as.provider.Client.find(clientId)
+    if (client === undefined) throw new errors.OAuthInteractionNotFound()
+    const resources = resourcesOf(details.params.resource)
+    // The endpoint the token will be for must be one the grant reaches.
+    const picked = request.body.mcpServerIds
+    for (const r of resources) {
+      const id = serverIdOfEndpoint(options.gatewayBase, r)
+      if (id === null || r !== endpointUrl(options.gatewayBase, id)) throw new errors.ValidationFailed(`resource: ${r} is not an MCP endpoint of this gateway`)
+      if (!picked.includes('*') && !picked.includes(id)) throw new errors.ValidationFailed(`mcpServerIds: must include "${id}", the server ${client.clientName ?? clientId} asked for`)
+    }
+    const redirectUri = String(details.params.redirect_uri ?? client.redirectUris[0] ?? '')
+    const key = await service.createGrant(user.id, {
+      oauth: { clientId, clientName: client.clientName ?? clientId, redirectHost: hostOf(redirectUri) },
+      mcpServerIds: picked,
+      scopes: request.body.scopes,
+      expiresAt: options.clock.now() + as.grantTtlSeconds * 1000
+    })
+    const grant = new as.provider.Grant({ jti: key.id, accountId: user.id, clientId })
+    for (const r of resources) grant.addResourceScope(r, MCP_SCOPE)
+    const requested = String(details.params.scope ?? '').split(' ')
+    // 'mcp' is a scope of the provider too (clients register with it), so it is granted as one.
+    const oidcScopes = requested.filter(s => s === 'openid' || s === 'offline_access' || s === MCP_SCOPE)
+    if (oidcScopes.length > 0) grant.addOIDCScope(oidcScopes.join(' '))
+    await grant.save(as.grantTtlSeconds)
+    const redirectTo = await as.provider.interactionResult(request.raw, reply.raw, {
+      login: { accountId: user.id },
+      consent: { grantId: key.id }
+    }, { mergeWithLastSubmission: false })
+    return { redirectTo, keyId: key.id }
+  })
+
+  app.post<{ Params: { uid: string } }>('/oauth/interaction/:uid/deny', { schema: { hide: true } }, async (request, reply) => {
+    reply.header('cache-control', 'no-store')
+    await userOf(request)
+    const { as } = await interaction(request, reply)
+    const redirectTo = await as.provider.interactionResult(request.raw, reply.raw, {
+      error: 'access_denied',
+      error_description: 'the user did not allow this client'
+    }, { mergeWithLastSubmission: false })
+    return { redirectTo }
+  })
+}
+
+function resourcesOf (value: unknown): string[] {
+  if (typeof value === 'string') return [value]
+  if (Array.isArray(value)) return value.filter((v): v is string => typeof v === 'string')
+  return []
+}
+
+function hostOf (uri: string): string {
+  try {
+    const url = new URL(uri)
+    return url.host === '' ? url.protocol.replace(/:$/, '') : url.host
+  } catch {
+    return ''
+  }
+}
