@@ -158,6 +158,15 @@ export async function createAuthorizationServer (options: AuthorizationServerOpt
     // A grant outlives the sign-in that made it (the browser session is short).
     expiresWithSession: async () => false,
     interactions: { url: (_ctx, interaction) => `/oauth/interaction/${interaction.uid}` },
+    // An error the client cannot be told through its redirect URI (an unknown client, a redirect
+    // URI it did not register): a plain page for the person in front of the browser.
+    async renderError (ctx, out) {
+      ctx.type = 'html'
+      ctx.body = '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Sign-in failed · mcpgate</title></head>' +
+        '<body style="font-family:system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem;line-height:1.5">' +
+        `<h1 style="font-size:1.25rem">This sign-in cannot continue</h1><p>${escapeHtml(out.error_description ?? out.error ?? 'error')}</p>` +
+        `<p style="color:#666">Code: ${escapeHtml(out.error ?? 'error')}. Start again from the application you were connecting.</p></body></html>`
+    },
     async findAccount (_ctx, sub) {
       const user = await store.getUser(sub)
       if (user === null || user.disabled) return undefined
@@ -202,4 +211,8 @@ function basicSecret (ctx: KoaContextWithOIDC): string | undefined {
   } catch {
     return undefined
   }
+}
+
+function escapeHtml (s: string): string {
+  return s.replace(/[&<>"']/g, c => `&#${c.charCodeAt(0)};`)
 }

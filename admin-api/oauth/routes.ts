@@ -72,7 +72,14 @@ export async function oauthRoutes (app: FastifyInstance, options: OAuthRoutesOpt
     })
     return await starting
   }
-  app.addHook('onListen', async () => { await server() })
+  // A configured issuer (or a fixed port) is known before listening: ready with the app. Port 0
+  // (tests) is known only once listening; fastify does not wait for onListen hooks, so the
+  // issuer reaches the store a moment after listen() returns.
+  if (config.oauth.issuer !== undefined || config.admin.publicUrl !== undefined || config.admin.port !== 0) {
+    app.addHook('onReady', async () => { await server() })
+  } else {
+    app.addHook('onListen', async () => { await server() })
+  }
 
   await app.register(async function providerPaths (scope) {
     // oidc-provider reads the request body itself: Fastify leaves it unread.

@@ -90,6 +90,12 @@ export async function startOAuthStack (t: Test, opts: OAuthStackOptions = {}): P
   })
   t.teardown(() => admin.close())
   await admin.listen({ host: '127.0.0.1', port: 0 })
+  // On port 0 the issuer (this address) is published once listening: wait for it (bounded).
+  const deadline = Date.now() + 5000
+  while (await store.getRecord('oauth:issuer') === null) {
+    if (Date.now() > deadline) throw new Error('the authorization server never published its issuer')
+    await new Promise(resolve => setTimeout(resolve, 5))
+  }
   return { idp, upstream, store, gateway, admin, gatewayUrl, adminUrl: urlOf(admin), config, mcpUrl: id => `${gatewayUrl}/mcp-connect/${id}` }
 }
 
