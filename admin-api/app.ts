@@ -60,6 +60,8 @@ export interface AdminDeps {
   service?: KeyService
   /** OAuth mode: how client ID metadata documents are fetched (tests serve them without a network). */
   oauthFetch?: AuthorizationServerOptions['fetch']
+  /** OAuth mode: how those documents' hosts resolve for the SSRF guard (tests; default DNS). */
+  oauthResolve?: AuthorizationServerOptions['resolve']
   /** The web console at `/` (default: console/dist); `false` leaves it out. */
   console?: ConsoleOptions | false
 }
@@ -299,6 +301,7 @@ export async function buildAdmin (config: Readonly<Config>, deps: AdminDeps): Pr
       service,
       gatewayBase: consoleConfig(config).gatewayUrl,
       ...(deps.oauthFetch === undefined ? {} : { fetch: deps.oauthFetch }),
+      ...(deps.oauthResolve === undefined ? {} : { resolve: deps.oauthResolve }),
       // The consent page's caller, resolved as /api's are.
       authenticate: async request => {
         try {

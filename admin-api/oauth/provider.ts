@@ -16,6 +16,7 @@ import { isValidKeyId, parseKey } from '../../core/key-format.ts'
 import { authorizationServerSecrets, endpointUrl, KEY_CLAIM, publishIssuer, serverIdOfEndpoint, SIGNING_ALG } from '../../core/oauth.ts'
 import type { KeyStore } from '../../core/store/store.ts'
 import { StoreAdapter } from './adapter.ts'
+import { mayFetchClientMetadata, type Resolve } from './ssrf-guard.ts'
 
 /** The one scope of an MCP endpoint: a grant's reach is its key's servers and tools, not scopes. */
 export const MCP_SCOPE = 'mcp'
@@ -53,6 +54,8 @@ export interface AuthorizationServerOptions {
   serverExists: (id: string) => boolean
   /** How client ID metadata documents are fetched (tests inject one; default fetch). */
   fetch?: Configuration['fetch']
+  /** How a client ID metadata document's host is resolved for the SSRF guard (default DNS). */
+  resolve?: Resolve
   /** oidc-provider's server errors, for the log. */
   onError?: (err: Error) => void
 }
@@ -120,7 +123,12 @@ export async function createAuthorizationServer (options: AuthorizationServerOpt
       registration: { enabled: oauth.dynamicRegistration, initialAccessToken: false },
       clientCredentials: { enabled: true },
       clientIdMetadataDocument: oauth.clientIdMetadataDocuments
-        ? { enabled: true, ack: 'draft-02' }
+        ? {
+            enabled: true,
+            ack: 'draft-02',
+            // SSRF guard before any connection (ssrf-guard.ts); oidc-provider checks the socket too.
+            allowFetch: async (_ctx: KoaContextWithOIDC, clientId: string) => await mayFetchClientMetadata(clientId, options.resolve)
+          }
         : { enabled: false },
       resourceIndicators: {
         enabled: true,

@@ -29,6 +29,7 @@ export interface OAuthRoutesOptions {
   /** The gateway's external base URL. */
   gatewayBase: string
   fetch?: AuthorizationServerOptions['fetch']
+  resolve?: AuthorizationServerOptions['resolve']
 }
 
 const ConsentBody = Type.Object({
@@ -62,6 +63,7 @@ export async function oauthRoutes (app: FastifyInstance, options: OAuthRoutesOpt
       gatewayBase: options.gatewayBase,
       serverExists: id => service.hasServer(id),
       ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
+      ...(options.resolve === undefined ? {} : { resolve: options.resolve }),
       onError: err => { app.log.error({ err }, 'oauth: authorization server error') }
     }).then(built => {
       as = built

@@ -38,6 +38,7 @@ export interface OAuthStackOptions {
   oauth?: Record<string, unknown>
   servers?: (upstreamUrl: string) => unknown[]
   oauthFetch?: AdminDeps['oauthFetch']
+  oauthResolve?: AdminDeps['oauthResolve']
 }
 
 function urlOf (app: FastifyInstance): string {
@@ -86,7 +87,8 @@ export async function startOAuthStack (t: Test, opts: OAuthStackOptions = {}): P
     store,
     logger: pino({ level: 'silent' }),
     console: false,
-    ...(opts.oauthFetch === undefined ? {} : { oauthFetch: opts.oauthFetch })
+    ...(opts.oauthFetch === undefined ? {} : { oauthFetch: opts.oauthFetch }),
+    ...(opts.oauthResolve === undefined ? {} : { oauthResolve: opts.oauthResolve })
   })
   t.teardown(() => admin.close())
   await admin.listen({ host: '127.0.0.1', port: 0 })
