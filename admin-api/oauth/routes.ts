@@ -124,7 +124,7 @@ export async function oauthRoutes (app: FastifyInstance, options: OAuthRoutesOpt
   // The provider sends the browser here; the console's consent page takes it from there.
   app.get<{ Params: { uid: string } }>('/oauth/interaction/:uid', { schema: { hide: true } }, async (request, reply) => {
     reply.header('cache-control', 'no-store')
-    return reply.redirect(`/#/oauth/consent/${encodeURIComponent(request.params.uid)}`, 303)
+    return reply.redirect(`/#/oauth/consent?uid=${encodeURIComponent(request.params.uid)}`, 303)
   })
 
   app.get<{ Params: { uid: string } }>('/oauth/interaction/:uid/details', { schema: { hide: true } }, async (request, reply) => {

@@ -72,14 +72,18 @@ export class Api {
     private readonly onUnauthorized: (error: ApiError) => void
   ) {}
 
-  async request<T> (method: string, path: string, body?: unknown): Promise<T> {
+  /**
+   * `withCookies`: send this origin's cookies (the OAuth consent endpoints check the browser's
+   * interaction cookie); every other call omits them.
+   */
+  async request<T> (method: string, path: string, body?: unknown, withCookies = false): Promise<T> {
     const headers: Record<string, string> = { accept: 'application/json' }
     const token = await this.token()
     if (token !== null) headers.authorization = `Bearer ${token}`
     if (body !== undefined) headers['content-type'] = 'application/json'
     let res: Response
     try {
-      res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: 'omit', cache: 'no-store' })
+      res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: withCookies ? 'same-origin' : 'omit', cache: 'no-store' })
     } catch {
       throw new ApiError(0, 'NETWORK', 'The admin API cannot be reached. Check your connection and try again.')
     }

@@ -1,12 +1,13 @@
 // The signed-in shell: top bar with the profile menu, the sidebar (User Management for admins
 // only) and a hash router (#/keys, #/keys/key?id=…, #/admin/keys, #/admin/keys/key?id=…,
-// #/admin/users, #/admin/audit), so the server serves one file. A non-admin at an admin page's
+// #/admin/users, #/admin/audit, and #/oauth/consent?uid=… in OAuth mode), so the server serves one file. A non-admin at an admin page's
 // address is told that it is not allowed there.
 import type { AppContext } from './context.ts'
 import { h, replaceChildren } from './dom.ts'
 import { menuButton } from './menu.ts'
 import { renderAdminKeys } from './pages/admin-keys.ts'
 import { renderAudit } from './pages/audit.ts'
+import { renderConsent } from './pages/consent.ts'
 import { keyDetailPage } from './pages/key-detail.ts'
 import { pageHeader, renderMyKeys } from './pages/keys.ts'
 import { renderUsers } from './pages/users.ts'
@@ -26,7 +27,9 @@ const ROUTES: Route[] = [
   { hash: '#/admin/users', title: 'Users', admin: true, render: renderUsers },
   { hash: '#/admin/audit', title: 'Audit', admin: true, render: renderAudit },
   { hash: '#/keys/key', title: 'API key', admin: false, nav: '#/keys', render: keyDetailPage(false) },
-  { hash: '#/admin/keys/key', title: 'API key', admin: true, nav: '#/admin/keys', render: keyDetailPage(true) }
+  { hash: '#/admin/keys/key', title: 'API key', admin: true, nav: '#/admin/keys', render: keyDetailPage(true) },
+  // OAuth mode: where the authorization server sends a user to consent (?uid=…).
+  { hash: '#/oauth/consent', title: 'Allow access', admin: false, nav: '#/keys', render: renderConsent }
 ]
 
 /** What a non-admin sees at an admin page's address. */

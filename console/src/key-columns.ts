@@ -113,7 +113,12 @@ export function keyColumns (o: KeyColumnOptions): Array<Column<ApiKey>> {
       label: 'Name',
       sortValue: k => k.name,
       // A link to the key's detail view: its usage and audit events.
-      render: k => h('a', { class: 'key-name', href: o.detailHref(k) }, k.name),
+      // An OAuth grant says so, with the host its client receives codes at.
+      render: k => k.oauth === undefined
+        ? h('a', { class: 'key-name', href: o.detailHref(k) }, k.name)
+        : h('span', { class: 'key-name-cell' },
+          h('a', { class: 'key-name', href: o.detailHref(k) }, k.name), ' ',
+          h('span', { class: 'badge', title: `An OAuth grant to ${k.oauth.clientName} (${k.oauth.redirectHost}); delete it to revoke the grant`, 'data-flag': 'oauth' }, 'OAuth')),
       className: 'col-name'
     },
     o.withUser
@@ -182,8 +187,9 @@ export function keyColumns (o: KeyColumnOptions): Array<Column<ApiKey>> {
           className: 'icon-button',
           items: [
             { label: 'View details', onSelect: () => { location.hash = o.detailHref(k) } },
-            { label: 'Rotate', onSelect: () => o.onRotate(k) },
-            { label: 'Delete', danger: true, onSelect: () => o.onDelete(k) }
+            // A grant has no secret to rotate: its client renews its own tokens.
+            ...(k.oauth === undefined ? [{ label: 'Rotate', onSelect: () => o.onRotate(k) }] : []),
+            { label: k.oauth === undefined ? 'Delete' : 'Revoke', danger: true, onSelect: () => o.onDelete(k) }
           ]
         })
         // Lets a dialog return the focus to this row's menu after the row was re-rendered.

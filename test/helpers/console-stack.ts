@@ -98,6 +98,8 @@ export interface StackOptions {
   gateway?: Record<string, unknown>
   /** The clock of both services (default: wall time). */
   clock?: Clock
+  /** Config.oauth of both services (OAuth mode: e.g. `{ enabled: true }`). */
+  oauth?: Record<string, unknown>
 }
 
 export async function startConsoleStack (t: Test, opts: StackOptions = {}): Promise<ConsoleStack> {
@@ -111,10 +113,16 @@ export async function startConsoleStack (t: Test, opts: StackOptions = {}): Prom
     hashing: { memoryCost: 1024, timeCost: 1, parallelism: 1 },
     log: { level: 'silent', accessLog: false },
     servers: (opts.servers ?? SERVERS)(upstream),
-    ...(opts.audit === undefined ? {} : { audit: opts.audit })
+    ...(opts.audit === undefined ? {} : { audit: opts.audit }),
+    ...(opts.oauth === undefined ? {} : { oauth: opts.oauth })
   }
 
-  const gatewayConfig = buildConfig({ ...base, gateway: { ...opts.gateway, host: '127.0.0.1', port: 0, lastUsedFlushMs: opts.lastUsedFlushMs ?? 100 } })
+  const gatewayConfig = buildConfig({
+    ...base,
+    gateway: { ...opts.gateway, host: '127.0.0.1', port: 0, lastUsedFlushMs: opts.lastUsedFlushMs ?? 100 },
+    // OAuth mode needs admin.oidc in the (shared) config; the gateway reads nothing of it.
+    ...(opts.oauth === undefined ? {} : { admin: { oidc: { issuer: idp.issuer, audience: CONSOLE_CLIENT_ID } } })
+  })
   const gateway = await buildGateway(gatewayConfig, { store, logger: { level: 'silent' }, ...(opts.clock === undefined ? {} : { clock: opts.clock }) })
   t.teardown(() => gateway.close())
   await gateway.listen({ host: '127.0.0.1', port: 0 })
@@ -139,6 +147,14 @@ export async function startConsoleStack (t: Test, opts: StackOptions = {}): Prom
   await admin.listen({ host: '127.0.0.1', port: 0 })
   const adminUrl = url(admin)
 
+  if (opts.oauth !== undefined) {
+    // On port 0 the authorization server publishes its issuer (this address) just after listen.
+    const deadline = Date.now() + 5000
+    while (await store.getRecord('oauth:issuer') === null) {
+      if (Date.now() > deadline) throw new Error('the authorization server never published its issuer')
+      await new Promise(resolve => setTimeout(resolve, 5))
+    }
+  }
   idp.addClient({
     client_id: CONSOLE_CLIENT_ID,
     application_type: 'web',

@@ -200,7 +200,7 @@ export interface ConsentResult {
  */
 export async function consentAs (stack: OAuthStack, browser: CookieBrowser, authorizationUrl: URL, token: string, pick: { mcpServerIds: string[], scopes?: unknown }): Promise<ConsentResult> {
   const landed = await browser.follow(authorizationUrl, stack.adminUrl)
-  const m = /^\/oauth\/interaction\/([^/]+)$/.exec(landed.url.pathname) ?? /#\/oauth\/consent\/([^/]+)$/.exec(landed.url.href)
+  const m = /^\/oauth\/interaction\/([^/]+)$/.exec(landed.url.pathname) ?? /#\/oauth\/consent\?uid=([^&]+)$/.exec(landed.url.href)
   if (m === null) throw new Error(`the authorization did not reach the consent page: ${landed.url.pathname} ${landed.res.status} ${await landed.res.text()}`)
   const uid = m[1] as string
   const details = await browser.fetch(`${stack.adminUrl}/oauth/interaction/${uid}/details`, { bearer: token })
