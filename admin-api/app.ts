@@ -29,7 +29,6 @@ import { meRoutes } from './routes/me.ts'
 import { userRoutes } from './routes/users.ts'
 import { ErrorBody, Health, ok, type ErrorView } from './schemas.ts'
 import { consoleConfig, registerConsole, type ConsoleOptions } from './console.ts'
-import { oauthRoutes } from './oauth/routes.ts'
 import type { AuthorizationServerOptions } from './oauth/provider.ts'
 
 /** What `mcpgate start` reaches on the admin app: SIGHUP reloads servers and access rules. */
@@ -294,6 +293,8 @@ export async function buildAdmin (config: Readonly<Config>, deps: AdminDeps): Pr
   })
 
   if (config.oauth.enabled) {
+    // Loaded only in OAuth mode: oidc-provider (and its Koa) stays out of a key-only admin API.
+    const { oauthRoutes } = await import('./oauth/routes.ts')
     await app.register(oauthRoutes, {
       config,
       store,

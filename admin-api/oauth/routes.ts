@@ -93,12 +93,14 @@ export async function oauthRoutes (app: FastifyInstance, options: OAuthRoutesOpt
       reply.hijack()
       provider.callback()(request.raw, reply.raw)
     }
-    scope.all('/.well-known/openid-configuration', (request, reply) => handle(request, reply))
+    // oidc-provider documents these itself (its metadata): not in the admin API's OpenAPI.
+    const hidden = { schema: { hide: true } }
+    scope.all('/.well-known/openid-configuration', hidden, (request, reply) => handle(request, reply))
     // RFC 8414: the same document where OAuth clients (the MCP SDK first) look for it.
-    scope.get('/.well-known/oauth-authorization-server', (request, reply) => handle(request, reply, '/.well-known/openid-configuration'))
+    scope.get('/.well-known/oauth-authorization-server', hidden, (request, reply) => handle(request, reply, '/.well-known/openid-configuration'))
     for (const path of new Set(Object.values(OAUTH_ROUTES))) {
-      scope.all(path, (request, reply) => handle(request, reply))
-      scope.all(`${path}/*`, (request, reply) => handle(request, reply))
+      scope.all(path, hidden, (request, reply) => handle(request, reply))
+      scope.all(`${path}/*`, hidden, (request, reply) => handle(request, reply))
     }
   })
 

@@ -33,6 +33,9 @@ for (const kind of ['sqlite', 'redis'] as const) {
     t.equal(asMeta.registration_endpoint, `${stack.adminUrl}/oauth/register`, 'DCR endpoint')
     t.equal(asMeta.authorization_response_iss_parameter_supported, true, 'RFC 9207')
 
+    const openapi = await (await fetch(`${stack.adminUrl}/openapi.json`)).json() as { paths: Record<string, unknown> }
+    t.notOk(Object.keys(openapi.paths).some(p => p.startsWith('/oauth') || p.startsWith('/.well-known')), 'the AS\'s paths stay out of the admin API\'s OpenAPI document')
+
     const client = new TestOAuthClient({ name: 'Claude Test' })
     t.equal(await auth(client, { serverUrl: endpoint }), 'REDIRECT', 'no tokens yet: the user is sent to authorize')
     t.ok(client.client?.client_id, 'registered dynamically')
