@@ -26,6 +26,16 @@ for (const kind of ['sqlite', 'redis'] as const) {
     t.equal(prm.resource, endpoint, 'resource is the endpoint URL exactly')
     t.same(prm.authorization_servers, [stack.adminUrl], 'one authorization server: the admin API')
 
+    const underEndpoint = await (await fetch(`${endpoint}/.well-known/oauth-protected-resource`)).json() as Record<string, unknown>
+    t.same(underEndpoint, prm, 'the same metadata under the endpoint, where some clients probe')
+    const unknown = await fetch(`${stack.gatewayUrl}/.well-known/oauth-protected-resource/mcp-connect/nope`)
+    t.equal(unknown.status, 404, 'no metadata for a server that does not exist')
+    await unknown.arrayBuffer()
+    const pointer = await fetch(`${stack.gatewayUrl}/.well-known/oauth-authorization-server`, { redirect: 'manual' })
+    t.equal(pointer.status, 307, 'clients that look for the AS on the gateway\'s origin are sent to it')
+    t.equal(pointer.headers.get('location'), `${stack.adminUrl}/.well-known/oauth-authorization-server`)
+    await pointer.arrayBuffer()
+
     const asMeta = await (await fetch(`${stack.adminUrl}/.well-known/oauth-authorization-server`)).json() as Record<string, unknown>
     t.same(asMeta.code_challenge_methods_supported, ['S256'], 'S256 only')
     t.equal(asMeta.client_id_metadata_document_supported, true, 'CIMD advertised')

@@ -131,4 +131,10 @@ t.test('access tokens the gateway refuses', async t => {
   const me = await fetch(`${stack.gatewayUrl}/api/me`, { headers: { authorization: `Bearer ${await mint({})}` } })
   t.equal(me.status, 401, 'tokens are for MCP endpoints only, not /api/me')
   await me.arrayBuffer()
+
+  // The owner's live state bounds every request, as for a key.
+  const live = await mint({})
+  t.equal((await send(live)).status, 200, 'the owner enabled: accepted')
+  await stack.store.updateUser(user.id, { disabled: true })
+  t.equal((await send(live)).status, 401, 'the owner disabled: the same token is refused at once')
 })
