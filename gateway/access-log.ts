@@ -143,7 +143,10 @@ const str = jsonString
  * hostname, the fields, msg), built here: through pino, these fixed fields went through its
  * generic serializer (a loop over an object built for it, serializer and redaction lookups, an
  * escape scan of every key and value), ~13 µs of CPU per request (bench/README.md, round 8).
- * Strings are escaped as JSON.stringify does (core/json-text.ts); nothing in the line is a secret.
+ * Strings are escaped as JSON.stringify does (core/json-text.ts), but those that cannot hold a
+ * character JSON escapes are written as they are: the request id (REQUEST_ID_PATTERN, or a UUID),
+ * the HTTP method (one of the parser's fixed list), the server id (a configured one: the config's
+ * id pattern) and the gateway's own outcomes. Nothing in the line is a secret.
  */
 function accessLine (end: RequestEnd): string {
   const { request, gate } = end
@@ -151,10 +154,10 @@ function accessLine (end: RequestEnd): string {
   const q = url.indexOf('?')
   // The path only: a query string is the client's business and may carry anything.
   const path = redactKeys(q < 0 ? url : url.slice(0, q)).slice(0, PATH_MAX)
-  let line = `{"level":${INFO},"time":${Date.now()}${BINDINGS},"reqId":${str(request.id)},"method":${str(end.method)},"path":${str(path)}` +
+  let line = `{"level":${INFO},"time":${Date.now()}${BINDINGS},"reqId":"${request.id}","method":"${end.method}","path":${str(path)}` +
     `,"status":${end.status},"durationMs":${Math.round(end.durationMs * 10) / 10},"bytesIn":${end.bytesIn},"bytesOut":${end.bytesOut}`
   line += `,"ip":${str(gate.ip)}`
-  if (end.serverId !== null) line += `,"serverId":${str(end.serverId)}`
+  if (end.serverId !== null) line += `,"serverId":"${end.serverId}"`
   const principal = gate.principal
   if (principal !== null) {
     line += `,"keyId":${str(principal.keyId)},"userId":${str(principal.userId)}`
@@ -162,7 +165,7 @@ function accessLine (end: RequestEnd): string {
     // The key id a refused request claimed (not secret; tells which client keeps failing).
     line += `,"keyId":${str(gate.claimedKeyId)}`
   }
-  if (end.auth !== null) line += `,"outcome":${str(end.auth)}`
+  if (end.auth !== null) line += `,"outcome":"${end.auth}"`
   if (end.code !== null) line += `,"code":${str(end.code)}`
   if (end.aborted) line += ',"aborted":true'
   if (gate.cutReason !== null) line += `,"cut":${str(gate.cutReason)}`
