@@ -29,6 +29,8 @@ function metadata (key: ApiKey, servers: KeyServerOptions, admin: boolean): HTML
     row('Key ID', h('code', {}, key.id)),
     admin && key.user !== undefined ? row('Owner', userLabel(key.user)) : null,
     row('Description', key.description === '' ? h('span', { class: 'muted' }, '—') : key.description),
+    // An OAuth grant: which client holds it, and where its codes went.
+    key.oauth === undefined ? null : row('OAuth client', h('span', {}, key.oauth.clientName, ' ', h('span', { class: 'muted' }, `(sends to ${key.oauth.redirectHost})`))),
     row('Servers', serversCell(key, servers)),
     row('Created', timeElement(key.createdAt, '—')),
     row('Expires', timeElement(key.expiresAt, 'Never'), isExpired(key, now) ? h('span', { class: 'badge danger' }, 'Expired') : null),
@@ -108,8 +110,10 @@ export function keyDetailPage (admin: boolean) {
 
     const meta = h('div', {}, metadata(key, servers, admin))
     const rotate = h('button', { type: 'button', class: 'secondary' }, 'Rotate')
-    const remove = h('button', { type: 'button', class: 'secondary danger-text' }, 'Delete')
-    replaceChildren(section, back, pageHeader(key.name, rotate, remove), body)
+    // A grant has no secret to rotate; deleting it revokes it.
+    const grant = key.oauth !== undefined
+    const remove = h('button', { type: 'button', class: 'secondary danger-text' }, grant ? 'Revoke' : 'Delete')
+    replaceChildren(section, back, grant ? pageHeader(key.name, remove) : pageHeader(key.name, rotate, remove), body)
 
     rotate.addEventListener('click', () => openRotateKeyDialog(ctx, key, {
       admin,
