@@ -19,6 +19,7 @@ import {
   type KeyLimits,
   type KeyStore,
   type NewUser,
+  type OAuthGrantInfo,
   type OidcIdentity,
   type Page,
   type PageRequest,
@@ -112,6 +113,17 @@ CREATE TABLE IF NOT EXISTS replicas (
   id TEXT PRIMARY KEY,
   seen INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS records (
+  name TEXT PRIMARY KEY,
+  value TEXT NOT NULL,
+  expires_at INTEGER
+);
+CREATE TABLE IF NOT EXISTS record_sets (
+  name TEXT NOT NULL,
+  member TEXT NOT NULL,
+  expires_at INTEGER NOT NULL,
+  PRIMARY KEY (name, member)
+);
 CREATE TABLE IF NOT EXISTS invalidations (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   event TEXT NOT NULL,
@@ -147,6 +159,7 @@ interface KeyRow {
   previous_secret_hash: string | null
   previous_until: number | null
   limits: string | null
+  oauth: string | null
   created_at: number
   expires_at: number | null
   last_used_at: number | null
@@ -160,7 +173,7 @@ interface LogRow {
   event: string
 }
 
-const KEY_COLUMNS = 'k.id, k.user_id, k.name, k.description, k.mcp_server_ids, k.scopes, k.secret_generation, k.rotated_at, k.previous_secret_hash, k.previous_until, k.limits, k.created_at, k.expires_at, k.last_used_at, k.secret_hash'
+const KEY_COLUMNS = 'k.id, k.user_id, k.name, k.description, k.mcp_server_ids, k.scopes, k.secret_generation, k.rotated_at, k.previous_secret_hash, k.previous_until, k.limits, k.oauth, k.created_at, k.expires_at, k.last_used_at, k.secret_hash'
 const OWNER_COLUMNS = 'u.id AS owner_id, u.kind AS owner_kind, u.email AS owner_email, u.name AS owner_name, u.role AS owner_role, ' +
   'u.groups AS owner_groups, u.disabled AS owner_disabled, u.created_at AS owner_created_at, ' +
   'u.oidc_issuer AS owner_oidc_issuer, u.oidc_subject AS owner_oidc_subject'
@@ -192,6 +205,7 @@ function toKey (row: KeyRow): ApiKeyRecord {
     ...(row.rotated_at === null ? {} : { rotatedAt: row.rotated_at }),
     ...(row.previous_secret_hash === null || row.previous_until === null ? {} : { previousSecretHash: row.previous_secret_hash, previousUntil: row.previous_until }),
     ...(row.limits === null ? {} : { limits: JSON.parse(row.limits) as RateLimits }),
+    ...(row.oauth === null ? {} : { oauth: JSON.parse(row.oauth) as OAuthGrantInfo }),
     createdAt: row.created_at,
     expiresAt: row.expires_at,
     lastUsedAt: row.last_used_at,
@@ -236,6 +250,11 @@ function addScopesColumn (db: Database.Database): void {
 /** Files written before rate limits have no limits column: added once. */
 function addLimitsColumn (db: Database.Database): void {
   addColumns(db, 'api_keys', 'limits', 'ALTER TABLE api_keys ADD COLUMN limits TEXT')
+}
+
+/** Files written before OAuth mode have no oauth column (a grant's client): added once. */
+function addOAuthColumn (db: Database.Database): void {
+  addColumns(db, 'api_keys', 'oauth', 'ALTER TABLE api_keys ADD COLUMN oauth TEXT')
 }
 
 /** Files written before key rotation have no rotation columns: added once. */
@@ -384,6 +403,7 @@ export class SqliteStore implements KeyStore {
     addScopesColumn(this.db)
     addRotationColumns(this.db)
     addLimitsColumn(this.db)
+    addOAuthColumn(this.db)
     this.db.exec(IDENTITY_INDEX)
 
     const db = this.db
@@ -406,8 +426,8 @@ export class SqliteStore implements KeyStore {
       userKeysFirst: db.prepare(`SELECT ${KEY_COLUMNS} FROM api_keys k WHERE k.user_id = ? ORDER BY k.created_at DESC, k.id DESC LIMIT ?`),
       userKeysAfter: db.prepare(`SELECT ${KEY_COLUMNS} FROM api_keys k WHERE k.user_id = ? AND (k.created_at, k.id) < (?, ?) ORDER BY k.created_at DESC, k.id DESC LIMIT ?`),
       countKeys: db.prepare<[string], number>('SELECT count(*) FROM api_keys WHERE user_id = ?').pluck(),
-      insertKey: db.prepare('INSERT INTO api_keys (id, user_id, name, description, mcp_server_ids, scopes, secret_generation, rotated_at, previous_secret_hash, previous_until, limits, created_at, expires_at, last_used_at, secret_hash) ' +
-        'VALUES (@id, @user_id, @name, @description, @mcp_server_ids, @scopes, @secret_generation, @rotated_at, @previous_secret_hash, @previous_until, @limits, @created_at, @expires_at, @last_used_at, @secret_hash)'),
+      insertKey: db.prepare('INSERT INTO api_keys (id, user_id, name, description, mcp_server_ids, scopes, secret_generation, rotated_at, previous_secret_hash, previous_until, limits, oauth, created_at, expires_at, last_used_at, secret_hash) ' +
+        'VALUES (@id, @user_id, @name, @description, @mcp_server_ids, @scopes, @secret_generation, @rotated_at, @previous_secret_hash, @previous_until, @limits, @oauth, @created_at, @expires_at, @last_used_at, @secret_hash)'),
       deleteKey: db.prepare('DELETE FROM api_keys WHERE id = ?'),
       tokensUsed: db.prepare<[string, number], number>('SELECT used FROM limit_counters WHERE bucket = ? AND expires_at > ?').pluck(),
       upsertTokens: db.prepare('INSERT INTO limit_counters (bucket, used, expires_at) VALUES (?, ?, ?) ON CONFLICT (bucket) DO UPDATE SET used = excluded.used, expires_at = excluded.expires_at'),
@@ -579,6 +599,7 @@ export class SqliteStore implements KeyStore {
         previous_secret_hash: record.previousSecretHash ?? null,
         previous_until: record.previousUntil ?? null,
         limits: record.limits === undefined ? null : JSON.stringify(record.limits),
+        oauth: record.oauth === undefined ? null : JSON.stringify(record.oauth),
         created_at: record.createdAt,
         expires_at: record.expiresAt,
         last_used_at: record.lastUsedAt,
@@ -722,6 +743,74 @@ export class SqliteStore implements KeyStore {
 
   async deleteSession (id: string): Promise<void> {
     this.write('deleteSession', () => { this.stmt.deleteSession.run(id); return [] })
+  }
+
+  async putRecord (name: string, value: string, ttlMs: number | null): Promise<void> {
+    const expiresAt = ttlMs === null ? null : this.clock.now() + ttlMs
+    this.write('putRecord', () => {
+      this.db.prepare('INSERT INTO records (name, value, expires_at) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at')
+        .run(name, value, expiresAt)
+      this.pruneRecords()
+      return []
+    })
+  }
+
+  async putRecordIfAbsent (name: string, value: string, ttlMs: number | null): Promise<string> {
+    const now = this.clock.now()
+    let stored = value
+    this.write('putRecordIfAbsent', () => {
+      const found = this.db.prepare<[string, number], string>('SELECT value FROM records WHERE name = ? AND (expires_at IS NULL OR expires_at > ?)').pluck().get(name, now)
+      if (found !== undefined) {
+        stored = found
+        return []
+      }
+      this.db.prepare('INSERT INTO records (name, value, expires_at) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at')
+        .run(name, value, ttlMs === null ? null : now + ttlMs)
+      return []
+    })
+    return stored
+  }
+
+  async getRecord (name: string): Promise<string | null> {
+    const now = this.clock.now()
+    const found = this.read('getRecord', () => this.db.prepare<[string, number], string>('SELECT value FROM records WHERE name = ? AND (expires_at IS NULL OR expires_at > ?)').pluck().get(name, now))
+    return found ?? null
+  }
+
+  async deleteRecords (names: readonly string[]): Promise<void> {
+    if (names.length === 0) return
+    this.write('deleteRecords', () => {
+      const records = this.db.prepare('DELETE FROM records WHERE name = ?')
+      const sets = this.db.prepare('DELETE FROM record_sets WHERE name = ?')
+      for (const name of names) {
+        records.run(name)
+        sets.run(name)
+      }
+      return []
+    })
+  }
+
+  async addToRecordSet (set: string, member: string, ttlMs: number): Promise<void> {
+    const expiresAt = this.clock.now() + ttlMs
+    this.write('addToRecordSet', () => {
+      // The whole set lives on from its latest write, as a Redis key's TTL does.
+      this.db.prepare('UPDATE record_sets SET expires_at = ? WHERE name = ?').run(expiresAt, set)
+      this.db.prepare('INSERT INTO record_sets (name, member, expires_at) VALUES (?, ?, ?) ON CONFLICT (name, member) DO UPDATE SET expires_at = excluded.expires_at')
+        .run(set, member, expiresAt)
+      return []
+    })
+  }
+
+  async recordSetMembers (set: string): Promise<string[]> {
+    const now = this.clock.now()
+    return this.read('recordSetMembers', () => this.db.prepare<[string, number], string>('SELECT member FROM record_sets WHERE name = ? AND expires_at > ? ORDER BY member').pluck().all(set, now))
+  }
+
+  /** A few expired rows per write (within write()): expired records are never read, this bounds the file. */
+  private pruneRecords (): void {
+    const now = this.clock.now()
+    this.db.prepare('DELETE FROM records WHERE name IN (SELECT name FROM records WHERE expires_at IS NOT NULL AND expires_at <= ? LIMIT 20)').run(now)
+    this.db.prepare('DELETE FROM record_sets WHERE rowid IN (SELECT rowid FROM record_sets WHERE expires_at <= ? LIMIT 20)').run(now)
   }
 
   /** `batchId` is not needed here: a transaction that failed wrote nothing. */
