@@ -116,6 +116,8 @@ export interface GatewayControl {
   readonly telemetry: Telemetry | null
   /** Rate limits and tool-call quotas. */
   readonly limiter: Limiter
+  /** OAuth mode's access token checks; null when oauth.enabled is false. */
+  readonly oauth: OAuthResource | null
   /** Hot reload: servers, access rules and allowed origins; in-flight streams are not dropped. */
   reload (config: Readonly<Config>): void
 }
@@ -244,6 +246,8 @@ export async function buildGateway (config: Readonly<Config>, deps: GatewayDeps)
   const audit = config.audit.enabled
     ? new AuditRecorder({ store, clock, config: config.audit, log: app.log, serverAudit: id => registry.get(id)?.config.audit })
     : null
+  // OAuth mode: access tokens beside keys, and the discovery that leads clients to the AS.
+  const oauth = config.oauth.enabled ? new OAuthResource({ store, clock, config, maxTokens: gw.cache.maxKeys }) : null
   const upstream: Upstream = new Upstream({
     audit: audit !== null,
     limiter,
@@ -287,6 +291,7 @@ export async function buildGateway (config: Readonly<Config>, deps: GatewayDeps)
     audit,
     telemetry,
     limiter,
+    oauth,
     reload (next) {
       registry.update(next.servers, next.gateway.upstream)
       upstream.retain(new Set(next.servers.map(s => s.id)))
@@ -302,8 +307,6 @@ export async function buildGateway (config: Readonly<Config>, deps: GatewayDeps)
     await out.flush()
   })
 
-  // OAuth mode: access tokens beside keys, and the discovery that leads clients to the AS.
-  const oauth = config.oauth.enabled ? new OAuthResource({ store, clock, config, maxTokens: gw.cache.maxKeys }) : null
   const replies = errorReplies(config.admin.publicUrl, oauth)
   app.setErrorHandler(replies.sendError)
   app.setNotFoundHandler(replies.sendNotFound)

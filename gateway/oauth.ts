@@ -56,6 +56,8 @@ export interface OAuthResourceOptions {
 }
 
 export class OAuthResource {
+  /** Signature verifications done (a token seen again within its lifetime costs none). */
+  verifications = 0
   readonly #store: KeyStore
   readonly #clock: Clock
   readonly #config: Readonly<Config>
@@ -144,6 +146,7 @@ export class OAuthResource {
   }
 
   async #jwtVerify (token: string, as: AuthorizationServerView): Promise<Record<string, unknown>> {
+    this.verifications++
     const { payload } = await jwtVerify(token, as.keys, {
       issuer: as.issuer,
       typ: ACCESS_TOKEN_TYP,
