@@ -25,6 +25,8 @@
 // build (`tsc -p tsconfig.build.json --outDir DIR`, DIR inside the repository), with an optional
 // JSON config after a space (a build older than a config section refuses it); `script:FILE` is
 // any proxy taking `--upstream` (bench/floor-proxy.ts, bench/bare-proxy.ts, bench/node-floor.ts).
+// In a config, `"$token": true` is not config: the variant runs in OAuth mode and is sent an OAuth
+// access token for the key (bench/oauth-token.ts) instead of the key itself.
 // In a config, `"$key": {"scopes": {…}}` is not config: the variant is sent a key with those
 // per-tool scopes (the server's id is `bench`), and `$OTLP` becomes the URL of a stand-in OTLP
 // collector (bench/otlp-sink.ts, started when a variant names it), as in bench/variants.ts; a
@@ -43,6 +45,7 @@ import { buildConfig } from '../config/load.ts'
 import { openStore } from '../core/store/open.ts'
 import type { KeyScopes } from '../core/tool-scope.ts'
 import { BENCH_DIR, buildServers, hasCommand, machine, pinProcess, startNode, type StartNodeOptions } from './procs.ts'
+import { mintAccessToken, OAUTH_CONFIG } from './oauth-token.ts'
 import { BODY } from './results.ts'
 import { gatewayConfig } from './run.ts'
 import { CHEAP_ARGON2, createKeys, createUsers } from './seed.ts'
@@ -87,7 +90,10 @@ function threadTotals (dir: string, out: string, n: number): { main: number, oth
   return { main, other }
 }
 
-type Server = Pick<StartNodeOptions, 'script' | 'args'> & { scopes: KeyScopes | null }
+type Server = Pick<StartNodeOptions, 'script' | 'args'> & { scopes: KeyScopes | null, token?: boolean }
+
+/** A `$token` variant's gateway URL as its tokens name it (its port changes with every process). */
+const TOKEN_GATEWAY = 'http://gateway.bench.invalid'
 
 /** How to start `variant` (see the header), given the upstream's port and the store the keys are in. */
 function serverFor (variant: string, i: number, dir: string, upstreamPort: number, store: Record<string, unknown>, otlpUrl: string): Server {
@@ -99,10 +105,15 @@ function serverFor (variant: string, i: number, dir: string, upstreamPort: numbe
   const space = variant.search(/\s/)
   const build = !variant.startsWith('@') ? null : space < 0 ? variant.slice(1) : variant.slice(1, space)
   const text = build === null ? variant : space < 0 ? '' : variant.slice(space).trim()
-  const { $key, ...extra } = text.startsWith('{') ? JSON.parse(text.replaceAll('$OTLP', otlpUrl)) as Record<string, Record<string, unknown>> : {}
+  const { $key, $token, ...parsed } = text.startsWith('{') ? JSON.parse(text.replaceAll('$OTLP', otlpUrl)) as Record<string, Record<string, unknown>> : {}
+  // `"$token": true`: OAuth mode, loaded with an access token for the key (bench/oauth-token.ts).
+  const token = ($token as unknown) === true
+  const extra = token
+    ? { ...parsed, oauth: { ...OAUTH_CONFIG.oauth, ...parsed.oauth }, admin: { ...OAUTH_CONFIG.admin, ...parsed.admin }, gateway: { ...parsed.gateway, publicUrl: TOKEN_GATEWAY } }
+    : parsed
   writeFileSync(config, JSON.stringify(gatewayConfig(upstreamPort, store, extra)))
   const script = build !== null ? join(resolvePath(build), 'bench', 'gateway-target.js') : join(BENCH_DIR, 'gateway-target.ts')
-  return { script, args: ['--config', config], scopes: ($key?.scopes as KeyScopes | undefined) ?? null }
+  return { script, args: ['--config', config], scopes: ($key?.scopes as KeyScopes | undefined) ?? null, token }
 }
 
 /** One variant under callgrind: warm-up uninstrumented, then `requests` counted. */
@@ -183,7 +194,11 @@ try {
   const servers = variants.map((v, i) => serverFor(v, i, dir, upstream.port, storeDoc, sink === null ? '' : `http://127.0.0.1:${sink.port}/v1/traces`))
   // Each variant's key: the plain one, or one with the per-tool scopes it asks for.
   const auths: string[] = []
-  for (const s of servers) auths.push(`Bearer ${(s.scopes === null ? key : (await createKeys(store, users, 1, CHEAP_ARGON2, { scopes: s.scopes }))[0])?.key ?? ''}`)
+  for (const s of servers) {
+    const own = s.scopes === null ? key : (await createKeys(store, users, 1, CHEAP_ARGON2, { scopes: s.scopes }))[0]
+    if (own === undefined) throw new Error('no key seeded')
+    auths.push(`Bearer ${s.token === true ? await mintAccessToken(store, { keyId: own.keyId, audience: `${TOKEN_GATEWAY}/mcp-connect/bench` }) : own.key}`)
+  }
   await store.close()
   const rows = variants.map(() => ({ main: [] as number[], other: [] as number[] }))
   for (let rep = 0; rep < Number(values.reps); rep++) {

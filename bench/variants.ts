@@ -16,6 +16,9 @@
 // - `"$key": {"scopes": {…}}` is not config: that variant is loaded with a key of its own carrying
 //   those per-tool scopes (e.g. `{"$key":{"scopes":{"bench":{"tools":["echo","search_*"]}}}}`).
 //   The server's id is `bench`.
+// - `"$token": true` is not config either: that variant runs in OAuth mode and is loaded with an
+//   OAuth access token (a JWT for the plain key, as client_credentials issues, bench/oauth-token.ts)
+//   instead of the key: `token={"$token":true}` beside `key=` measures the token path.
 // - `$OTLP` anywhere in it becomes the URL of a stand-in OTLP collector (bench/otlp-sink.ts,
 //   started when a variant names it): `{"telemetry":{"otlp":{"endpoint":"$OTLP"}}}`. The spans it
 //   received are printed with the table.
@@ -39,6 +42,7 @@ import { counterOf, windowStart } from '../core/limits.ts'
 import type { KeyScopes } from '../core/tool-scope.ts'
 import { runLoad } from './load.ts'
 import { BENCH_DIR, buildServers, cpuTicks, cpuTimeOf, machine, maxRssDuring, pinProcess, rssOf, startNode, type NodeChild } from './procs.ts'
+import { mintAccessToken, OAUTH_CONFIG } from './oauth-token.ts'
 import { BODY } from './results.ts'
 import { CHEAP_ARGON2, createKeys, createUsers, type SeededKey } from './seed.ts'
 import { median, percentile, round } from './stats.ts'
@@ -89,10 +93,12 @@ try {
     servers: [{ id: 'bench', url: `http://127.0.0.1:${upstream.port}${values['upstream-path'] ?? '/mcp'}`, access: 'everyone' }]
   })
   /** A config variant's document, without `$key`, the scopes `$key` asks for (null: none), and whether it sets limits. */
-  const configOf = (text: string): { config: Record<string, Record<string, unknown>>, scopes: KeyScopes | null, limited: boolean } => {
-    if (text === '') return { config: {}, scopes: null, limited: false }
-    const { $key, ...config } = JSON.parse(text.replaceAll('$OTLP', otlpUrl)) as Record<string, Record<string, unknown>>
-    return { config, scopes: ($key?.scopes as KeyScopes | undefined) ?? null, limited: config.gateway?.limits !== undefined }
+  const configOf = (text: string): { config: Record<string, Record<string, unknown>>, scopes: KeyScopes | null, limited: boolean, token: boolean } => {
+    if (text === '') return { config: {}, scopes: null, limited: false, token: false }
+    const { $key, $token, ...parsed } = JSON.parse(text.replaceAll('$OTLP', otlpUrl)) as Record<string, Record<string, unknown>>
+    const token = ($token as unknown) === true
+    const config = token ? { ...parsed, oauth: { ...OAUTH_CONFIG.oauth, ...parsed.oauth }, admin: { ...OAUTH_CONFIG.admin, ...parsed.admin } } : parsed
+    return { config, scopes: ($key?.scopes as KeyScopes | undefined) ?? null, limited: config.gateway?.limits !== undefined, token }
   }
   const store = openStore(buildConfig(doc({})).store)
   const users = await createUsers(store, 1, 'v')
@@ -100,6 +106,8 @@ try {
   /** The key each process is loaded with: the plain one, or one with its variant's scopes. */
   const keys: SeededKey[] = []
   const gateways: NodeChild[] = []
+  /** The variants loaded with an OAuth access token instead of their key (`$token`). */
+  const tokenVariants = new Set<number>()
   /** The variants whose config sets limits (their counters are read after the run). */
   const limitedVariants: number[] = []
   /** Requests each variant answered, warm-up included. */
@@ -121,7 +129,8 @@ try {
       continue
     }
     const build = variant.startsWith('@') ? atBuild(variant) : null
-    const { config, scopes, limited } = configOf(build !== null ? build.config : isConfig(variant) ? variant : '')
+    const { config, scopes, limited, token } = configOf(build !== null ? build.config : isConfig(variant) ? variant : '')
+    if (token) tokenVariants.add(i)
     // A limited variant's counters are its own: it gets a key (and user) no other variant uses.
     const owner = limited ? await createUsers(store, 1, `v${i}`) : users
     keys.push(scopes === null && !limited ? plainKey : (await createKeys(store, owner, 1, CHEAP_ARGON2, { scopes }))[0] as SeededKey)
@@ -140,6 +149,10 @@ try {
     gateways.push(gw)
     children.push(gw)
   }
+  // A `$token` variant's credential: a JWT bound to its own endpoint URL (its port), for its key.
+  const credentials = await Promise.all(gateways.map(async (g, i) => tokenVariants.has(i)
+    ? await mintAccessToken(store, { keyId: (keys[i] as SeededKey).keyId, audience: `http://127.0.0.1:${g.port}/mcp-connect/bench` })
+    : (keys[i] as SeededKey).key))
   await store.close()
   const spec = (i: number, connections: number, durationS: number) => ({
     url: `http://127.0.0.1:${(gateways[i] as NodeChild).port}/mcp-connect/bench`,
@@ -147,7 +160,7 @@ try {
     durationS,
     method: 'POST' as const,
     body: values.body ?? BODY,
-    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${(keys[i] as SeededKey).key}` },
+    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${credentials[i] as string}` },
     cpu: cpuLoad,
     workDir: dir
   })
