@@ -307,6 +307,9 @@ export async function buildGateway (config: Readonly<Config>, deps: GatewayDeps)
     await out.flush()
   })
 
+  // Tokens are bound to <gateway.publicUrl>/mcp-connect/<id>; without it the request's own
+  // Host header names the endpoint, which only a single, directly reached gateway can trust.
+  if (oauth !== null && gw.publicUrl === undefined) app.log.warn('oauth.enabled without gateway.publicUrl: token audiences and protected resource metadata follow each request\'s Host header; set gateway.publicUrl')
   const replies = errorReplies(config.admin.publicUrl, oauth)
   app.setErrorHandler(replies.sendError)
   app.setNotFoundHandler(replies.sendNotFound)

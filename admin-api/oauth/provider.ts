@@ -192,6 +192,7 @@ export async function createAuthorizationServer (options: AuthorizationServerOpt
       // A refresh after the key was deleted (console, API, CLI) issues nothing.
       const key = await store.getKey(token.grantId)
       if (key === null || key.oauth === undefined) throw new oidcErrors.InvalidGrant('the grant was revoked')
+      if (key.expiresAt !== null && key.expiresAt <= options.clock.now()) throw new oidcErrors.InvalidGrant('the grant has expired')
       return { [KEY_CLAIM]: token.grantId }
     }
   }

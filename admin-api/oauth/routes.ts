@@ -82,6 +82,8 @@ export async function oauthRoutes (app: FastifyInstance, options: OAuthRoutesOpt
   } else {
     app.addHook('onListen', async () => { await server() })
   }
+  // The consent page is the console's: without a console client id nobody can sign in to it.
+  if (config.admin.oidc?.clientId === undefined) app.log.warn('oauth.enabled without admin.oidc.clientId: the console cannot sign users in, so nobody can consent to a client')
 
   await app.register(async function providerPaths (scope) {
     // oidc-provider reads the request body itself: Fastify leaves it unread.

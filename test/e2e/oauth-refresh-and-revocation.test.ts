@@ -4,6 +4,7 @@
 // and ends its refresh; the grant is listed with the user's keys.
 import t, { type Test } from 'tap'
 import { auth } from '@modelcontextprotocol/sdk/client/auth.js'
+import { ManualClock } from '../../core/clock.ts'
 import { consentAs, CookieBrowser, startOAuthStack, TestOAuthClient, type OAuthStack } from '../helpers/oauth-stack.ts'
 
 async function granted (t: Test, stack: OAuthStack, userToken: string): Promise<{ client: TestOAuthClient, keyId: string }> {
@@ -84,4 +85,18 @@ t.test('a grant is listed with the keys and revoked like one', async t => {
   const again = await refresh(stack, client, client.saved?.refresh_token as string)
   t.equal(again.status, 400, 'its refresh token is refused')
   t.equal(again.body.error, 'invalid_grant')
+})
+
+t.test('a grant past its lifetime (oauth.grantTtlDays) refreshes no more', async t => {
+  const clock = new ManualClock(Date.now())
+  const stack = await startOAuthStack(t, { adminClock: clock, oauth: { grantTtlDays: 1 } })
+  const alice = await stack.idp.sign({ email: 'alice@example.com', name: 'Alice' })
+  const { client, keyId } = await granted(t, stack, alice)
+  t.equal((await stack.store.getKey(keyId))?.expiresAt, clock.now() + 86_400_000, 'the grant\'s key expires with the grant')
+  const first = await refresh(stack, client, client.saved?.refresh_token as string)
+  t.equal(first.status, 200, 'a refresh within its lifetime')
+  clock.advance(86_400_000 + 1000)
+  const late = await refresh(stack, client, first.body.refresh_token as string)
+  t.equal(late.status, 400, 'past it: refused')
+  t.equal(late.body.error, 'invalid_grant')
 })

@@ -39,6 +39,8 @@ export interface OAuthStackOptions {
   servers?: (upstreamUrl: string) => unknown[]
   oauthFetch?: AdminDeps['oauthFetch']
   oauthResolve?: AdminDeps['oauthResolve']
+  /** The admin API's clock (grants' expiry); the gateway keeps wall time. */
+  adminClock?: AdminDeps['clock']
 }
 
 function urlOf (app: FastifyInstance): string {
@@ -88,7 +90,8 @@ export async function startOAuthStack (t: Test, opts: OAuthStackOptions = {}): P
     logger: pino({ level: 'silent' }),
     console: false,
     ...(opts.oauthFetch === undefined ? {} : { oauthFetch: opts.oauthFetch }),
-    ...(opts.oauthResolve === undefined ? {} : { oauthResolve: opts.oauthResolve })
+    ...(opts.oauthResolve === undefined ? {} : { oauthResolve: opts.oauthResolve }),
+    ...(opts.adminClock === undefined ? {} : { clock: opts.adminClock })
   })
   t.teardown(() => admin.close())
   await admin.listen({ host: '127.0.0.1', port: 0 })
