@@ -40,11 +40,19 @@ const KEYS_RELOAD_MS = 5000
 const STORE_RETRY_AFTER_S = 2
 /** Seconds of clock difference allowed between the AS and this replica. */
 const CLOCK_TOLERANCE_S = 30
-const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/
+const MAX_TOKEN_LENGTH = 8192
 
-/** A bearer that is shaped like a JWT (three base64url parts): the only tokens OAuth mode checks. */
+/**
+ * A bearer shaped like a compact JWS (three dot-separated parts): the only tokens OAuth mode
+ * checks. Two indexOf calls, not a regex over the whole token on every request: what the parts
+ * hold is the signature check's business, and a token seen before is found by its digest.
+ */
 export function isJwtShaped (token: string): boolean {
-  return token.length <= 8192 && COMPACT_JWS.test(token)
+  if (token.length > MAX_TOKEN_LENGTH) return false
+  const first = token.indexOf('.')
+  if (first <= 0) return false
+  const second = token.indexOf('.', first + 1)
+  return second > first + 1 && second < token.length - 1 && token.indexOf('.', second + 1) < 0
 }
 
 export interface OAuthResourceOptions {
@@ -62,6 +70,8 @@ export class OAuthResource {
   readonly #clock: Clock
   readonly #config: Readonly<Config>
   readonly #verified: LRUCache<KeyDigest, VerifiedToken>
+  /** gateway.publicUrl without its trailing slash, once; null: each request's own origin. */
+  readonly #publicBase: string | null
   #as: AuthorizationServerView | null = null
   #loading: Promise<AuthorizationServerView | null> | null = null
   #loadedAt = Number.NEGATIVE_INFINITY
@@ -71,11 +81,12 @@ export class OAuthResource {
     this.#clock = options.clock
     this.#config = options.config
     this.#verified = new LRUCache({ max: options.maxTokens })
+    this.#publicBase = options.config.gateway.publicUrl?.replace(/\/+$/, '') ?? null
   }
 
   /** The gateway's base URL as clients reach it: gateway.publicUrl, else the request's own origin. */
   base (request: FastifyRequest): string {
-    return (this.#config.gateway.publicUrl ?? `${request.protocol}://${request.host}`).replace(/\/+$/, '')
+    return this.#publicBase ?? `${request.protocol}://${request.host}`
   }
 
   /** Where the protected resource metadata of this request's endpoint is (the 401's resource_metadata). */
