@@ -11,7 +11,7 @@ import { Type } from '@fastify/type-provider-typebox'
 import type { Interaction } from 'oidc-provider'
 import type { Config } from '../../config/schema.ts'
 import type { Clock } from '../../core/clock.ts'
-import { errors } from '../../core/errors.ts'
+import { errors, StoreUnavailableError } from '../../core/errors.ts'
 import { endpointUrl, serverIdOfEndpoint } from '../../core/oauth.ts'
 import type { KeyStore } from '../../core/store/store.ts'
 import type { KeyService } from '../key-service.ts'
@@ -112,7 +112,9 @@ export async function oauthRoutes (app: FastifyInstance, options: OAuthRoutesOpt
     let details: Interaction
     try {
       details = await current.provider.interactionDetails(request.raw, reply.raw)
-    } catch {
+    } catch (err) {
+      // The store down is a 503 (retry), not a lost authorization.
+      if (err instanceof StoreUnavailableError) throw err
       throw new errors.OAuthInteractionNotFound()
     }
     if (details.uid !== request.params.uid) throw new errors.OAuthInteractionNotFound()
@@ -175,17 +177,24 @@ export async function oauthRoutes (app: FastifyInstance, options: OAuthRoutesOpt
       scopes: request.body.scopes,
       expiresAt: options.clock.now() + as.grantTtlSeconds * 1000
     })
-    const grant = new as.provider.Grant({ jti: key.id, accountId: user.id, clientId })
-    for (const r of resources) grant.addResourceScope(r, MCP_SCOPE)
-    const requested = String(details.params.scope ?? '').split(' ')
-    // 'mcp' is a scope of the provider too (clients register with it), so it is granted as one.
-    const oidcScopes = requested.filter(s => s === 'openid' || s === 'offline_access' || s === MCP_SCOPE)
-    if (oidcScopes.length > 0) grant.addOIDCScope(oidcScopes.join(' '))
-    await grant.save(as.grantTtlSeconds)
-    const redirectTo = await as.provider.interactionResult(request.raw, reply.raw, {
-      login: { accountId: user.id },
-      consent: { grantId: key.id }
-    }, { mergeWithLastSubmission: false })
+    let redirectTo: string
+    try {
+      const grant = new as.provider.Grant({ jti: key.id, accountId: user.id, clientId })
+      for (const r of resources) grant.addResourceScope(r, MCP_SCOPE)
+      const requested = String(details.params.scope ?? '').split(' ')
+      // 'mcp' is a scope of the provider too (clients register with it), so it is granted as one.
+      const oidcScopes = requested.filter(s => s === 'openid' || s === 'offline_access' || s === MCP_SCOPE)
+      if (oidcScopes.length > 0) grant.addOIDCScope(oidcScopes.join(' '))
+      await grant.save(as.grantTtlSeconds)
+      redirectTo = await as.provider.interactionResult(request.raw, reply.raw, {
+        login: { accountId: user.id },
+        consent: { grantId: key.id }
+      }, { mergeWithLastSubmission: false })
+    } catch (err) {
+      // No key record is left behind for a grant that was never made.
+      await store.deleteKey(key.id).catch(() => {})
+      throw err
+    }
     return { redirectTo, keyId: key.id }
   })
 
