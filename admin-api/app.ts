@@ -301,6 +301,7 @@ export async function buildAdmin (config: Readonly<Config>, deps: AdminDeps): Pr
       clock,
       service,
       gatewayBase: consoleConfig(config).gatewayUrl,
+      failures: authFailures,
       ...(deps.oauthFetch === undefined ? {} : { fetch: deps.oauthFetch }),
       ...(deps.oauthResolve === undefined ? {} : { resolve: deps.oauthResolve }),
       // The consent page's caller, resolved as /api's are.

@@ -105,7 +105,7 @@ export const ConfigSchema = Type.Object({
     token: Type.Optional(Type.String({ minLength: 16, description: 'bootstrap admin token; prefer env MCPGATE_ADMIN_TOKEN' })),
     maxKeysPerUser: Type.Integer({ minimum: 1, default: 100 }),
     trustProxy: Type.Boolean({ default: false, description: 'trust X-Forwarded-For for the client IP (failure budget, audit log); behind a reverse proxy without it, every caller shares the proxy\'s budget' }),
-    authFailuresPerIp: Type.Integer({ minimum: 1, default: 20, description: 'wrong admin tokens and rejected JWTs per client IP per window before 429 (requests without credentials, 403 and 503 are not counted)' }),
+    authFailuresPerIp: Type.Integer({ minimum: 1, default: 20, description: 'wrong admin tokens, rejected JWTs and (OAuth mode) wrong keys sent as a client_secret per client IP per window before 429 (requests without credentials, 403 and 503 are not counted)' }),
     authFailureWindowMs: Ms(60000, 'window of the admin authentication failure budget (fixed: a later success does not reset it)'),
     rotationOverlapSeconds: Type.Integer({ minimum: 0, maximum: 31536000, default: 86400, description: 'a rotated key\'s old secret keeps working this long unless the rotation says otherwise (never past the key\'s expiry; 0: refused at once)' }),
     maxKeyLifetimeDays: Type.Optional(Type.Integer({ minimum: 1, description: 'reject keys that expire later than this (and keys that never expire)' })),

@@ -8,6 +8,7 @@
 // Every grant is an API key record owned by the user (key id = grant id, see adapter.ts): the
 // access token names it (KEY_CLAIM) and the gateway resolves it as it resolves a key, so scopes,
 // the owner's live permissions, limits, audit, revocation and stream cuts are one path.
+import type { IncomingMessage } from 'node:http'
 import Provider, { errors as oidcErrors, type AdapterPayload, type Configuration, type KoaContextWithOIDC } from 'oidc-provider'
 import type { Config } from '../../config/schema.ts'
 import type { Clock } from '../../core/clock.ts'
@@ -58,6 +59,11 @@ export interface AuthorizationServerOptions {
   resolve?: Resolve
   /** oidc-provider's server errors, for the log. */
   onError?: (err: Error) => void
+  /**
+   * A client_credentials request whose client_secret is not its key (or not a key): the caller
+   * counts it against the client's address, as a wrong admin credential is.
+   */
+  clientAuthFailed?: (req: IncomingMessage) => void
 }
 
 export interface AuthorizationServer {
@@ -82,14 +88,15 @@ export async function createAuthorizationServer (options: AuthorizationServerOpt
     const body = ctx.oidc.body ?? {}
     const secret = typeof body.client_secret === 'string' ? body.client_secret : basicSecret(ctx)
     if (secret === undefined) return undefined
+    const refused = (): undefined => { options.clientAuthFailed?.(ctx.req); return undefined }
     const parsed = parseKey(secret)
-    if (!parsed.ok || parsed.key.keyId !== id) return undefined
+    if (!parsed.ok || parsed.key.keyId !== id) return refused()
     const found = await store.getKeyWithOwner(id)
-    if (found === null || found.key.oauth !== undefined || found.owner.id !== parsed.key.userId || found.owner.disabled) return undefined
-    if (found.key.expiresAt !== null && found.key.expiresAt <= options.clock.now()) return undefined
+    if (found === null || found.key.oauth !== undefined || found.owner.id !== parsed.key.userId || found.owner.disabled) return refused()
+    if (found.key.expiresAt !== null && found.key.expiresAt <= options.clock.now()) return refused()
     // The key's own verification (argon2 of its secret): only a caller holding the key gets a
     // client whose secret is that key, which oidc-provider then compares in constant time.
-    if (!await verifySecret(found.key.secretHash, parsed.key.secret)) return undefined
+    if (!await verifySecret(found.key.secretHash, parsed.key.secret)) return refused()
     return {
       client_id: id,
       client_secret: secret,

@@ -6,11 +6,13 @@
 // The interaction endpoints sit under /oauth/interaction/<uid>/, where oidc-provider's interaction
 // cookie is sent: only the browser that started an authorization can consent to it (a link to
 // someone else's consent page finds nothing).
+import type { IncomingMessage } from 'node:http'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from '@fastify/type-provider-typebox'
 import type { Interaction } from 'oidc-provider'
 import type { Config } from '../../config/schema.ts'
 import type { Clock } from '../../core/clock.ts'
+import type { FailureBudget } from '../../core/failure-budget.ts'
 import { errors, StoreUnavailableError } from '../../core/errors.ts'
 import { endpointUrl, serverIdOfEndpoint } from '../../core/oauth.ts'
 import type { KeyStore } from '../../core/store/store.ts'
@@ -28,6 +30,11 @@ export interface OAuthRoutesOptions {
   authenticate: (request: FastifyRequest) => Promise<Principal>
   /** The gateway's external base URL. */
   gatewayBase: string
+  /**
+   * The admin API's failed-authentication budget per client IP: a wrong key as a client_secret
+   * counts against it, and a spent budget answers the token endpoint 429, before any argon2.
+   */
+  failures: FailureBudget
   fetch?: AuthorizationServerOptions['fetch']
   resolve?: AuthorizationServerOptions['resolve']
 }
@@ -49,6 +56,8 @@ function issuerOf (config: Readonly<Config>, app: FastifyInstance): string {
 
 export async function oauthRoutes (app: FastifyInstance, options: OAuthRoutesOptions): Promise<void> {
   const { config, store, service } = options
+  /** Each request handed to oidc-provider, with its client IP as the admin API resolves it (trustProxy). */
+  const callerIps = new WeakMap<IncomingMessage, string>()
   let as: AuthorizationServer | null = null
   let starting: Promise<AuthorizationServer> | null = null
   // Built once the port is known (the issuer may be this server's own address); at listen, so
@@ -64,7 +73,11 @@ export async function oauthRoutes (app: FastifyInstance, options: OAuthRoutesOpt
       serverExists: id => service.hasServer(id),
       ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
       ...(options.resolve === undefined ? {} : { resolve: options.resolve }),
-      onError: err => { app.log.error({ err }, 'oauth: authorization server error') }
+      onError: err => { app.log.error({ err }, 'oauth: authorization server error') },
+      clientAuthFailed: req => {
+        const ip = callerIps.get(req)
+        if (ip !== undefined) options.failures.fail(ip)
+      }
     }).then(built => {
       as = built
       return built
@@ -91,6 +104,15 @@ export async function oauthRoutes (app: FastifyInstance, options: OAuthRoutesOpt
     scope.addContentTypeParser('*', (_request, _payload, done) => { done(null) })
     const handle = async (request: FastifyRequest, reply: FastifyReply, url?: string) => {
       const { provider } = await server()
+      if (request.url.startsWith(OAUTH_ROUTES.token)) {
+        // client_credentials verifies an API key (argon2): a spent budget is refused before that.
+        const retryAfter = options.failures.retryAfter(request.ip)
+        if (retryAfter > 0) {
+          reply.header('retry-after', String(retryAfter))
+          throw new errors.RateLimited('too many failed client authentications from this address; retry later')
+        }
+      }
+      callerIps.set(request.raw, request.ip)
       if (url !== undefined) request.raw.url = url
       reply.hijack()
       provider.callback()(request.raw, reply.raw)

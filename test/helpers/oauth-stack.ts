@@ -41,6 +41,8 @@ export interface OAuthStackOptions {
   oauthResolve?: AdminDeps['oauthResolve']
   /** The admin API's clock (grants' expiry); the gateway keeps wall time. */
   adminClock?: AdminDeps['clock']
+  /** Merged into the admin API's config.admin. */
+  admin?: Record<string, unknown>
 }
 
 function urlOf (app: FastifyInstance): string {
@@ -83,7 +85,7 @@ export async function startOAuthStack (t: Test, opts: OAuthStackOptions = {}): P
   const config = buildConfig({
     ...base,
     gateway: { host: '127.0.0.1', port: 0, publicUrl: gatewayUrl },
-    admin: { host: '127.0.0.1', port: 0, token: OAUTH_ADMIN_TOKEN, oidc }
+    admin: { host: '127.0.0.1', port: 0, token: OAUTH_ADMIN_TOKEN, oidc, ...opts.admin }
   })
   const admin = await buildAdmin(config, {
     store,
