@@ -3,6 +3,7 @@
 // gateway's server id, the session as a digest) whose parent is the client's traceparent, and an
 // upstream child span whose context the upstream received as traceparent. No key, no session id in
 // any span. Off (no endpoint): the client's traceparent passes upstream untouched.
+import { EventEmitter, once } from 'node:events'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import t from 'tap'
@@ -16,6 +17,7 @@ interface OtlpSpan { traceId: string, spanId: string, parentSpanId?: string, nam
 async function collector (t: Parameters<typeof startGateway>[0]) {
   const spans: OtlpSpan[] = []
   const bodies: string[] = []
+  const exports = new EventEmitter()
   const server = createServer((req, res) => {
     const chunks: Buffer[] = []
     req.on('data', (c: Buffer) => chunks.push(c))
@@ -25,11 +27,19 @@ async function collector (t: Parameters<typeof startGateway>[0]) {
       const doc = JSON.parse(text) as { resourceSpans: Array<{ scopeSpans: Array<{ spans: OtlpSpan[] }> }> }
       for (const rs of doc.resourceSpans) for (const ss of rs.scopeSpans) spans.push(...ss.spans)
       res.writeHead(200, { 'content-type': 'application/json' }).end('{}')
+      exports.emit('export')
     })
   })
   await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
   t.teardown(() => new Promise<void>(resolve => server.close(() => resolve())))
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/traces`, spans, bodies }
+  /**
+   * Resolves once the spans received satisfy `done`: a forced flush does not wait for an export
+   * the processor's timer already started, so what it sent may still be on its way.
+   */
+  const until = async (done: (all: OtlpSpan[]) => boolean): Promise<void> => {
+    while (!done(spans)) await once(exports, 'export')
+  }
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/traces`, spans, bodies, until }
 }
 
 const attr = (s: OtlpSpan | undefined, key: string): string | number | undefined => {
@@ -59,6 +69,7 @@ t.test('a server span per request, an upstream child span, traceparent in and ou
   await client.listTools()
   await traced.app.mcpgate.telemetry?.flush()
 
+  await sink.until(all => all.some(s => s.name === 'tools/list') && all.some(c => c.kind === 3 && all.some(s => s.name === 'tools/call echo' && c.parentSpanId === s.spanId)))
   const call = sink.spans.find(s => s.name === 'tools/call echo')
   t.ok(call, 'the call\'s server span, named "{method} {tool}"')
   t.equal(call?.kind, 2, 'kind SERVER')
