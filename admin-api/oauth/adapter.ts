@@ -7,7 +7,8 @@
 // key lives (a key deleted in the console or the API ends the grant: no refresh, no new code), and
 // revoking a grant (a refresh token used twice, an authorization code replayed) deletes that key,
 // which every gateway replica refuses within the revocation budget, open streams included.
-import type { Adapter, AdapterPayload } from 'oidc-provider'
+import { errors as oidcErrors, type Adapter, type AdapterPayload } from 'oidc-provider'
+import { randomBase62 } from '../../core/key-format.ts'
 import type { KeyStore } from '../../core/store/store.ts'
 
 /** How long a consumed mark outlives nothing it marks: the longest a consumable record lives. */
@@ -48,7 +49,7 @@ export class StoreAdapter implements Adapter {
     const [raw, consumed] = await Promise.all([this.#store.getRecord(name), this.#store.getRecord(`${name}:consumed`)])
     if (raw === null) return this.#model === 'Client' ? await this.#options.keyClient?.(id) : undefined
     const payload = JSON.parse(raw) as AdapterPayload
-    if (consumed !== null) payload.consumed = Number(consumed)
+    if (consumed !== null) payload.consumed = Number.parseInt(consumed, 10)
     // A grant lives as long as its key: deleted in the console or the API, it is over here too.
     if (this.#model === 'Grant' && await this.#store.getKey(id) === null) {
       await this.revokeByGrantId(id)
@@ -67,8 +68,20 @@ export class StoreAdapter implements Adapter {
     return id === null ? undefined : await this.find(id)
   }
 
+  /**
+   * Marks a code or refresh token used. oidc-provider checks `consumed` when it finds the token and
+   * calls this later: two requests with one token at once both pass that check. The mark is written
+   * once (put-if-absent, unique to this use), so the second finds the first's mark here, and is
+   * treated as the reuse it is: the grant is revoked (the first request's fresh tokens with it).
+   */
   async consume (id: string): Promise<void> {
-    await this.#store.putRecordIfAbsent(`${this.#name(id)}:consumed`, String(Math.floor(Date.now() / 1000)), this.#options.consumedTtlMs)
+    const mark = `${Math.floor(Date.now() / 1000)}.${randomBase62(12)}`
+    const held = await this.#store.putRecordIfAbsent(`${this.#name(id)}:consumed`, mark, this.#options.consumedTtlMs)
+    if (held === mark) return
+    const raw = await this.#store.getRecord(this.#name(id))
+    const grantId = raw === null ? undefined : (JSON.parse(raw) as AdapterPayload).grantId
+    if (typeof grantId === 'string') await this.revokeByGrantId(grantId)
+    throw new oidcErrors.InvalidGrant(`${this.#model === 'RefreshToken' ? 'refresh token' : 'authorization code'} already used`)
   }
 
   async destroy (id: string): Promise<void> {

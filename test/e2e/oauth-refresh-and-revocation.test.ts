@@ -5,6 +5,7 @@
 import t, { type Test } from 'tap'
 import { auth } from '@modelcontextprotocol/sdk/client/auth.js'
 import { ManualClock } from '../../core/clock.ts'
+import { StoreAdapter } from '../../admin-api/oauth/adapter.ts'
 import { consentAs, CookieBrowser, startOAuthStack, TestOAuthClient, type OAuthStack } from '../helpers/oauth-stack.ts'
 
 async function granted (t: Test, stack: OAuthStack, userToken: string): Promise<{ client: TestOAuthClient, keyId: string }> {
@@ -56,6 +57,38 @@ t.test('refresh tokens rotate; a used one presented again revokes the grant and 
   t.equal(await stack.store.getKey(keyId), null, 'reuse detection revoked the grant: its key is gone')
   t.equal((await refresh(stack, client, second)).status, 400, 'the newest refresh token of the grant is refused too')
   t.equal(await mcpStatus(stack, accessToken), 401, 'and the access token already out is refused by the gateway')
+})
+
+t.test('two uses of one refresh token at the same moment are reuse: the grant is revoked, no token set survives', async t => {
+  const stack = await startOAuthStack(t)
+  const alice = await stack.idp.sign({ email: 'alice@example.com', name: 'Alice' })
+  const { client, keyId } = await granted(t, stack, alice)
+  const token = client.saved?.refresh_token as string
+  const both = await Promise.all([refresh(stack, client, token), refresh(stack, client, token)])
+  t.ok(both.some(r => r.status === 400 && r.body.error === 'invalid_grant'), 'one of them is refused invalid_grant')
+  t.equal(await stack.store.getKey(keyId), null, 'the grant is revoked: its key is gone')
+  for (const r of both.filter(r => r.status === 200)) {
+    t.equal(await mcpStatus(stack, r.body.access_token as string), 401, 'the access token the other one got is refused at the gateway')
+    t.equal((await refresh(stack, client, r.body.refresh_token as string)).status, 400, 'and its refresh token is refused')
+  }
+})
+
+t.test('the store\'s consumed mark decides between two uses that both found the token unused', async t => {
+  // oidc-provider checks `consumed` when it loads a token and marks it later: two requests can both
+  // pass the check. Here both are past it, at the adapter (the seam), so the race is certain.
+  const stack = await startOAuthStack(t)
+  const alice = await stack.idp.sign({ email: 'alice@example.com', name: 'Alice' })
+  const { client, keyId } = await granted(t, stack, alice)
+  const token = client.saved?.refresh_token as string
+  const adapter = () => new StoreAdapter('RefreshToken', { store: stack.store, consumedTtlMs: 60_000 })
+  t.equal((await adapter().find(token))?.consumed, undefined, 'found unused')
+  const outcomes = await Promise.allSettled([adapter().consume(token), adapter().consume(token)])
+  t.equal(outcomes.filter(o => o.status === 'fulfilled').length, 1, 'one use is taken')
+  const refused = outcomes.find(o => o.status === 'rejected')
+  t.match(refused?.status === 'rejected' ? refused.reason : undefined, { error: 'invalid_grant', error_detail: 'refresh token already used' }, 'the other is invalid_grant')
+  t.equal(await stack.store.getKey(keyId), null, 'and revokes the grant')
+  t.equal(await adapter().find(token), undefined, 'its tokens are gone from the store')
+  t.equal((await refresh(stack, client, token)).status, 400, 'the refresh token is refused over HTTP too')
 })
 
 t.test('a grant is listed with the keys and revoked like one', async t => {
