@@ -5,7 +5,7 @@
 import { limitsProblem, limitStatus, type LimitsSubject, type LimitStatus, type RateLimits } from '../core/limits.ts'
 import type { Static } from '@fastify/type-provider-typebox'
 import type { Config, ServerConfig } from '../config/schema.ts'
-import { userCanReach, type AccessSubject } from '../core/access.ts'
+import { scopeIncludes, userCanReach, type AccessSubject } from '../core/access.ts'
 import { systemClock, type Clock } from '../core/clock.ts'
 import { parseEmail } from '../core/email.ts'
 import { errors, StoreConflictError } from '../core/errors.ts'
@@ -498,6 +498,12 @@ export function createKeyService ({ store, config, clock = systemClock }: KeySer
     return servers.has(id)
   }
 
+  /** Whether a key of this scope and owner reaches server `id` now (what the gateway checks per request). */
+  function keyReaches (mcpServerIds: readonly string[], owner: AccessSubject, id: string): boolean {
+    const server = servers.get(id)
+    return server !== undefined && scopeIncludes(mcpServerIds, id) && userCanReach(server.access, owner)
+  }
+
   /** Hot reload: new servers and access rules apply to the next key created or listed. */
   function reloadServers (next: readonly ServerConfig[]): void {
     servers = new Map(next.map(s => [s.id, s]))
@@ -523,6 +529,7 @@ export function createKeyService ({ store, config, clock = systemClock }: KeySer
     limits,
     listServers,
     hasServer,
+    keyReaches,
     catalogTarget
   }
 }

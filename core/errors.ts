@@ -24,8 +24,10 @@ export const errors = {
   KeyInvalid: refusal('KEY_INVALID', 'The API key is not valid', 401),
   KeyExpired: refusal('KEY_EXPIRED', 'The API key has expired', 401),
   OwnerDisabled: refusal('OWNER_DISABLED', 'The owner of this API key is disabled', 401),
-  // gateway: the only 403 (a key or owner that may not reach a server gets ServerNotFound: 404)
+  // gateway: the only 403s (a key or owner that may not reach a server gets ServerNotFound: 404)
   OriginForbidden: refusal('ORIGIN_FORBIDDEN', 'Origin "%s" is not allowed', 403),
+  // OAuth mode: a valid access token for this endpoint whose grant does not reach it (RFC 6750 §3.1)
+  InsufficientScope: refusal('INSUFFICIENT_SCOPE', 'This access token\'s grant does not reach MCP server "%s"; authorize again and include it', 403),
   // gateway: routing
   ServerIdInvalid: refusal('SERVER_ID_INVALID', 'The MCP server id in the path is not a valid id', 400),
   ServerNotFound: refusal('SERVER_NOT_FOUND', 'MCP server "%s" not found', 404),

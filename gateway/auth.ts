@@ -269,9 +269,10 @@ export class Authenticator {
         if (cached.previousUntil !== null && cached.previousUntil > this.#clock.now()) return this.#fromCache(cached, parsed.key, digest, 'previous', ip)
         return { ok: false, error: 'KeyInvalid' }
       }
-      // A key of a rotated record whose other secret no request has proved yet: it may be that
-      // one; verified like a first use.
-      const unproven = cached.previousUntil !== null && cached.previousUntil > this.#clock.now() && (cached.digest === null || cached.previousDigest === null)
+      // A record no key has proved a secret of yet (cached by an OAuth token naming it), or a
+      // rotated one whose other secret no request has proved: the key may be that one; verified
+      // like a first use.
+      const unproven = cached.digest === null || (cached.previousUntil !== null && cached.previousUntil > this.#clock.now() && cached.previousDigest === null)
       if (unproven) {
         this.#stats.cacheMisses++
         return this.#miss(parsed.key, digest, ip)
@@ -619,7 +620,7 @@ export function authenticationHook (authenticator: Authenticator, lastUsed: Last
   }
   /** OAuth mode: the token checked for this endpoint, then the key record it names, as a key's. */
   function authenticateToken (request: FastifyRequest, reply: FastifyReply, token: string, oauth: OAuthResource, done: HookHandlerDoneFunction): void {
-    request.gate.keyPresented(true, null)
+    request.gate.tokenPresented()
     const params = request.params as { serverId?: string } | undefined
     // Only an MCP endpoint is a resource; /api/me takes keys alone.
     const serverId = typeof params?.serverId === 'string' ? params.serverId : null

@@ -2,7 +2,8 @@
 // undecoded URL (upstream-target.ts), the registry, the key's scope ∩ its owner's *current*
 // access, and the MCP session the request names (sessions.ts). A key or owner that may not reach
 // a server gets the answer an unknown server gets (404): no existence oracle, and no 403 that
-// MCP clients would take for an OAuth challenge.
+// MCP clients would take for an OAuth challenge. Only an OAuth access token whose grant does not
+// reach the endpoint it was issued for gets that challenge (403 insufficient_scope).
 import type { FastifyReply, FastifyRequest, preHandlerHookHandler } from 'fastify'
 import { scopeIncludes, userCanReach } from '../core/access.ts'
 import { errors } from '../core/errors.ts'
@@ -49,7 +50,10 @@ export function authorizationHook (registry: ServerRegistry, sessions: SessionBi
     }
     if (!scopeIncludes(principal.scope, id)) {
       gate.deny('out_of_scope')
-      done(new errors.ServerNotFound(id))
+      // An access token is bound to this endpoint (its audience): the server exists for its
+      // holder, and the answer that helps is "authorize again and include it" (MCP's scope
+      // challenge, 403 insufficient_scope). A key gets what an unknown server gets.
+      done(gate.tokenSent ? new errors.InsufficientScope(id) : new errors.ServerNotFound(id))
       return
     }
     // The owner's *current* access: role, groups and disabled come from the invalidatable cache.

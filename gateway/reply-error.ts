@@ -4,7 +4,8 @@
 // server a key may not reach: both send MCP clients into an OAuth dance against a gateway that
 // takes API keys. So 401s, 404s and every OAuth discovery path carry a hint that says what to send
 // instead. In OAuth mode (oauth.enabled) a 401 on an MCP endpoint names the endpoint's protected
-// resource metadata (RFC 9728 §5.1), where clients start the OAuth flow.
+// resource metadata (RFC 9728 §5.1), where clients start the OAuth flow, and so does a 403
+// insufficient_scope (a token whose grant does not reach its endpoint: authorize again).
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { statusText, toWire } from '../core/error-wire.ts'
 import { redactKeys } from '../core/key-format.ts'
@@ -71,12 +72,11 @@ export function errorReplies (adminPublicUrl: string | undefined, oauth: OAuthCh
     // work of a bad-key flood (one line per request, as for accepted requests).
     else request.log.debug({ code: wire.code, statusCode: wire.statusCode }, 'request refused')
 
-    if (wire.statusCode === 401) {
+    if (wire.statusCode === 401 || wire.code === 'MCPGATE_INSUFFICIENT_SCOPE') {
       const serverId = oauth === null ? null : routedServerId(request)
       const metadata = oauth === null || serverId === null ? '' : `, resource_metadata="${oauth.metadataUrl(request, serverId)}", scope="mcp"`
-      reply.header('www-authenticate', request.gate?.keySent === true
-        ? `Bearer realm="mcpgate", error="invalid_token"${metadata}`
-        : `Bearer realm="mcpgate"${metadata}`)
+      const error = wire.statusCode === 403 ? ', error="insufficient_scope"' : request.gate?.keySent === true ? ', error="invalid_token"' : ''
+      reply.header('www-authenticate', `Bearer realm="mcpgate"${error}${metadata}`)
     }
     const hinted = HINTED.has(wire.statusCode)
     if (wire.code === 'MCPGATE_OAUTH_NOT_ENABLED') reply.header('cache-control', 'no-store')

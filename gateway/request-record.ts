@@ -37,6 +37,8 @@ export class GateRecord {
   keySent = false
   /** The keyId of a well-formed key, accepted or not (not secret: tells which client keeps failing). */
   claimedKeyId: string | null = null
+  /** OAuth mode: an access token was sent, not a key (its refusals speak RFC 6750 to the client). */
+  tokenSent = false
   principal: Principal | null = null
   authVia: AuthVia | null = null
 
@@ -76,6 +78,12 @@ export class GateRecord {
     this.#keyChecked = true
     this.keySent = sent
     this.claimedKeyId = claimedKeyId
+  }
+
+  /** OAuth mode: an access token was sent instead of a key. */
+  tokenPresented (): void {
+    this.keyPresented(true, null)
+    this.tokenSent = true
   }
 
   authenticated (principal: Principal, via: AuthVia): void {

@@ -15,7 +15,7 @@ import type { Clock } from '../../core/clock.ts'
 import { verifySecret } from '../../core/hashing.ts'
 import { isValidKeyId, parseKey } from '../../core/key-format.ts'
 import { authorizationServerSecrets, endpointUrl, KEY_CLAIM, publishIssuer, serverIdOfEndpoint, SIGNING_ALG } from '../../core/oauth.ts'
-import type { KeyStore } from '../../core/store/store.ts'
+import type { KeyStore, User } from '../../core/store/store.ts'
 import { StoreAdapter } from './adapter.ts'
 import { mayFetchClientMetadata, type Resolve } from './ssrf-guard.ts'
 
@@ -53,6 +53,8 @@ export interface AuthorizationServerOptions {
   gatewayBase: string
   /** Whether a server id exists now (servers reload on SIGHUP). */
   serverExists: (id: string) => boolean
+  /** Whether a key (its scope, its owner's current access) reaches a server: client_credentials. */
+  keyReaches: (mcpServerIds: readonly string[], owner: User, id: string) => boolean
   /** How client ID metadata documents are fetched (tests inject one; default fetch). */
   fetch?: Configuration['fetch']
   /** How a client ID metadata document's host is resolved for the SSRF guard (default DNS). */
@@ -142,10 +144,16 @@ export async function createAuthorizationServer (options: AuthorizationServerOpt
         // A refresh (and a code exchange without `resource`) keeps the one granted endpoint.
         defaultResource: async (_ctx: KoaContextWithOIDC, _client: unknown, oneOf?: string[]) => oneOf?.[0],
         useGrantedResource: async () => true,
-        getResourceServerInfo: async (_ctx: KoaContextWithOIDC, resource: string) => {
+        getResourceServerInfo: async (ctx: KoaContextWithOIDC, resource: string) => {
           const id = serverIdOfEndpoint(gatewayBase, resource)
-          if (id === null || !options.serverExists(id) || resource !== endpointUrl(gatewayBase, id)) {
-            throw new oidcErrors.InvalidTarget(`resource must be a gateway endpoint, ${endpointUrl(gatewayBase, '<server id>')}`)
+          const refused = () => new oidcErrors.InvalidTarget(`resource must be a gateway endpoint, ${endpointUrl(gatewayBase, '<server id>')}, that the grant reaches`)
+          if (id === null || !options.serverExists(id) || resource !== endpointUrl(gatewayBase, id)) throw refused()
+          // A key (client_credentials) gets tokens only for servers it reaches, refused as an
+          // unknown server is (no existence oracle), instead of a token every request refuses.
+          // A grant's endpoints were picked at consent (routes.ts); a refresh keeps them.
+          if (ctx.oidc.params?.grant_type === 'client_credentials') {
+            const found = ctx.oidc.client === undefined ? null : await store.getKeyWithOwner(ctx.oidc.client.clientId)
+            if (found === null || !options.keyReaches(found.key.mcpServerIds, found.owner, id)) throw refused()
           }
           return {
             scope: MCP_SCOPE,

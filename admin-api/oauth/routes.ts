@@ -71,6 +71,7 @@ export async function oauthRoutes (app: FastifyInstance, options: OAuthRoutesOpt
       issuer: issuerOf(config, app),
       gatewayBase: options.gatewayBase,
       serverExists: id => service.hasServer(id),
+      keyReaches: (ids, owner, id) => service.keyReaches(ids, owner, id),
       ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
       ...(options.resolve === undefined ? {} : { resolve: options.resolve }),
       onError: err => { app.log.error({ err }, 'oauth: authorization server error') },

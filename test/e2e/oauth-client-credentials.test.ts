@@ -50,8 +50,12 @@ t.test('client_credentials with an API key', async t => {
   t.equal(basic.status, 200, 'client_secret_basic: a token too')
 
   const beta = await token(stack, { grant_type: 'client_credentials', client_id: id, client_secret: key, resource: stack.mcpUrl('beta'), scope: 'mcp' })
-  t.equal(beta.status, 200, 'a token for beta is issued (the resource exists)')
-  t.equal(await mcpStatus(stack, 'beta', beta.body.access_token as string), 404, 'but the key does not reach beta: 404 as for the key itself')
+  const gamma = await token(stack, { grant_type: 'client_credentials', client_id: id, client_secret: key, resource: stack.mcpUrl('gamma'), scope: 'mcp' })
+  t.equal(beta.status, 400, 'no token for beta, which the key does not reach')
+  t.equal(beta.body.error, 'invalid_target', 'RFC 8707 invalid_target')
+  t.same(beta.body, gamma.body, 'the same answer as for a server that does not exist (no oracle)')
+  t.equal(await mcpStatus(stack, 'alpha', key), 200, 'the key itself still works where its token was used (the token path cached its record without a secret)')
+  t.equal(await mcpStatus(stack, 'beta', key), 404, 'the key itself on beta: 404 in OAuth mode too (only a token bound to beta is told insufficient_scope)')
 
   const wrong = await token(stack, { grant_type: 'client_credentials', client_id: id, client_secret: `${key.slice(0, -1)}x`, resource, scope: 'mcp' })
   t.equal(wrong.status, 401, 'a wrong secret → 401')

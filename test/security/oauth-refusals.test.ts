@@ -126,7 +126,16 @@ t.test('access tokens the gateway refuses', async t => {
     t.match(res.www, `resource_metadata="${stack.gatewayUrl}/.well-known/oauth-protected-resource/mcp-connect/alpha"`, `${what}: the challenge names the metadata`)
   }
   const beta = await send(await mint({ aud: stack.mcpUrl('beta') }), 'beta')
-  t.equal(beta.status, 404, 'a token for beta on beta: authenticated, but the grant reaches alpha only (404, no oracle)')
+  t.equal(beta.status, 403, 'a token for beta on beta whose grant reaches alpha only: 403 (the token names the server: no oracle to keep)')
+  t.match(beta.www, /^Bearer realm="mcpgate", error="insufficient_scope", resource_metadata="[^"]+\/\.well-known\/oauth-protected-resource\/mcp-connect\/beta", scope="mcp"$/, 'the scope challenge: authorize again for beta (MCP step-up)')
+  const betaBody = await fetch(stack.mcpUrl('beta'), {
+    method: 'POST',
+    headers: { authorization: `Bearer ${await mint({ aud: stack.mcpUrl('beta') })}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+    body: '{"jsonrpc":"2.0","id":1,"method":"ping"}'
+  })
+  t.match(await betaBody.json(), { jsonrpc: '2.0', id: null, error: { code: -32000, message: /does not reach MCP server "beta"; authorize again/, data: { code: 'MCPGATE_INSUFFICIENT_SCOPE' } } }, 'a JSON-RPC error naming the server')
+  const gamma = await send(await mint({ aud: stack.mcpUrl('gamma') }), 'gamma')
+  t.equal(gamma.status, 404, 'a server that is not configured: 404 whatever the token')
 
   const me = await fetch(`${stack.gatewayUrl}/api/me`, { headers: { authorization: `Bearer ${await mint({})}` } })
   t.equal(me.status, 401, 'tokens are for MCP endpoints only, not /api/me')
