@@ -135,7 +135,8 @@ export const ConfigSchema = Type.Object({
     refreshTokenTtlDays: Type.Integer({ minimum: 1, maximum: 365, default: 30, description: 'lifetime of a refresh token; each use rotates it, and a used one presented again revokes the grant' }),
     grantTtlDays: Type.Integer({ minimum: 1, maximum: 3650, default: 90, description: 'a grant (listed with the API keys as "OAuth · <client>") expires this long after consent; the client then asks the user again' }),
     dynamicRegistration: Type.Boolean({ default: true, description: 'open dynamic client registration (RFC 7591) at /oauth/register, which Cursor, Codex and Copilot still need' }),
-    clientIdMetadataDocuments: Type.Boolean({ default: true, description: 'accept an https: URL as client_id and fetch its metadata document (https only, never a loopback, private or link-local address, 5 KiB, 2.5 s)' })
+    clientIdMetadataDocuments: Type.Boolean({ default: true, description: 'accept an https: URL as client_id and fetch its metadata document (https only, never a loopback, private or link-local address, 5 KiB, 2.5 s)' }),
+    registrationsPerIpPerHour: Type.Integer({ minimum: 1, default: 60, description: 'dynamic client registrations (POST /oauth/register) one client IP may make per hour on an admin replica before 429 with Retry-After; each one is a client record in the store' })
   }, { default: {}, additionalProperties: false }),
   store: Type.Object({
     type: Type.Union([Type.Literal('sqlite'), Type.Literal('redis')], { default: 'sqlite' }),

@@ -12,7 +12,7 @@ import { Type } from '@fastify/type-provider-typebox'
 import type { Interaction } from 'oidc-provider'
 import type { Config } from '../../config/schema.ts'
 import type { Clock } from '../../core/clock.ts'
-import type { FailureBudget } from '../../core/failure-budget.ts'
+import { FailureBudget } from '../../core/failure-budget.ts'
 import { errors, StoreUnavailableError } from '../../core/errors.ts'
 import { endpointUrl, serverIdOfEndpoint } from '../../core/oauth.ts'
 import type { KeyStore } from '../../core/store/store.ts'
@@ -54,8 +54,13 @@ function issuerOf (config: Readonly<Config>, app: FastifyInstance): string {
   return `http://${host.includes(':') ? `[${host}]` : host}:${port}`
 }
 
+const HOUR_MS = 3_600_000
+
 export async function oauthRoutes (app: FastifyInstance, options: OAuthRoutesOptions): Promise<void> {
   const { config, store, service } = options
+  // Open registration writes a client record for anyone who asks (and it stays): each address
+  // gets oauth.registrationsPerIpPerHour of them, counted per admin replica.
+  const registrations = new FailureBudget(config.oauth.registrationsPerIpPerHour, HOUR_MS, options.clock)
   /** Each request handed to oidc-provider, with its client IP as the admin API resolves it (trustProxy). */
   const callerIps = new WeakMap<IncomingMessage, string>()
   let as: AuthorizationServer | null = null
@@ -112,6 +117,13 @@ export async function oauthRoutes (app: FastifyInstance, options: OAuthRoutesOpt
           reply.header('retry-after', String(retryAfter))
           throw new errors.RateLimited('too many failed client authentications from this address; retry later')
         }
+      } else if (request.method === 'POST' && request.url.startsWith(OAUTH_ROUTES.registration)) {
+        const retryAfter = registrations.retryAfter(request.ip)
+        if (retryAfter > 0) {
+          reply.header('retry-after', String(retryAfter))
+          throw new errors.RateLimited(`more than ${config.oauth.registrationsPerIpPerHour} client registrations from this address in an hour (oauth.registrationsPerIpPerHour); retry later`)
+        }
+        registrations.fail(request.ip)
       }
       callerIps.set(request.raw, request.ip)
       if (url !== undefined) request.raw.url = url
