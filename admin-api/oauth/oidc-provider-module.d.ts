@@ -21,6 +21,8 @@ declare module 'oidc-provider' {
     jti: string
     accountId: string
     clientId: string
+    /** Resource indicator → its granted scopes ("mcp"). */
+    resources?: Record<string, string>
     addOIDCScope(scope: string): void
     addResourceScope(resource: string, scope: string): void
     save(ttl?: number): Promise<string>

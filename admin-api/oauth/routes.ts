@@ -15,7 +15,7 @@ import type { Clock } from '../../core/clock.ts'
 import { FailureBudget } from '../../core/failure-budget.ts'
 import { errors, StoreUnavailableError } from '../../core/errors.ts'
 import { endpointUrl, serverIdOfEndpoint } from '../../core/oauth.ts'
-import type { KeyStore } from '../../core/store/store.ts'
+import type { ApiKeyRecord, KeyStore, Page } from '../../core/store/store.ts'
 import type { KeyService } from '../key-service.ts'
 import type { Principal } from '../principal.ts'
 import { KeyScopes } from '../schemas.ts'
@@ -179,6 +179,8 @@ export async function oauthRoutes (app: FastifyInstance, options: OAuthRoutesOpt
     const resources = resourcesOf(details.params.resource)
     const serverIds = resources.map(r => serverIdOfEndpoint(options.gatewayBase, r)).filter((id): id is string => id !== null)
     return {
+      /** Grants of this user to this client for these endpoints that allowing replaces. */
+      replaces: (await grantsReplacedBy(as, user.id, clientId, resources)).length,
       uid: details.uid,
       client: { id: clientId, name: client.clientName ?? clientId, redirectHost: hostOf(redirectUri) },
       resources,
@@ -206,12 +208,25 @@ export async function oauthRoutes (app: FastifyInstance, options: OAuthRoutesOpt
       if (!picked.includes('*') && !picked.includes(id)) throw new errors.ValidationFailed(`mcpServerIds: must include "${id}", the server ${client.clientName ?? clientId} asked for`)
     }
     const redirectUri = String(details.params.redirect_uri ?? client.redirectUris[0] ?? '')
-    const key = await service.createGrant(user.id, {
+    // Consenting again to the same client for the same endpoints replaces the grant it had: a
+    // client that lost its tokens (reinstalled, signed out) leaves no live grant behind, and
+    // reconnecting does not pile grants up to admin.maxKeysPerUser.
+    const superseded = await grantsReplacedBy(as, user.id, clientId, resources)
+    const grant = {
       oauth: { clientId, clientName: client.clientName ?? clientId, redirectHost: hostOf(redirectUri) },
       mcpServerIds: picked,
       scopes: request.body.scopes,
       expiresAt: options.clock.now() + as.grantTtlSeconds * 1000
-    })
+    }
+    let key
+    try {
+      key = await service.createGrant(user.id, grant)
+    } catch (err) {
+      // At the key limit, the grant being replaced makes the room.
+      if (!(err instanceof errors.KeyLimitReached) || superseded.length === 0) throw err
+      for (const id of superseded.splice(0)) await store.deleteKey(id)
+      key = await service.createGrant(user.id, grant)
+    }
     let redirectTo: string
     try {
       const grant = new as.provider.Grant({ jti: key.id, accountId: user.id, clientId })
@@ -230,8 +245,27 @@ export async function oauthRoutes (app: FastifyInstance, options: OAuthRoutesOpt
       await store.deleteKey(key.id).catch(() => {})
       throw err
     }
-    return { redirectTo, keyId: key.id }
+    // Deleted like a key: the gateway refuses its tokens, and its refresh tokens end with it.
+    for (const id of superseded) await store.deleteKey(id)
+    return { redirectTo, keyId: key.id, replaced: superseded }
   })
+
+  /** The user's grants to this client for exactly these endpoints (what a new consent replaces). */
+  async function grantsReplacedBy (as: AuthorizationServer, userId: string, clientId: string, resources: readonly string[]): Promise<string[]> {
+    const wanted = [...new Set(resources)].sort().join(' ')
+    const found: string[] = []
+    let cursor: string | null = null
+    do {
+      const page: Page<ApiKeyRecord> = await store.listKeys({ userId, limit: 100, cursor })
+      for (const key of page.items) {
+        if (key.oauth?.clientId !== clientId) continue
+        const grant = await as.provider.Grant.find(key.id)
+        if (grant !== undefined && Object.keys(grant.resources ?? {}).sort().join(' ') === wanted) found.push(key.id)
+      }
+      cursor = page.nextCursor
+    } while (cursor !== null)
+    return found
+  }
 
   app.post<{ Params: { uid: string } }>('/oauth/interaction/:uid/deny', { schema: { hide: true } }, async (request, reply) => {
     reply.header('cache-control', 'no-store')

@@ -197,6 +197,8 @@ export interface ConsentResult {
   /** Where the browser was sent back to the client: the redirect URI with code, state and iss. */
   callback: URL
   keyId: string
+  /** What the consent page was shown (GET …/details). */
+  details: Record<string, unknown>
 }
 
 /**
@@ -210,7 +212,7 @@ export async function consentAs (stack: OAuthStack, browser: CookieBrowser, auth
   const uid = m[1] as string
   const details = await browser.fetch(`${stack.adminUrl}/oauth/interaction/${uid}/details`, { bearer: token })
   if (details.status !== 200) throw new Error(`details: ${details.status} ${await details.text()}`)
-  await details.arrayBuffer()
+  const shown = await details.json() as Record<string, unknown>
   const consent = await browser.fetch(`${stack.adminUrl}/oauth/interaction/${uid}/consent`, {
     method: 'POST',
     bearer: token,
@@ -220,5 +222,5 @@ export async function consentAs (stack: OAuthStack, browser: CookieBrowser, auth
   const body = await consent.json() as { redirectTo?: string, keyId?: string, message?: string }
   if (consent.status !== 200 || body.redirectTo === undefined || body.keyId === undefined) throw new Error(`consent: ${consent.status} ${body.message ?? ''}`)
   const back = await browser.follow(body.redirectTo, stack.adminUrl)
-  return { callback: back.url, keyId: body.keyId }
+  return { callback: back.url, keyId: body.keyId, details: shown }
 }

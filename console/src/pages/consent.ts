@@ -22,6 +22,8 @@ interface InteractionDetails {
   serverIds: string[]
   user: { id: string, email: string, name: string }
   grantTtlDays: number
+  /** The user's earlier grants to this client for these servers, which allowing replaces. */
+  replaces: number
 }
 
 export async function renderConsent (ctx: AppContext, section: HTMLElement, params: URLSearchParams): Promise<void> {
@@ -83,6 +85,7 @@ export async function renderConsent (ctx: AppContext, section: HTMLElement, para
             pickers[i]?.element
           ]
         }))),
+    details.replaces === 0 ? null : h('p', { class: 'hint', 'data-field': 'replaces' }, `You allowed ${client.name} before; allowing again replaces that access, which stops working.`),
     h('p', { class: 'hint' }, `The access lasts ${details.grantTtlDays} days at most. It is listed with your API keys as “OAuth · ${client.name}”; delete it there to revoke it at once.`),
     formError,
     h('div', { class: 'dialog-actions' }, deny, allow))
