@@ -294,7 +294,7 @@ export async function buildAdmin (config: Readonly<Config>, deps: AdminDeps): Pr
 
   if (config.oauth.enabled) {
     // Loaded only in OAuth mode: oidc-provider (and its Koa) stays out of a key-only admin API.
-    const { oauthRoutes } = await import('./oauth/routes.ts')
+    const { oauthRoutes } = await loadingQuietly(app.log, async () => await import('./oauth/routes.ts'))
     await app.register(oauthRoutes, {
       config,
       store,
@@ -320,4 +320,19 @@ export async function buildAdmin (config: Readonly<Config>, deps: AdminDeps): Pr
   }
   if (deps.console !== false) await registerConsole(app, config, deps.console ?? {})
   return app
+}
+
+/**
+ * oidc-provider prints its notices with console.warn when it is imported ("Unsupported runtime"
+ * on Node 20, where mcpgate runs it and is tested): a raw line in a JSON log. They go into the log
+ * as structured warn lines instead.
+ */
+async function loadingQuietly<T> (log: FastifyBaseLogger, load: () => Promise<T>): Promise<T> {
+  const warn = console.warn
+  console.warn = (...args: unknown[]) => { log.warn({ notice: args.map(String).join(' ') }, 'oauth: a notice from oidc-provider') }
+  try {
+    return await load()
+  } finally {
+    console.warn = warn
+  }
 }
