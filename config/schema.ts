@@ -136,7 +136,8 @@ export const ConfigSchema = Type.Object({
     grantTtlDays: Type.Integer({ minimum: 1, maximum: 3650, default: 90, description: 'a grant (listed with the API keys as "OAuth · <client>") expires this long after consent; the client then asks the user again' }),
     dynamicRegistration: Type.Boolean({ default: true, description: 'open dynamic client registration (RFC 7591) at /oauth/register, which Cursor, Codex and Copilot still need' }),
     clientIdMetadataDocuments: Type.Boolean({ default: true, description: 'accept an https: URL as client_id and fetch its metadata document (https only, never a loopback, private or link-local address, 5 KiB, 2.5 s)' }),
-    registrationsPerIpPerHour: Type.Integer({ minimum: 1, default: 60, description: 'dynamic client registrations (POST /oauth/register) one client IP may make per hour on an admin replica before 429 with Retry-After; each one is a client record in the store' })
+    registrationsPerIpPerHour: Type.Integer({ minimum: 1, default: 60, description: 'dynamic client registrations (POST /oauth/register) one client IP may make per hour on an admin replica before 429 with Retry-After; each one is a client record in the store' }),
+    keyVerificationsPerSecond: Type.Integer({ minimum: 1, default: 10, description: 'argon2 verifications per second of API keys sent as a client_secret (client_credentials) not proven before, all clients together, per admin replica (on low-priority threads); overflow → 503 temporarily_unavailable with Retry-After. A key proved once is known by its digest' })
   }, { default: {}, additionalProperties: false }),
   store: Type.Object({
     type: Type.Union([Type.Literal('sqlite'), Type.Literal('redis')], { default: 'sqlite' }),

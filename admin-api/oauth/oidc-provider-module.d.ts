@@ -64,6 +64,8 @@ declare module 'oidc-provider' {
     method: string
     path: string
     req: IncomingMessage
+    /** Sets a response header (Koa). */
+    set(name: string, value: string): void
     oidc: {
       session?: { accountId?: string, grantIdFor(clientId: string): string | undefined }
       client?: Client
@@ -118,6 +120,9 @@ declare module 'oidc-provider' {
 
   export class OIDCProviderError extends Error {
     status: number
+    statusCode: number
+    /** Whether the error and its description are shown to the client (else "server_error"). */
+    expose: boolean
     error: string
     error_description?: string
   }
@@ -127,6 +132,7 @@ declare module 'oidc-provider' {
     InvalidTarget: new (description?: string) => OIDCProviderError
     InvalidClient: new (description?: string) => OIDCProviderError
     AccessDenied: new (description?: string) => OIDCProviderError
+    TemporarilyUnavailable: new (description?: string) => OIDCProviderError
   }
 
   export default class Provider {

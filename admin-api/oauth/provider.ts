@@ -12,7 +12,9 @@ import type { IncomingMessage } from 'node:http'
 import Provider, { errors as oidcErrors, type AdapterPayload, type Configuration, type KoaContextWithOIDC } from 'oidc-provider'
 import type { Config } from '../../config/schema.ts'
 import type { Clock } from '../../core/clock.ts'
-import { verifySecret } from '../../core/hashing.ts'
+import { LRUCache } from 'lru-cache'
+import { TokenBucket } from '../../core/guards.ts'
+import { digestsEqual, keyDigest, verifySecret, type KeyDigest } from '../../core/hashing.ts'
 import { isValidKeyId, parseKey } from '../../core/key-format.ts'
 import { authorizationServerSecrets, endpointUrl, KEY_CLAIM, publishIssuer, serverIdOfEndpoint, SIGNING_ALG } from '../../core/oauth.ts'
 import type { KeyStore, User } from '../../core/store/store.ts'
@@ -26,6 +28,8 @@ const DAY_S = 86_400
 const AUTHORIZATION_CODE_TTL_S = 60
 const INTERACTION_TTL_S = 600
 const SESSION_TTL_S = 3600
+/** How long a key proved at the token endpoint is known without argon2 (its record is read each time). */
+const PROVEN_TTL_MS = 3_600_000
 
 export const OAUTH_ROUTES = {
   authorization: '/oauth/authorize',
@@ -66,6 +70,8 @@ export interface AuthorizationServerOptions {
    * counts it against the client's address, as a wrong admin credential is.
    */
   clientAuthFailed?: (req: IncomingMessage) => void
+  /** How a key's secret is checked (argon2); the admin API passes its low-priority verifier. */
+  verifySecret?: (phc: string, secret: string) => Promise<boolean>
 }
 
 export interface AuthorizationServer {
@@ -80,6 +86,12 @@ export async function createAuthorizationServer (options: AuthorizationServerOpt
   const secrets = await authorizationServerSecrets(store)
   const refreshTtlS = oauth.refreshTokenTtlDays * DAY_S
   const grantTtlSeconds = oauth.grantTtlDays * DAY_S
+  const verify = options.verifySecret ?? verifySecret
+  // client_credentials verifies a key at every token request: a key proved once is known by its
+  // digest (while its record's secret stays the same), and the argon2 work keys not proven cause
+  // is bounded for all clients together, as the gateway bounds it (core/guards.ts).
+  const proven = new LRUCache<string, { digest: KeyDigest, secretHash: string }>({ max: 10_000, ttl: PROVEN_TTL_MS })
+  const unprovenRate = new TokenBucket(oauth.keyVerificationsPerSecond, options.clock)
 
   /** The machine client an API key is (client_credentials): client_id the key id, client_secret the whole key. */
   async function keyClient (id: string): Promise<AdapterPayload | undefined> {
@@ -98,7 +110,18 @@ export async function createAuthorizationServer (options: AuthorizationServerOpt
     if (found.key.expiresAt !== null && found.key.expiresAt <= options.clock.now()) return refused()
     // The key's own verification (argon2 of its secret): only a caller holding the key gets a
     // client whose secret is that key, which oidc-provider then compares in constant time.
-    if (!await verifySecret(found.key.secretHash, parsed.key.secret)) return refused()
+    const digest = keyDigest(secret)
+    const known = proven.get(id)
+    if (known === undefined || known.secretHash !== found.key.secretHash || !digestsEqual(known.digest, digest)) {
+      if (!unprovenRate.tryTake()) {
+        ctx.set('retry-after', String(unprovenRate.retryAfter()))
+        const busy = new oidcErrors.TemporarilyUnavailable('too many API keys to verify right now; retry shortly')
+        Object.assign(busy, { status: 503, statusCode: 503, expose: true })
+        throw busy
+      }
+      if (!await verify(found.key.secretHash, parsed.key.secret)) return refused()
+      proven.set(id, { digest, secretHash: found.key.secretHash })
+    }
     return {
       client_id: id,
       client_secret: secret,

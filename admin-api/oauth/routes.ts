@@ -13,6 +13,7 @@ import type { Interaction } from 'oidc-provider'
 import type { Config } from '../../config/schema.ts'
 import type { Clock } from '../../core/clock.ts'
 import { FailureBudget } from '../../core/failure-budget.ts'
+import { LowPriorityVerifier } from '../../core/low-priority-verifier.ts'
 import { errors, StoreUnavailableError } from '../../core/errors.ts'
 import { endpointUrl, serverIdOfEndpoint } from '../../core/oauth.ts'
 import type { ApiKeyRecord, KeyStore, Page } from '../../core/store/store.ts'
@@ -61,6 +62,10 @@ export async function oauthRoutes (app: FastifyInstance, options: OAuthRoutesOpt
   // Open registration writes a client record for anyone who asks (and it stays): each address
   // gets oauth.registrationsPerIpPerHour of them, counted per admin replica.
   const registrations = new FailureBudget(config.oauth.registrationsPerIpPerHour, HOUR_MS, options.clock)
+  // Keys sent as a client_secret are verified at nice 19 (`mcpgate start` shares the process
+  // with the gateway, whose traffic keeps the CPU), as the gateway verifies its own.
+  const verifier = new LowPriorityVerifier(1)
+  app.addHook('onClose', async () => { await verifier.close() })
   /** Each request handed to oidc-provider, with its client IP as the admin API resolves it (trustProxy). */
   const callerIps = new WeakMap<IncomingMessage, string>()
   let as: AuthorizationServer | null = null
@@ -80,6 +85,7 @@ export async function oauthRoutes (app: FastifyInstance, options: OAuthRoutesOpt
       ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
       ...(options.resolve === undefined ? {} : { resolve: options.resolve }),
       onError: err => { app.log.error({ err }, 'oauth: authorization server error') },
+      verifySecret: async (phc, secret) => await verifier.verify(phc, secret),
       clientAuthFailed: req => {
         const ip = callerIps.get(req)
         if (ip !== undefined) options.failures.fail(ip)

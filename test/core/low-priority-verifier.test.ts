@@ -3,7 +3,7 @@
 import { readdirSync, readFileSync } from 'node:fs'
 import t from 'tap'
 import { hashSecret } from '../../core/hashing.ts'
-import { LowPriorityVerifier } from '../../gateway/low-priority-verifier.ts'
+import { LowPriorityVerifier } from '../../core/low-priority-verifier.ts'
 
 const CHEAP = { memoryCost: 1024, timeCost: 1, parallelism: 1 }
 

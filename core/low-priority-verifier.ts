@@ -1,4 +1,5 @@
-// argon2id verification for the gateway at the lowest CPU priority. One verification is ~15 ms
+// argon2id verification at the lowest CPU priority, for the gateway (and the admin API's OAuth
+// token endpoint, which verifies keys sent as a client_secret). One verification is ~15 ms
 // of CPU, and on a busy gateway it competes with proxied requests for the same cores: a flood of
 // wrong secrets for many key ids would take that CPU from valid traffic (bench: "wrong-secret
 // flood"). Here verifications run on worker threads that lower their own priority to nice 19
@@ -7,7 +8,7 @@
 // start) verification runs as before, on libuv's pool at normal priority.
 import { createRequire } from 'node:module'
 import { Worker } from 'node:worker_threads'
-import { verifySecret } from '../core/hashing.ts'
+import { verifySecret } from './hashing.ts'
 
 /** CommonJS source of each worker: argon2's synchronous verify, on this thread, at nice 19. */
 const WORKER_SOURCE = `

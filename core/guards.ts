@@ -2,7 +2,7 @@
 // verifications and single-flight for concurrent misses of the same key (the failure budgets per
 // keyId and per client IP are core/failure-budget.ts, shared with the admin API). Argon2 costs
 // ~20 ms of CPU, so without these a flood of wrong secrets would starve valid traffic.
-import type { Clock } from '../core/clock.ts'
+import type { Clock } from './clock.ts'
 
 /** Non-blocking semaphore: a request that cannot start a verification now is answered 503. */
 export class VerificationLimiter {
