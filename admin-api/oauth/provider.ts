@@ -107,20 +107,31 @@ export async function createAuthorizationServer (options: AuthorizationServerOpt
     if (!parsed.ok || parsed.key.keyId !== id) return refused()
     const found = await store.getKeyWithOwner(id)
     if (found === null || found.key.oauth !== undefined || found.owner.id !== parsed.key.userId || found.owner.disabled) return refused()
-    if (found.key.expiresAt !== null && found.key.expiresAt <= options.clock.now()) return refused()
+    const now = options.clock.now()
+    if (found.key.expiresAt !== null && found.key.expiresAt <= now) return refused()
     // The key's own verification (argon2 of its secret): only a caller holding the key gets a
-    // client whose secret is that key, which oidc-provider then compares in constant time.
+    // client whose secret is that key, which oidc-provider then compares in constant time. A
+    // rotated key's previous secret works until its overlap ends, as at the gateway.
+    const hashes = [found.key.secretHash]
+    if (found.key.previousSecretHash !== undefined && (found.key.previousUntil ?? 0) > now) hashes.push(found.key.previousSecretHash)
     const digest = keyDigest(secret)
     const known = proven.get(id)
-    if (known === undefined || known.secretHash !== found.key.secretHash || !digestsEqual(known.digest, digest)) {
-      if (!unprovenRate.tryTake()) {
-        ctx.set('retry-after', String(unprovenRate.retryAfter()))
-        const busy = new oidcErrors.TemporarilyUnavailable('too many API keys to verify right now; retry shortly')
-        Object.assign(busy, { status: 503, statusCode: 503, expose: true })
-        throw busy
+    if (known === undefined || !hashes.includes(known.secretHash) || !digestsEqual(known.digest, digest)) {
+      let matched: string | undefined
+      for (const phc of hashes) {
+        if (!unprovenRate.tryTake()) {
+          ctx.set('retry-after', String(unprovenRate.retryAfter()))
+          const busy = new oidcErrors.TemporarilyUnavailable('too many API keys to verify right now; retry shortly')
+          Object.assign(busy, { status: 503, statusCode: 503, expose: true })
+          throw busy
+        }
+        if (await verify(phc, parsed.key.secret)) {
+          matched = phc
+          break
+        }
       }
-      if (!await verify(found.key.secretHash, parsed.key.secret)) return refused()
-      proven.set(id, { digest, secretHash: found.key.secretHash })
+      if (matched === undefined) return refused()
+      proven.set(id, { digest, secretHash: matched })
     }
     return {
       client_id: id,

@@ -56,3 +56,22 @@ t.test('argon2 at the token endpoint: once per key, and bounded for keys not pro
   t.equal(del.status, 204)
   t.equal((await token(stack, a.id, a.key)).body.error, 'invalid_client', 'a proven key deleted: refused (its record is read at every request)')
 })
+
+t.test('a rotated key: both secrets during the overlap, the new one after', async t => {
+  const clock = new ManualClock(Date.now())
+  const stack = await startOAuthStack(t, { adminClock: clock })
+  const alice = await stack.idp.sign({ email: 'alice@example.com', name: 'Alice' })
+  const created = await fetch(`${stack.adminUrl}/api/api-keys`, { method: 'POST', headers: { authorization: `Bearer ${alice}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'robot', mcpServerIds: ['alpha'] }) })
+  const old = await created.json() as { id: string, key: string }
+  t.equal((await token(stack, old.id, old.key)).status, 200, 'the key before rotation')
+  const rotated = await fetch(`${stack.adminUrl}/api/api-keys/${old.id}/rotate`, { method: 'POST', headers: { authorization: `Bearer ${alice}`, 'content-type': 'application/json' }, body: JSON.stringify({ overlapSeconds: 60 }) })
+  t.equal(rotated.status, 200)
+  const fresh = (await rotated.json() as { key: string }).key
+  t.equal((await token(stack, old.id, fresh)).status, 200, 'the new secret')
+  t.equal((await token(stack, old.id, old.key)).status, 200, 'the old secret during the overlap')
+  clock.advance(61_000)
+  const late = await token(stack, old.id, old.key)
+  t.equal(late.status, 401, 'the old secret after the overlap: refused')
+  t.equal(late.body.error, 'invalid_client')
+  t.equal((await token(stack, old.id, fresh)).status, 200, 'the new one still works')
+})
