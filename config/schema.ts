@@ -135,7 +135,8 @@ export const ConfigSchema = Type.Object({
     refreshTokenTtlDays: Type.Integer({ minimum: 1, maximum: 365, default: 30, description: 'lifetime of a refresh token; each use rotates it, and a used one presented again revokes the grant' }),
     grantTtlDays: Type.Integer({ minimum: 1, maximum: 3650, default: 90, description: 'a grant (listed with the API keys as "OAuth · <client>") expires this long after consent; the client then asks the user again' }),
     dynamicRegistration: Type.Boolean({ default: true, description: 'open dynamic client registration (RFC 7591) at /oauth/register, which Cursor, Codex and Copilot still need' }),
-    clientIdMetadataDocuments: Type.Boolean({ default: true, description: 'accept an https: URL as client_id and fetch its metadata document (https only, never a loopback, private or link-local address, 5 KiB, 2.5 s)' })
+    clientIdMetadataDocuments: Type.Boolean({ default: true, description: 'accept an https: URL as client_id and fetch its metadata document (https only, never a loopback, private or link-local address, 5 KiB, 2.5 s)' }),
+    signingKeyFile: Type.Optional(Type.String({ minLength: 1, description: 'the access tokens\' signing key, kept out of the store: a PEM file (PKCS#8 EC P-256 private key; more keys after it verify only) or a JSON private JWK or JWKS whose first key signs; relative: to the config file\'s directory (env MCPGATE_OAUTH_SIGNING_KEY_FILE: from the working directory). Absent: a key generated once and kept in the store (`mcpgate oauth rotate-signing-key` rotates it)' }))
   }, { default: {}, additionalProperties: false }),
   store: Type.Object({
     type: Type.Union([Type.Literal('sqlite'), Type.Literal('redis')], { default: 'sqlite' }),
