@@ -194,8 +194,15 @@ export async function buildAdmin (config: Readonly<Config>, deps: AdminDeps): Pr
     reply.header('x-request-id', request.id)
   })
   adminMetrics(app)
-  // SIGHUP (cli/serve.ts): only the servers and their access rules reload.
-  const control: AdminControl = { reload: next => service.reloadServers(next.servers) }
+  // SIGHUP (cli/serve.ts): the servers and their access rules reload, and in OAuth mode the
+  // signing keys are read again (oauth.signingKeyFile rotated in place).
+  let reloadSigningKeys = (): void => {}
+  const control: AdminControl = {
+    reload: next => {
+      service.reloadServers(next.servers)
+      reloadSigningKeys()
+    }
+  }
   // Upstream catalogs for the key form's picker, per server config (a reload starts afresh).
   const catalog = createCatalogCache({ cacheMs: config.admin.catalog.cacheMs, timeoutMs: config.admin.catalog.timeoutMs, clock })
   app.decorate('mcpgateAdmin', control)
@@ -295,7 +302,17 @@ export async function buildAdmin (config: Readonly<Config>, deps: AdminDeps): Pr
   if (config.oauth.enabled) {
     // Loaded only in OAuth mode: oidc-provider (and its Koa) stays out of a key-only admin API.
     const { oauthRoutes } = await loadingQuietly(app.log, async () => await import('./oauth/routes.ts'))
+    const { SigningKeySource } = await import('./oauth/signing-keys.ts')
+    // Reads oauth.signingKeyFile now: a broken one refuses the start (ConfigError).
+    const signingKeys = new SigningKeySource({
+      config,
+      store,
+      clock,
+      onReloadFailed: err => { app.log.error({ err }, 'oauth: the signing keys could not be read again; signing with the previous ones') }
+    })
+    reloadSigningKeys = () => { signingKeys.reload() }
     await app.register(oauthRoutes, {
+      signingKeys,
       config,
       store,
       clock,

@@ -28,17 +28,18 @@ Usage:
   mcpgate keys list [--user <email|id>]
   mcpgate keys delete <id>
   mcpgate keys rotate <id> [--overlap 0|30m|24h|7d]
+  mcpgate oauth rotate-signing-key           OAuth mode: a new access token signing key in the store
 
 Options:
   --config FILE   YAML config; default: $MCPGATE_CONFIG, else ./mcpgate.yaml, else the demo config
                   that "npm start" uses (config/demo.yaml of this installation, said on stderr)
   --help          show help for a command
 
-Operator commands (users, keys) work directly on the configured store; only "users create" makes a
+Operator commands (users, keys, oauth) work directly on the configured store; only "users create" makes a
 new SQLite store, the others need the one mcpgate runs with. Relative paths in a config file are
 relative to that file's directory.
 Environment: MCPGATE_CONFIG; MCPGATE_GATEWAY_HOST/PORT, MCPGATE_ADMIN_HOST/PORT, MCPGATE_ADMIN_TOKEN,
-MCPGATE_STORE_TYPE, MCPGATE_STORE_URL, MCPGATE_STORE_PATH override the file. Each of them, and any
+MCPGATE_STORE_TYPE, MCPGATE_STORE_URL, MCPGATE_STORE_PATH, MCPGATE_OAUTH_SIGNING_KEY_FILE override the file. Each of them, and any
 \${VAR} in the file, may be given as NAME_FILE instead: a file holding the value (Docker secrets).
 Exit codes: 0 done; 1 failed or refused (a user or key not found, an email taken, a server the
 user cannot reach, the store unreachable); 2 bad usage (a flag or its value) or a bad config.`
@@ -96,6 +97,10 @@ export async function main (argv: string[], env: Env, io: Io = defaultIo): Promi
       case 'keys': {
         const { runOperator } = await import('./operator.ts')
         return await runOperator(command, rest, env, io)
+      }
+      case 'oauth': {
+        const { runOAuthCommand } = await import('./oauth.ts')
+        return await runOAuthCommand(rest, env, io)
       }
       default:
         throw new UsageError(`unknown command "${command}"`)

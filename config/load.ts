@@ -100,7 +100,8 @@ const ENV_OVERRIDES: Array<[string, string[], 'int' | 'string']> = [
   ['MCPGATE_ADMIN_TOKEN', ['admin', 'token'], 'string'],
   ['MCPGATE_STORE_TYPE', ['store', 'type'], 'string'],
   ['MCPGATE_STORE_URL', ['store', 'url'], 'string'],
-  ['MCPGATE_STORE_PATH', ['store', 'path'], 'string']
+  ['MCPGATE_STORE_PATH', ['store', 'path'], 'string'],
+  ['MCPGATE_OAUTH_SIGNING_KEY_FILE', ['oauth', 'signingKeyFile'], 'string']
 ]
 
 function isHttpUrl (s: string): boolean {
@@ -197,21 +198,23 @@ function deepFreeze<T> (value: T): T {
 
 export interface BuildOptions {
   /**
-   * The config file's directory: a relative `store.path` or `audit.file` written in the file is
+   * The config file's directory: a relative `store.path`, `audit.file` or `oauth.signingKeyFile` written in the file is
    * taken from there, so the file means the same store whatever directory mcpgate is started in.
    * Absent (a document built in code): relative to the working directory. A path from the
-   * environment (MCPGATE_STORE_PATH) is always relative to the working directory, like any path
+   * environment (MCPGATE_STORE_PATH, MCPGATE_OAUTH_SIGNING_KEY_FILE) is always relative to the working directory, like any path
    * typed in a shell.
    */
   baseDir?: string
 }
 
-/** `store.path` (not `:memory:`) and `audit.file` (not `stdout`) made absolute against the file's directory. */
+/** `store.path` (not `:memory:`), `audit.file` (not `stdout`) and `oauth.signingKeyFile` made absolute against the file's directory. */
 function resolveFilePaths (config: Config, baseDir: string, fromEnv: ReadonlyMap<string, string>): void {
   const store = config.store
   if (!fromEnv.has('store.path') && store.path !== ':memory:' && !isAbsolute(store.path)) store.path = resolve(baseDir, store.path)
   const file = config.audit.file
   if (file !== undefined && file !== 'stdout' && !isAbsolute(file)) config.audit.file = resolve(baseDir, file)
+  const keyFile = config.oauth.signingKeyFile
+  if (keyFile !== undefined && !fromEnv.has('oauth.signingKeyFile') && !isAbsolute(keyFile)) config.oauth.signingKeyFile = resolve(baseDir, keyFile)
 }
 
 /**

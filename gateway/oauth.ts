@@ -14,7 +14,7 @@ import type { Clock } from '../core/clock.ts'
 import { errors } from '../core/errors.ts'
 import { keyDigest, type KeyDigest } from '../core/hashing.ts'
 import { isValidKeyId } from '../core/key-format.ts'
-import { ACCESS_TOKEN_TYP, authorizationServerPublic, endpointUrl, KEY_CLAIM, SIGNING_ALG } from '../core/oauth.ts'
+import { ACCESS_TOKEN_TYP, authorizationServerPublic, endpointUrl, KEY_CLAIM, retentionMs, SIGNING_ALG, type VerificationKey } from '../core/oauth.ts'
 import type { KeyStore } from '../core/store/store.ts'
 import type { ServerRegistry } from './registry.ts'
 
@@ -33,10 +33,19 @@ interface VerifiedToken {
 interface AuthorizationServerView {
   issuer: string
   keys: JWTVerifyGetKey
+  /** As read from the store, with when each stops verifying. */
+  published: readonly VerificationKey[]
+  /** When a key of `keys` stops verifying (a rotated-out key past its retention): `keys` is remade then. */
+  changesAt: number
 }
 
 /** A token's `kid` the keys do not know makes the keys be read again, at most this often. */
 const KEYS_RELOAD_MS = 5000
+/**
+ * The keys are read again when a token must be verified and they are older than this: a key
+ * removed from oauth.signingKeyFile stops verifying even though its kid stays known here.
+ */
+const KEYS_MAX_AGE_MS = 30_000
 const STORE_RETRY_AFTER_S = 2
 /** Seconds of clock difference allowed between the AS and this replica. */
 const CLOCK_TOLERANCE_S = 30
@@ -176,26 +185,43 @@ export class OAuthResource {
 
   async #authorizationServer (reload: boolean): Promise<AuthorizationServerView | null> {
     const now = this.#clock.now()
-    if (this.#as !== null && (!reload || now - this.#loadedAt < KEYS_RELOAD_MS)) return this.#as
+    // A retired key past its retention is dropped here, without a store read: it is refused even
+    // while the keys are not read again (no unknown kid) or the store is down.
+    const known = this.#as !== null && now >= this.#as.changesAt ? view(this.#as.issuer, this.#as.published, now) : this.#as
+    this.#as = known
+    if (known !== null && now - this.#loadedAt < (reload ? KEYS_RELOAD_MS : KEYS_MAX_AGE_MS)) return known
     this.#loading ??= (async () => {
       try {
-        const found = await authorizationServerPublic(this.#store)
+        const found = await authorizationServerPublic(this.#store, retentionMs(this.#config.oauth.accessTokenTtlSeconds))
         if (found === null) return null
         const configured = this.#config.oauth.issuer ?? this.#config.admin.publicUrl
-        this.#as = { issuer: configured?.replace(/\/+$/, '') ?? found.issuer, keys: createLocalJWKSet({ keys: found.keys }) }
+        this.#as = view(configured?.replace(/\/+$/, '') ?? found.issuer, found.keys, this.#clock.now())
         this.#loadedAt = this.#clock.now()
         return this.#as
       } finally {
         this.#loading = null
       }
     })()
-    return await this.#loading
+    try {
+      return await this.#loading
+    } catch (err) {
+      // The store down at a periodic re-read: the keys known keep verifying meanwhile.
+      if (known !== null && !reload) return known
+      throw err
+    }
   }
 
   /** Forgets every verified token (tests, and a key change at the AS). */
   clear (): void {
     this.#verified.clear()
   }
+}
+
+/** The keys that verify at `now`, and when that changes next. */
+function view (issuer: string, published: readonly VerificationKey[], now: number): AuthorizationServerView {
+  const live = published.filter(k => k.verifyUntil === null || k.verifyUntil > now)
+  const changesAt = Math.min(...live.map(k => k.verifyUntil ?? Number.POSITIVE_INFINITY))
+  return { issuer, keys: createLocalJWKSet({ keys: live.map(k => k.jwk) }), published, changesAt }
 }
 
 /** Paths where clients look for the authorization server on the MCP server's origin (2025-03-26 clients). */

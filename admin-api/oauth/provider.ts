@@ -16,9 +16,10 @@ import { LRUCache } from 'lru-cache'
 import { TokenBucket } from '../../core/guards.ts'
 import { digestsEqual, keyDigest, verifySecret, type KeyDigest } from '../../core/hashing.ts'
 import { isValidKeyId, parseKey } from '../../core/key-format.ts'
-import { authorizationServerSecrets, endpointUrl, KEY_CLAIM, publishIssuer, serverIdOfEndpoint, SIGNING_ALG } from '../../core/oauth.ts'
+import { endpointUrl, KEY_CLAIM, publishIssuer, serverIdOfEndpoint, SIGNING_ALG } from '../../core/oauth.ts'
 import type { KeyStore, User } from '../../core/store/store.ts'
 import { StoreAdapter } from './adapter.ts'
+import type { SigningKeys } from './signing-keys.ts'
 import { mayFetchClientMetadata, type Resolve } from './ssrf-guard.ts'
 
 /** The one scope of an MCP endpoint: a grant's reach is its key's servers and tools, not scopes. */
@@ -53,6 +54,8 @@ export interface AuthorizationServerOptions {
   clock: Clock
   /** The issuer: config.oauth.issuer, else admin.publicUrl, else the admin API's own address. */
   issuer: string
+  /** The keys it signs with (the first) and publishes, and its cookie keys (signing-keys.ts). */
+  signingKeys: SigningKeys
   /** The gateway's external base URL: resources are `<base>/mcp-connect/<id>`. */
   gatewayBase: string
   /** Whether a server id exists now (servers reload on SIGHUP). */
@@ -78,12 +81,14 @@ export interface AuthorizationServer {
   readonly provider: Provider
   readonly issuer: string
   readonly grantTtlSeconds: number
+  /** What it was built with: SigningKeys.id. */
+  readonly signingKeysId: string
 }
 
 export async function createAuthorizationServer (options: AuthorizationServerOptions): Promise<AuthorizationServer> {
   const { config, store, gatewayBase } = options
   const oauth = config.oauth
-  const secrets = await authorizationServerSecrets(store)
+  const { keys, cookieKeys } = options.signingKeys
   const refreshTtlS = oauth.refreshTokenTtlDays * DAY_S
   const grantTtlSeconds = oauth.grantTtlDays * DAY_S
   const verify = options.verifySecret ?? verifySecret
@@ -148,8 +153,8 @@ export async function createAuthorizationServer (options: AuthorizationServerOpt
   const configuration: Configuration = {
     adapter: (model: string) => new StoreAdapter(model, { store, consumedTtlMs: refreshTtlS * 1000, keyClient }),
     clients: [],
-    jwks: { keys: secrets.keys as Array<Record<string, unknown>> },
-    cookies: { keys: secrets.cookieKeys },
+    jwks: { keys: keys.map(k => ({ ...k })) as Array<Record<string, unknown>> },
+    cookies: { keys: [...cookieKeys] },
     routes: OAUTH_ROUTES,
     // 'mcp' too: clients register with the scope the protected resource metadata lists.
     scopes: ['openid', 'offline_access', MCP_SCOPE],
@@ -157,7 +162,8 @@ export async function createAuthorizationServer (options: AuthorizationServerOpt
     responseTypes: ['code'],
     // PKCE for every client, S256 only (oidc-provider knows no other method).
     pkce: { required: () => true },
-    // The one signing key is EC: ID tokens (a client that asks for openid) are signed with it too.
+    // The signing key is EC: ID tokens (a client that asks for openid) are signed with it too (the
+    // first of the keys: oidc-provider keeps their order among equals).
     clientDefaults: { id_token_signed_response_alg: SIGNING_ALG, grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'] },
     features: {
       devInteractions: { enabled: false },
@@ -194,7 +200,8 @@ export async function createAuthorizationServer (options: AuthorizationServerOpt
             audience: resource,
             accessTokenTTL: oauth.accessTokenTtlSeconds,
             accessTokenFormat: 'jwt',
-            jwt: { sign: { alg: SIGNING_ALG } }
+            // The first key signs; the others only verify (retired by a rotation).
+            jwt: { sign: keys[0]?.kid === undefined ? { alg: SIGNING_ALG } : { alg: SIGNING_ALG, kid: keys[0].kid } }
           }
         }
       }
@@ -254,7 +261,7 @@ export async function createAuthorizationServer (options: AuthorizationServerOpt
     provider.on('server_error', (_ctx: unknown, err: Error) => { report(err) })
   }
   await publishIssuer(store, options.issuer)
-  return { provider, issuer: options.issuer, grantTtlSeconds }
+  return { provider, issuer: options.issuer, grantTtlSeconds, signingKeysId: options.signingKeys.id }
 }
 
 /** The secret of `Authorization: Basic` (client_secret_basic), form-decoded as RFC 6749 §2.3.1 says. */

@@ -21,6 +21,7 @@ import type { KeyService } from '../key-service.ts'
 import type { Principal } from '../principal.ts'
 import { KeyScopes } from '../schemas.ts'
 import { createAuthorizationServer, MCP_SCOPE, OAUTH_ROUTES, type AuthorizationServer, type AuthorizationServerOptions } from './provider.ts'
+import type { SigningKeySource } from './signing-keys.ts'
 
 export interface OAuthRoutesOptions {
   config: Readonly<Config>
@@ -38,6 +39,8 @@ export interface OAuthRoutesOptions {
   failures: FailureBudget
   fetch?: AuthorizationServerOptions['fetch']
   resolve?: AuthorizationServerOptions['resolve']
+  /** The keys tokens are signed with, read again every 30 s: a rotation builds a new provider. */
+  signingKeys: SigningKeySource
 }
 
 const ConsentBody = Type.Object({
@@ -69,16 +72,20 @@ export async function oauthRoutes (app: FastifyInstance, options: OAuthRoutesOpt
   /** Each request handed to oidc-provider, with its client IP as the admin API resolves it (trustProxy). */
   const callerIps = new WeakMap<IncomingMessage, string>()
   let as: AuthorizationServer | null = null
-  let starting: Promise<AuthorizationServer> | null = null
+  let starting: { signingKeysId: string, built: Promise<AuthorizationServer> } | null = null
   // Built once the port is known (the issuer may be this server's own address); at listen, so
-  // the issuer is published for the gateway before the first client asks.
+  // the issuer is published for the gateway before the first client asks. Built again when the
+  // signing keys changed (a rotation, a new key file): requests in flight finish on the old one.
   const server = async (): Promise<AuthorizationServer> => {
-    if (as !== null) return as
-    starting ??= createAuthorizationServer({
+    const signingKeys = await options.signingKeys.current()
+    if (as !== null && as.signingKeysId === signingKeys.id) return as
+    if (starting !== null && starting.signingKeysId === signingKeys.id) return await starting.built
+    const built = createAuthorizationServer({
       config,
       store,
       clock: options.clock,
       issuer: issuerOf(config, app),
+      signingKeys,
       gatewayBase: options.gatewayBase,
       serverExists: id => service.hasServer(id),
       keyReaches: (ids, owner, id) => service.keyReaches(ids, owner, id),
@@ -90,14 +97,19 @@ export async function oauthRoutes (app: FastifyInstance, options: OAuthRoutesOpt
         const ip = callerIps.get(req)
         if (ip !== undefined) options.failures.fail(ip)
       }
-    }).then(built => {
-      as = built
-      return built
+    }).then(done => {
+      // A slower build for keys replaced meanwhile does not replace a newer one.
+      if (starting?.built === built) {
+        as = done
+        starting = null
+      }
+      return done
     }, (err: unknown) => {
-      starting = null
+      if (starting?.built === built) starting = null
       throw err
     })
-    return await starting
+    starting = { signingKeysId: signingKeys.id, built }
+    return await built
   }
   // A configured issuer (or a fixed port) is known before listening: ready with the app. Port 0
   // (tests) is known only once listening; fastify does not wait for onListen hooks, so the

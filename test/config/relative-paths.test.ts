@@ -22,6 +22,9 @@ t.test('relative paths in a file are relative to the file', async t => {
   t.equal(loadConfigFile(file, {}).store.path, '/var/lib/mcpgate/m.db', 'absolute: as is')
   t.equal(loadConfigFile(file, {}).audit.file, 'stdout', '"stdout" is no path')
   t.equal(loadConfigFile(file, { MCPGATE_STORE_PATH: 'here.db' }).store.path, 'here.db', 'from the environment: relative to the working directory, as typed')
+  writeFileSync(file, 'oauth: { signingKeyFile: keys/signing.pem }\n')
+  t.equal(loadConfigFile(file, {}).oauth.signingKeyFile, join(dir, 'keys', 'signing.pem'), 'oauth.signingKeyFile too')
+  t.equal(loadConfigFile(file, { MCPGATE_OAUTH_SIGNING_KEY_FILE: 'k.pem' }).oauth.signingKeyFile, 'k.pem', 'MCPGATE_OAUTH_SIGNING_KEY_FILE: as typed')
   t.equal(parseConfigText('store: { path: ./data/x.db }\n').store.path, './data/x.db', 'a document without a file: unchanged')
 })
 

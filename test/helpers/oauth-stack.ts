@@ -15,6 +15,7 @@ import type { Config } from '../../config/schema.ts'
 import type { KeyStore } from '../../core/store/store.ts'
 import { startMcpUpstream, type McpUpstream } from './mcp-upstream.ts'
 import { startOidcIssuer, type OidcIssuer } from './oidc.ts'
+import type { RedisHandle } from './redis-server.ts'
 import { redisStore, sqliteStore, testRedis } from './stores.ts'
 
 export const OAUTH_ADMIN_TOKEN = 'oauth-test-admin-token-0123456789'
@@ -23,6 +24,8 @@ export interface OAuthStack {
   idp: OidcIssuer
   upstream: McpUpstream
   store: KeyStore
+  /** The redis-server of a Redis store (inspection). */
+  redis?: RedisHandle
   gateway: FastifyInstance
   admin: FastifyInstance
   gatewayUrl: string
@@ -39,8 +42,10 @@ export interface OAuthStackOptions {
   servers?: (upstreamUrl: string) => unknown[]
   oauthFetch?: AdminDeps['oauthFetch']
   oauthResolve?: AdminDeps['oauthResolve']
-  /** The admin API's clock (grants' expiry); the gateway keeps wall time. */
+  /** The admin API's clock (grants' expiry); the gateway keeps wall time unless gatewayClock says. */
   adminClock?: AdminDeps['clock']
+  /** The gateway's clock (token expiry, signing key retention). */
+  gatewayClock?: AdminDeps['clock']
   /** Merged into the admin API's config.admin. */
   admin?: Record<string, unknown>
 }
@@ -56,8 +61,9 @@ export async function startOAuthStack (t: Test, opts: OAuthStackOptions = {}): P
   const upstream = await startMcpUpstream(t)
   let store: KeyStore
   let gatewayStore: KeyStore
+  let redis: RedisHandle | undefined
   if (opts.store === 'redis') {
-    const redis = await testRedis(t)
+    redis = await testRedis(t)
     const prefix = `oauth-${Math.random().toString(36).slice(2, 8)}:`
     store = await redisStore(t, redis, { prefix })
     gatewayStore = await redisStore(t, redis, { prefix })
@@ -77,7 +83,7 @@ export async function startOAuthStack (t: Test, opts: OAuthStackOptions = {}): P
   }
   const oidc = { issuer: idp.issuer, audience: idp.audience, jwksUrl: idp.jwksUrl }
   const gatewayConfig = buildConfig({ ...base, admin: { oidc }, gateway: { host: '127.0.0.1', port: 0, lastUsedFlushMs: 100 } })
-  const gateway = await buildGateway(gatewayConfig, { store: gatewayStore, logger: { level: 'silent' } })
+  const gateway = await buildGateway(gatewayConfig, { store: gatewayStore, logger: { level: 'silent' }, ...(opts.gatewayClock === undefined ? {} : { clock: opts.gatewayClock }) })
   t.teardown(() => gateway.close())
   await gateway.listen({ host: '127.0.0.1', port: 0 })
   const gatewayUrl = urlOf(gateway)
@@ -103,7 +109,7 @@ export async function startOAuthStack (t: Test, opts: OAuthStackOptions = {}): P
     if (Date.now() > deadline) throw new Error('the authorization server never published its issuer')
     await new Promise(resolve => setTimeout(resolve, 5))
   }
-  return { idp, upstream, store, gateway, admin, gatewayUrl, adminUrl: urlOf(admin), config, mcpUrl: id => `${gatewayUrl}/mcp-connect/${id}` }
+  return { idp, upstream, store, ...(redis === undefined ? {} : { redis }), gateway, admin, gatewayUrl, adminUrl: urlOf(admin), config, mcpUrl: id => `${gatewayUrl}/mcp-connect/${id}` }
 }
 
 /** What an MCP client keeps between runs: registration, tokens, the PKCE verifier; and where it was sent. */
