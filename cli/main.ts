@@ -72,6 +72,11 @@ export async function main (argv: string[], env: Env, io: Io = defaultIo): Promi
         }
         const path = configPath(values.config, env, io)
         const config = loadConfig(path, env)
+        // The signing key file is read as the admin API reads it at start: a broken one fails here first.
+        if (config.oauth.enabled && config.oauth.signingKeyFile !== undefined) {
+          const { readSigningKeyFile } = await import('../admin-api/oauth/signing-keys.ts')
+          readSigningKeyFile(config.oauth.signingKeyFile)
+        }
         // Where the SQLite file is, resolved: the question "which store will the commands use?"
         // (a Redis URL may carry a password: not printed).
         const store = config.store.type === 'sqlite' ? `sqlite ${config.store.path}` : 'redis'

@@ -62,3 +62,19 @@ t.test('unknown commands and bad flags are usage errors on stderr with exit 2', 
   t.equal(h.status, 0)
   t.match(h.stdout, 'mcpgate keys create')
 })
+
+t.test('OAuth mode: the signing key file is read as the admin API reads it', async t => {
+  const oauth = (file: string) => `admin:\n  oidc: { issuer: https://idp.invalid, audience: mcpgate, clientId: console }\noauth:\n  enabled: true\n  signingKeyFile: ${file}\n`
+  writeFileSync(join(dir, 'rsa.json'), JSON.stringify({ kty: 'RSA', n: 'AQAB', e: 'AQAB' }))
+  const broken = check('k1.yaml', oauth('rsa.json'))
+  t.equal(broken.code, 2, 'a file holding no EC P-256 key: exit 2')
+  t.match(broken.stderr, /oauth\.signingKeyFile: .*rsa\.json/, 'naming the field and the file')
+  const missing = check('k2.yaml', oauth('absent.pem'))
+  t.equal(missing.code, 2)
+  t.match(missing.stderr, /oauth\.signingKeyFile: cannot read .*absent\.pem: ENOENT/, 'a missing file')
+  const { generateKeyPairSync } = await import('node:crypto')
+  writeFileSync(join(dir, 'good.pem'), generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'pem', type: 'pkcs8' }))
+  const good = check('k3.yaml', oauth('good.pem'))
+  t.equal(good.code, 0, `an EC P-256 private key passes ${good.stderr}`)
+  t.match(good.stdout, ': ok (')
+})
