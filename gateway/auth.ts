@@ -218,24 +218,8 @@ export class Authenticator {
     const record = found.key
     const user = this.#ownerState(found.owner)
     const fingerprint = keyFingerprint(record)
-    const entry: CachedKey = cached !== undefined && cached.fingerprint === fingerprint
-      ? cached
-      : {
-          keyId: record.id,
-          // No secret proved on this path: a key-path request with this id still verifies its own.
-          digest: null,
-          previousDigest: null,
-          previousUntil: null,
-          secretGeneration: record.secretGeneration ?? 0,
-          userId: user.id,
-          scope: sharedScope(record.mcpServerIds),
-          scopes: frozenScopes(record.scopes),
-          limits: record.limits === undefined ? null : Object.freeze({ ...record.limits }),
-          expiresAt: record.expiresAt,
-          fingerprint,
-          checkedAt: now,
-          epoch: this.#cache.epoch
-        }
+    // No secret proved on this path: a key-path request with this id still verifies its own.
+    const entry = cached !== undefined && cached.fingerprint === fingerprint ? cached : cachedEntry(record, user, fingerprint, now, this.#cache.epoch)
     // An invalidation that arrived during the read wins: nothing is cached from it.
     if (this.#cache.generation === generation) {
       entry.checkedAt = now
@@ -487,26 +471,7 @@ export class Authenticator {
     const fingerprint = keyFingerprint(record)
     // The other secret of the same record may be proved already: one entry holds both.
     const known = this.#cache.getKey(record.id)
-    const entry: CachedKey = known !== undefined && known.fingerprint === fingerprint
-      ? known
-      : {
-          // keyId/userId from the record and the owner's state (equal to the parsed ones, checked
-          // above): the parsed ones are slices of the raw key and would pin the secret in the heap
-          // for as long as this is cached.
-          keyId: record.id,
-          digest: null,
-          previousDigest: null,
-          previousUntil: overlap ? record.previousUntil as number : null,
-          secretGeneration: record.secretGeneration ?? 0,
-          userId: user.id,
-          scope: sharedScope(record.mcpServerIds),
-          scopes: frozenScopes(record.scopes),
-          limits: record.limits === undefined ? null : Object.freeze({ ...record.limits }),
-          expiresAt: record.expiresAt,
-          fingerprint,
-          checkedAt: now,
-          epoch: this.#cache.epoch
-        }
+    const entry = known !== undefined && known.fingerprint === fingerprint ? known : cachedEntry(record, user, fingerprint, now, this.#cache.epoch)
     if (secret === 'current') entry.digest = digest
     else entry.previousDigest = digest
     // Cached even when expired or the owner is disabled: later requests are then answered from
@@ -558,6 +523,30 @@ function frozenScopes (scopes: KeyScopes | null | undefined): KeyScopes | null {
     Object.freeze(rule)
   }
   return Object.freeze(scopes)
+}
+
+/**
+ * A record's cache entry with no secret proved yet (the caller sets the digest it proved). keyId
+ * and userId come from the record and the owner's state, never from a parsed key: those are slices
+ * of the raw key and would pin the secret in the heap for as long as this is cached.
+ */
+function cachedEntry (record: ApiKeyRecord, user: UserState, fingerprint: string, now: number, epoch: number): CachedKey {
+  const overlap = record.previousSecretHash !== undefined && record.previousUntil !== undefined && record.previousUntil > now
+  return {
+    keyId: record.id,
+    digest: null,
+    previousDigest: null,
+    previousUntil: overlap ? record.previousUntil as number : null,
+    secretGeneration: record.secretGeneration ?? 0,
+    userId: user.id,
+    scope: sharedScope(record.mcpServerIds),
+    scopes: frozenScopes(record.scopes),
+    limits: record.limits === undefined ? null : Object.freeze({ ...record.limits }),
+    expiresAt: record.expiresAt,
+    fingerprint,
+    checkedAt: now,
+    epoch
+  }
 }
 
 /** The pair budget's subject (FailureBudget keeps its own copy of it). */

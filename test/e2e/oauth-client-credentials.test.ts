@@ -69,3 +69,21 @@ t.test('client_credentials with an API key', async t => {
   const after = await token(stack, { grant_type: 'client_credentials', client_id: id, client_secret: key, resource, scope: 'mcp' })
   t.equal(after.body.error, 'invalid_client', 'and no new token')
 })
+
+t.test('a rotated key whose token reached the gateway first: its previous secret keeps working there until the overlap ends', async t => {
+  const stack = await startOAuthStack(t)
+  const alice = await stack.idp.sign({ email: 'alice@example.com', name: 'Alice' })
+  const created = await fetch(`${stack.adminUrl}/api/api-keys`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${alice}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'rotating robot', mcpServerIds: ['alpha'] })
+  })
+  const { key: old, id } = await created.json() as { key: string, id: string }
+  const rotated = await fetch(`${stack.adminUrl}/api/api-keys/${id}/rotate`, { method: 'POST', headers: { authorization: `Bearer ${alice}`, 'content-type': 'application/json' }, body: JSON.stringify({ overlapSeconds: 600 }) })
+  const fresh = (await rotated.json() as { key: string }).key
+  const issued = await token(stack, { grant_type: 'client_credentials', client_id: id, client_secret: fresh, resource: stack.mcpUrl('alpha'), scope: 'mcp' })
+  t.equal(await mcpStatus(stack, 'alpha', issued.body.access_token as string), 200, 'the token first: the gateway caches the record without a secret')
+  t.equal(await mcpStatus(stack, 'alpha', old), 200, 'the previous secret, verified')
+  t.equal(await mcpStatus(stack, 'alpha', old), 200, 'and again, from the cache: its overlap was cached with it')
+  t.equal(await mcpStatus(stack, 'alpha', fresh), 200, 'the new secret too')
+})
