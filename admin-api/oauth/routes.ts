@@ -186,21 +186,27 @@ export async function oauthRoutes (app: FastifyInstance, options: OAuthRoutesOpt
     return reply.redirect(`/#/oauth/consent?uid=${encodeURIComponent(request.params.uid)}`, 303)
   })
 
-  app.get<{ Params: { uid: string } }>('/oauth/interaction/:uid/details', { schema: { hide: true } }, async (request, reply) => {
-    reply.header('cache-control', 'no-store')
+  /** The signed-in user and what this browser's pending authorization asks: the client and the endpoints. */
+  async function pendingConsent (request: FastifyRequest<{ Params: { uid: string } }>, reply: FastifyReply) {
     const user = await userOf(request)
     const { as, details } = await interaction(request, reply)
     const clientId = String(details.params.client_id ?? '')
     const client = await as.provider.Client.find(clientId)
     if (client === undefined) throw new errors.OAuthInteractionNotFound()
     const redirectUri = String(details.params.redirect_uri ?? client.redirectUris[0] ?? '')
-    const resources = resourcesOf(details.params.resource)
+    const shown = { clientId, clientName: client.clientName ?? clientId, redirectHost: hostOf(redirectUri) }
+    return { user, as, details, client: shown, resources: resourcesOf(details.params.resource) }
+  }
+
+  app.get<{ Params: { uid: string } }>('/oauth/interaction/:uid/details', { schema: { hide: true } }, async (request, reply) => {
+    reply.header('cache-control', 'no-store')
+    const { user, as, details, client, resources } = await pendingConsent(request, reply)
     const serverIds = resources.map(r => serverIdOfEndpoint(options.gatewayBase, r)).filter((id): id is string => id !== null)
     return {
       /** Grants of this user to this client for these endpoints that allowing replaces. */
-      replaces: (await grantsReplacedBy(as, user.id, clientId, resources)).length,
+      replaces: (await grantsReplacedBy(as, user.id, client.clientId, resources)).length,
       uid: details.uid,
-      client: { id: clientId, name: client.clientName ?? clientId, redirectHost: hostOf(redirectUri) },
+      client: { id: client.clientId, name: client.clientName, redirectHost: client.redirectHost },
       resources,
       serverIds,
       user: { id: user.id, email: user.email, name: user.name },
@@ -212,26 +218,21 @@ export async function oauthRoutes (app: FastifyInstance, options: OAuthRoutesOpt
     schema: { hide: true, body: ConsentBody }
   }, async (request, reply) => {
     reply.header('cache-control', 'no-store')
-    const user = await userOf(request)
-    const { as, details } = await interaction(request, reply)
-    const clientId = String(details.params.client_id ?? '')
-    const client = await as.provider.Client.find(clientId)
-    if (client === undefined) throw new errors.OAuthInteractionNotFound()
-    const resources = resourcesOf(details.params.resource)
+    const { user, as, details, client, resources } = await pendingConsent(request, reply)
+    const { clientId } = client
     // The endpoint the token will be for must be one the grant reaches.
     const picked = request.body.mcpServerIds
     for (const r of resources) {
       const id = serverIdOfEndpoint(options.gatewayBase, r)
       if (id === null || r !== endpointUrl(options.gatewayBase, id)) throw new errors.ValidationFailed(`resource: ${r} is not an MCP endpoint of this gateway`)
-      if (!picked.includes('*') && !picked.includes(id)) throw new errors.ValidationFailed(`mcpServerIds: must include "${id}", the server ${client.clientName ?? clientId} asked for`)
+      if (!picked.includes('*') && !picked.includes(id)) throw new errors.ValidationFailed(`mcpServerIds: must include "${id}", the server ${client.clientName} asked for`)
     }
-    const redirectUri = String(details.params.redirect_uri ?? client.redirectUris[0] ?? '')
     // Consenting again to the same client for the same endpoints replaces the grant it had: a
     // client that lost its tokens (reinstalled, signed out) leaves no live grant behind, and
     // reconnecting does not pile grants up to admin.maxKeysPerUser.
     const superseded = await grantsReplacedBy(as, user.id, clientId, resources)
     const grant = {
-      oauth: { clientId, clientName: client.clientName ?? clientId, redirectHost: hostOf(redirectUri) },
+      oauth: client,
       mcpServerIds: picked,
       scopes: request.body.scopes,
       expiresAt: options.clock.now() + as.grantTtlSeconds * 1000
