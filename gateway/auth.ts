@@ -574,8 +574,7 @@ const BEARER = /^Bearer[ \t]+([^ \t]+)[ \t]*$/i
  * The key from `Authorization: Bearer …` or `X-API-Key` — never from the query string, where
  * it would end up in access logs and browser history. undefined = no key sent.
  */
-export function extractKey (headers: FastifyRequest['headers']): string | undefined {
-  const bearer = bearerOf(headers.authorization)
+export function extractKey (headers: FastifyRequest['headers'], bearer = bearerOf(headers.authorization)): string | undefined {
   if (bearer !== undefined && bearer.startsWith(KEY_START)) return bearer
   // A bearer that is no mcpgate key (a token the client sends for something else) does not hide
   // a key in X-API-Key; without one, it is still an attempt with a key (→ malformed).
@@ -632,16 +631,15 @@ export function authenticationHook (authenticator: Authenticator, lastUsed: Last
   }
 
   return function authenticate (request, reply, done) {
-    if (oauth !== null && request.headers['x-api-key'] === undefined) {
-      const bearer = bearerOf(request.headers.authorization)
-      if (bearer !== undefined && !bearer.startsWith(KEY_START) && isJwtShaped(bearer)) {
-        authenticateToken(request, reply, bearer, oauth, done)
-        return
-      }
+    // The Authorization header is parsed once: a token (OAuth mode) or the key's first source.
+    const bearer = bearerOf(request.headers.authorization)
+    if (oauth !== null && bearer !== undefined && request.headers['x-api-key'] === undefined && !bearer.startsWith(KEY_START) && isJwtShaped(bearer)) {
+      authenticateToken(request, reply, bearer, oauth, done)
+      return
     }
     // The key is read from the headers and parsed here, once; the record keeps what the access
     // line and the error answer need of it.
-    const raw = extractKey(request.headers)
+    const raw = extractKey(request.headers, bearer)
     const parsed = raw === undefined ? null : parseKey(raw)
     request.gate.keyPresented(raw !== undefined, parsed !== null && parsed.ok ? parsed.key.keyId : null)
     const result = authenticator.authenticate(raw, request.gate.ip, parsed)
