@@ -5,6 +5,7 @@
 import t, { type Test } from 'tap'
 import { auth } from '@modelcontextprotocol/sdk/client/auth.js'
 import { consentAs, CookieBrowser, startOAuthStack, TestOAuthClient, type OAuthStack } from '../helpers/oauth-stack.ts'
+import { mcpStatus } from '../helpers/oauth-tokens.ts'
 
 async function connect (t: Test, stack: OAuthStack, client: TestOAuthClient, userToken: string, serverId: string, replaces = 0): Promise<string> {
   client.saved = undefined
@@ -14,16 +15,6 @@ async function connect (t: Test, stack: OAuthStack, client: TestOAuthClient, use
   t.equal(details.replaces, replaces, `${serverId}: the consent page says it replaces ${replaces} grant(s)`)
   t.equal(await auth(client, { serverUrl: endpoint, authorizationCode: callback.searchParams.get('code') as string }), 'AUTHORIZED', `${serverId}: authorized`)
   return keyId
-}
-
-async function mcpStatus (stack: OAuthStack, serverId: string, accessToken: string): Promise<number> {
-  const res = await fetch(stack.mcpUrl(serverId), {
-    method: 'POST',
-    headers: { authorization: `Bearer ${accessToken}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
-    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'r', version: '1' } } })
-  })
-  await res.arrayBuffer()
-  return res.status
 }
 
 async function refreshStatus (stack: OAuthStack, client: TestOAuthClient, refreshToken: string): Promise<number> {
@@ -46,17 +37,17 @@ t.test('consenting again to the same client for the same endpoint replaces the g
   const firstTokens = client.saved
   const beta = await connect(t, stack, client, alice, 'beta')
   const betaTokens = client.saved
-  t.equal(await mcpStatus(stack, 'alpha', firstTokens?.access_token as string), 200, 'the first grant works')
+  t.equal(await mcpStatus(stack, firstTokens?.access_token as string, 'alpha'), 200, 'the first grant works')
 
   // At the key limit now: a third grant could only be made by replacing one.
   const second = await connect(t, stack, client, alice, 'alpha', 1)
   t.not(second, first, 'a new grant')
   t.equal(await stack.store.getKey(first), null, 'the grant it replaces is gone')
   t.not(await stack.store.getKey(beta), null, 'the same client\'s grant for another endpoint stays')
-  t.equal(await mcpStatus(stack, 'alpha', firstTokens?.access_token as string), 401, 'the old grant\'s access token is refused')
+  t.equal(await mcpStatus(stack, firstTokens?.access_token as string, 'alpha'), 401, 'the old grant\'s access token is refused')
   t.equal(await refreshStatus(stack, client, firstTokens?.refresh_token as string), 400, 'and its refresh token')
-  t.equal(await mcpStatus(stack, 'alpha', client.saved?.access_token as string), 200, 'the new grant works')
-  t.equal(await mcpStatus(stack, 'beta', betaTokens?.access_token as string), 200, 'and so does the beta grant')
+  t.equal(await mcpStatus(stack, client.saved?.access_token as string, 'alpha'), 200, 'the new grant works')
+  t.equal(await mcpStatus(stack, betaTokens?.access_token as string, 'beta'), 200, 'and so does the beta grant')
 
   const other = new TestOAuthClient({ name: 'Another app' })
   const keys = await fetch(`${stack.adminUrl}/api/api-keys`, { headers: { authorization: `Bearer ${alice}` } })

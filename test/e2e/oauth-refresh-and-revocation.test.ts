@@ -7,6 +7,7 @@ import { auth } from '@modelcontextprotocol/sdk/client/auth.js'
 import { ManualClock } from '../../core/clock.ts'
 import { StoreAdapter } from '../../admin-api/oauth/adapter.ts'
 import { consentAs, CookieBrowser, startOAuthStack, TestOAuthClient, type OAuthStack } from '../helpers/oauth-stack.ts'
+import { mcpStatus } from '../helpers/oauth-tokens.ts'
 
 async function granted (t: Test, stack: OAuthStack, userToken: string): Promise<{ client: TestOAuthClient, keyId: string }> {
   const client = new TestOAuthClient({ name: 'Refresher' })
@@ -24,16 +25,6 @@ async function refresh (stack: OAuthStack, client: TestOAuthClient, refreshToken
     body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken, client_id: String(client.client?.client_id) })
   })
   return { status: res.status, body: await res.json() as Record<string, unknown> }
-}
-
-async function mcpStatus (stack: OAuthStack, accessToken: string): Promise<number> {
-  const res = await fetch(stack.mcpUrl('alpha'), {
-    method: 'POST',
-    headers: { authorization: `Bearer ${accessToken}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
-    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'r', version: '1' } } })
-  })
-  await res.arrayBuffer()
-  return res.status
 }
 
 t.test('refresh tokens rotate; a used one presented again revokes the grant and its access tokens', async t => {

@@ -1,6 +1,7 @@
-// Access tokens for OAuth-mode tests of the signing keys: a real one from the AS
+// Access tokens for OAuth-mode tests: a real one from the AS
 // (client_credentials with an API key), one signed by the test with a given private key (what
-// someone holding that key could mint), the answer of the gateway to each, and every value a
+// someone holding that key could mint), the answer of the gateway to each, a request to the token
+// endpoint, and every value a
 // store holds (to look for key material in it).
 import Database from 'better-sqlite3'
 import { decodeJwt, decodeProtectedHeader, importJWK, SignJWT, type JWK } from 'jose'
@@ -47,15 +48,23 @@ export async function mintedToken (jwk: JWK, like: string, nowMs: number): Promi
     .sign(await importJWK(jwk, SIGNING_ALG))
 }
 
-/** The gateway's status for an MCP initialize on alpha with this bearer. */
-export async function mcpStatus (stack: OAuthStack, accessToken: string): Promise<number> {
-  const res = await fetch(stack.mcpUrl('alpha'), {
+/** The gateway's status for an MCP initialize on `serverId` with this bearer (a token or a key). */
+export async function mcpStatus (stack: OAuthStack, accessToken: string, serverId = 'alpha'): Promise<number> {
+  const res = await fetch(stack.mcpUrl(serverId), {
     method: 'POST',
     headers: { authorization: `Bearer ${accessToken}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
     body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'm', version: '1' } } })
   })
   await res.arrayBuffer()
   return res.status
+}
+
+/** A request to the token endpoint (client_secret_basic with `basic`): its status, Retry-After and JSON body. */
+export async function tokenRequest (stack: OAuthStack, form: Record<string, string>, basic?: [string, string]): Promise<{ status: number, retryAfter: string | null, body: Record<string, unknown> }> {
+  const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' }
+  if (basic !== undefined) headers.authorization = `Basic ${Buffer.from(`${encodeURIComponent(basic[0])}:${encodeURIComponent(basic[1])}`).toString('base64')}`
+  const res = await fetch(`${stack.adminUrl}/oauth/token`, { method: 'POST', headers, body: new URLSearchParams(form) })
+  return { status: res.status, retryAfter: res.headers.get('retry-after'), body: await res.json() as Record<string, unknown> }
 }
 
 /** The kids the AS publishes at its JWKS endpoint, and whether any entry carries a private member. */

@@ -6,14 +6,10 @@ import t from 'tap'
 import { ManualClock } from '../../core/clock.ts'
 import { checksumOf, CHECKSUM_LENGTH } from '../../core/key-format.ts'
 import { startOAuthStack, type OAuthStack } from '../helpers/oauth-stack.ts'
+import { tokenRequest } from '../helpers/oauth-tokens.ts'
 
-async function token (stack: OAuthStack, id: string, secret: string): Promise<{ status: number, retryAfter: string | null, body: Record<string, unknown> }> {
-  const res = await fetch(`${stack.adminUrl}/oauth/token`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ grant_type: 'client_credentials', client_id: id, client_secret: secret, resource: stack.mcpUrl('alpha'), scope: 'mcp' })
-  })
-  return { status: res.status, retryAfter: res.headers.get('retry-after'), body: await res.json() as Record<string, unknown> }
+async function token (stack: OAuthStack, id: string, secret: string): ReturnType<typeof tokenRequest> {
+  return await tokenRequest(stack, { grant_type: 'client_credentials', client_id: id, client_secret: secret, resource: stack.mcpUrl('alpha'), scope: 'mcp' })
 }
 
 /** The key with another secret, well-formed (checksum and all): only argon2 can tell it is wrong. */
